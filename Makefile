@@ -1,0 +1,23 @@
+# drivetribe: PGXS build.  See README.md for the two commands that matter.
+EXTENSION = drivetribe
+MODULE_big = drivetribe
+DATA = drivetribe--1.0.sql
+OBJS = \
+	src/drivetribe.o \
+	src/event.o \
+	src/write_api.o \
+	src/project.o \
+	src/sink_live.o \
+	src/replay.o \
+	src/statements.o
+
+# Regression tests: every sql/NAME.sql, in name order, against the server
+# that PGHOST/PGPORT point at (scripts/test.sh starts a throwaway one).
+REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS ?=
+
+PG_CPPFLAGS = -I$(srcdir)/src
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

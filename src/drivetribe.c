@@ -1,0 +1,84 @@
+/*-------------------------------------------------------------------------
+ *
+ * drivetribe.c
+ *	  Module entry: the rank score and the guard of the append-only log.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/numeric.h"
+
+#include "drivetribe.h"
+
+PG_MODULE_MAGIC;
+
+/*
+ * drivetribe.score(bumps, comments, views, posted_at): SPEC's ranking,
+ *	 log10(greatest(10*bumps + 5*comments + views, 1))
+ *	   + extract(epoch from posted_at) / 45000
+ * computed through the same numeric and float8 steps as that SQL
+ * expression, so the stored score equals what a reader computes in SQL.
+ * Immutable: the epoch of a timestamptz does not depend on the time zone.
+ */
+PG_FUNCTION_INFO_V1(drivetribe_score);
+Datum
+drivetribe_score(PG_FUNCTION_ARGS)
+{
+	int64		bumps = PG_GETARG_INT64(0);
+	int64		comments = PG_GETARG_INT64(1);
+	int64		views = PG_GETARG_INT64(2);
+	TimestampTz posted_at = PG_GETARG_TIMESTAMPTZ(3);
+	double		engagement;
+	Datum		epoch;
+	Datum		age;
+
+	engagement = (double) (10 * bumps + 5 * comments + views);
+	if (engagement < 1)
+		engagement = 1;
+	epoch = DirectFunctionCall2(extract_timestamptz,
+								CStringGetTextDatum("epoch"),
+								TimestampTzGetDatum(posted_at));
+	age = DirectFunctionCall2(numeric_div, epoch,
+							  NumericGetDatum(int64_to_numeric(45000)));
+	PG_RETURN_FLOAT8(log10(engagement) +
+					 DatumGetFloat8(DirectFunctionCall1(numeric_float8, age)));
+}
+
+/*
+ * drivetribe.events_are_immutable(): BEFORE UPDATE OR DELETE OR TRUNCATE
+ * statement trigger on drivetribe.events, ENABLE ALWAYS so that
+ * session_replication_role does not switch it off.  INSERT (the write API,
+ * and the COPY of a pg_restore) is not affected.
+ */
+PG_FUNCTION_INFO_V1(drivetribe_events_are_immutable);
+Datum
+drivetribe_events_are_immutable(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *op;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "drivetribe_events_are_immutable: not called as a trigger");
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		op = "UPDATE";
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		op = "DELETE";
+	else if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		op = "TRUNCATE";
+	else
+		op = "this change";
+
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("drivetribe.events is append-only: %s is not allowed", op),
+			 errdetail("The event log is the source of truth; its rows are never changed or removed."),
+			 errhint("Record a correction by calling the write API, which appends a new event.")));
+	PG_RETURN_NULL();
+}

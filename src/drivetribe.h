@@ -1,0 +1,230 @@
+/*-------------------------------------------------------------------------
+ *
+ * drivetribe.h
+ *	  Shared declarations of the drivetribe extension: the event, the
+ *	  projection sink interface, and the SPI statement catalogue.
+ *
+ * The event log (drivetribe.events) is the only source of truth.  Every
+ * write function validates its call, locks the rows its decision depends
+ * on, appends one event and hands that event to dt_project_event(), which
+ * knows what each kind of event means for the projections and says so
+ * through a DtSink.  Two sinks exist: the live sink (sink_live.c) applies
+ * the effects to the projection tables at once, inside the caller's
+ * transaction; the replay sink (replay.c) folds them into in-memory hash
+ * tables so that rebuild() and verify() write or compare each row once.
+ * The projection logic therefore exists once, and it needs nothing but the
+ * event: every event is self-contained.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DRIVETRIBE_H
+#define DRIVETRIBE_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/* Event kinds; the order is that of dt_kind_names[] */
+typedef enum DtEventKind
+{
+	DT_USER_REGISTERED,
+	DT_USER_RENAMED,
+	DT_TRIBE_CREATED,
+	DT_TRIBE_RENAMED,
+	DT_TRIBE_JOINED,
+	DT_TRIBE_LEFT,
+	DT_USER_FOLLOWED,
+	DT_USER_UNFOLLOWED,
+	DT_ARTICLE_POSTED,
+	DT_ARTICLE_EDITED,
+	DT_ARTICLE_DELETED,
+	DT_ARTICLE_VIEWED,
+	DT_COMMENT_POSTED,
+	DT_COMMENT_DELETED,
+	DT_ARTICLE_BUMPED,
+	DT_ARTICLE_UNBUMPED,
+	DT_NUM_KINDS
+} DtEventKind;
+
+extern const char *const dt_kind_names[DT_NUM_KINDS];
+
+/*
+ * One event.  Ids are positive; 0 means "not part of this kind" (or, for
+ * the viewer of article_viewed, anonymous).  See docs/design.md for which
+ * field each kind uses.
+ */
+typedef struct DtEvent
+{
+	int64		seq;
+	pg_uuid_t	event_id;
+	DtEventKind kind;
+	TimestampTz occurred_at;
+
+	int64		user_id;		/* the acting or subject user */
+	int64		tribe_id;
+	int64		article_id;
+	int64		comment_id;
+	int64		target_id;		/* the other user: followee, author, owner */
+	int64		recipient_id;	/* whom a notifying kind notifies */
+	const char *body;			/* new name, title or comment body */
+
+	/* context: display names as of the event, and derived amounts */
+	const char *user_name;
+	const char *target_name;
+	const char *tribe_name;
+	const char *title;
+	int64		bumps;			/* article_deleted: bumps the article had */
+} DtEvent;
+
+/* Counter deltas for one row of each projection table */
+typedef struct DtUserCounts
+{
+	int64		articles;
+	int64		comments;
+	int64		bumps_given;
+	int64		bumps_received;
+	int64		followers;
+	int64		following;
+	int64		tribes;
+} DtUserCounts;
+
+typedef struct DtTribeCounts
+{
+	int64		members;
+	int64		articles;
+} DtTribeCounts;
+
+typedef struct DtArticleCounts
+{
+	int64		views;
+	int64		comments;
+	int64		bumps;
+} DtArticleCounts;
+
+typedef enum DtEdgeKind
+{
+	DT_EDGE_MEMBERSHIP,			/* (tribe_id, user_id) */
+	DT_EDGE_FOLLOW,				/* (follower_id, followee_id) */
+	DT_EDGE_BUMP,				/* (article_id, user_id) */
+	DT_NUM_EDGES
+} DtEdgeKind;
+
+/*
+ * What an event does to the projections, one call per effect.  Counter
+ * callbacks for several users of one event are made in ascending user_id
+ * order (the lock order of the live sink).
+ */
+typedef struct DtSink
+{
+	void		(*user_created) (void *ctx, int64 user_id, const char *name,
+								 TimestampTz at);
+	void		(*user_renamed) (void *ctx, int64 user_id, const char *name);
+	void		(*tribe_created) (void *ctx, int64 tribe_id, int64 owner_id,
+								  const char *name, TimestampTz at);
+	void		(*tribe_renamed) (void *ctx, int64 tribe_id, const char *name);
+	void		(*article_created) (void *ctx, int64 article_id, int64 tribe_id,
+									int64 author_id, const char *title,
+									TimestampTz at);
+	void		(*article_retitled) (void *ctx, int64 article_id,
+									 const char *title);
+	void		(*article_deleted) (void *ctx, int64 article_id);
+	void		(*comment_created) (void *ctx, int64 comment_id, int64 article_id,
+									int64 author_id, const char *body,
+									TimestampTz at);
+	void		(*comment_deleted) (void *ctx, int64 comment_id);
+	void		(*edge_set) (void *ctx, DtEdgeKind kind, int64 a, int64 b,
+							 bool present);
+	void		(*user_counts) (void *ctx, int64 user_id, const DtUserCounts *d);
+	void		(*tribe_counts) (void *ctx, int64 tribe_id, const DtTribeCounts *d);
+	void		(*article_counts) (void *ctx, int64 article_id,
+								   const DtArticleCounts *d);
+	void	   *ctx;
+} DtSink;
+
+/* project.c */
+extern void dt_project_event(const DtEvent *ev, const DtSink *sink);
+
+/* sink_live.c */
+extern const DtSink dt_live_sink;
+
+/* event.c */
+extern DtEventKind dt_kind_from_name(const char *name);
+extern void dt_event_init(DtEvent *ev, DtEventKind kind);
+extern int64 dt_event_append(DtEvent *ev);
+extern bool dt_event_lookup(const pg_uuid_t *event_id, DtEvent *out);
+extern void dt_event_from_row(int row, DtEvent *ev);
+extern bool dt_event_same_call(const DtEvent *a, const DtEvent *b);
+extern char *dt_uuid_to_cstring(const pg_uuid_t *uuid);
+
+/*
+ * statements.c: every SQL statement the C code runs, prepared once per
+ * backend and kept.  All names are schema-qualified and operators pinned
+ * to pg_catalog, so a caller's search_path cannot redirect them.
+ */
+typedef enum DtStatement
+{
+	/* event log */
+	DT_SQL_EVENT_INSERT,
+	DT_SQL_EVENT_BY_ID,
+	/* decision reads and locks of the write API */
+	DT_SQL_USER_GET,
+	DT_SQL_USER_LOCK,
+	DT_SQL_TRIBE_GET,
+	DT_SQL_TRIBE_LOCK,
+	DT_SQL_ARTICLE_LOCK,
+	DT_SQL_ARTICLE_EXISTS,
+	DT_SQL_COMMENT_LOCK,
+	DT_SQL_COMMENT_EXISTS,
+	DT_SQL_MEMBERSHIP_EXISTS,
+	DT_SQL_FOLLOW_EXISTS,
+	DT_SQL_BUMP_EXISTS,
+	/* live sink */
+	DT_SQL_USER_INSERT,
+	DT_SQL_USER_RENAME,
+	DT_SQL_USER_ADD,
+	DT_SQL_TRIBE_INSERT,
+	DT_SQL_TRIBE_RENAME,
+	DT_SQL_TRIBE_ADD,
+	DT_SQL_ARTICLE_INSERT,
+	DT_SQL_ARTICLE_RETITLE,
+	DT_SQL_ARTICLE_DELETE,
+	DT_SQL_ARTICLE_ADD,
+	DT_SQL_COMMENT_INSERT,
+	DT_SQL_COMMENT_DELETE,
+	DT_SQL_MEMBERSHIP_INSERT,
+	DT_SQL_MEMBERSHIP_DELETE,
+	DT_SQL_FOLLOW_INSERT,
+	DT_SQL_FOLLOW_DELETE,
+	DT_SQL_BUMP_INSERT,
+	DT_SQL_BUMP_DELETE,
+	/* replay: read the log, write whole rows */
+	DT_SQL_REPLAY_EVENTS,
+	DT_SQL_USER_RESTORE,
+	DT_SQL_TRIBE_RESTORE,
+	DT_SQL_ARTICLE_RESTORE,
+	DT_SQL_COMMENT_RESTORE,
+	/* verify: read every projection row */
+	DT_SQL_USERS_ALL,
+	DT_SQL_TRIBES_ALL,
+	DT_SQL_ARTICLES_ALL,
+	DT_SQL_COMMENTS_ALL,
+	DT_SQL_MEMBERSHIPS_ALL,
+	DT_SQL_FOLLOWS_ALL,
+	DT_SQL_BUMPS_ALL,
+	DT_NUM_STATEMENTS
+} DtStatement;
+
+extern SPIPlanPtr dt_plan(DtStatement stmt);
+extern int	dt_exec(DtStatement stmt, Datum *values, const char *nulls,
+					bool read_only, long tcount);
+extern int	dt_exec_expect(DtStatement stmt, Datum *values, const char *nulls,
+						   int expected);
+
+/* Convenience for reading SPI results */
+extern int64 dt_result_int64(int row, int col, bool *isnull);
+extern char *dt_result_text(int row, int col);
+extern bool dt_result_bool(int row, int col);
+
+#endif							/* DRIVETRIBE_H */

@@ -1,0 +1,165 @@
+/*-------------------------------------------------------------------------
+ *
+ * sink_live.c
+ *	  The live sink: applies an event's effects to the projection tables
+ *	  inside the writer's transaction.
+ *
+ * Each effect is one prepared statement touching one row: counters are
+ * added (col = col + delta), never read and rewritten, so concurrent
+ * writers of different rows never wait for each other and writers of one
+ * row wait only for its row lock.  The write API (write_api.c) has already
+ * locked every row whose state decided the call, in the global order
+ * comments, articles, tribes, users (ascending id); the effects here come
+ * in that same order (project.c), so two writers never deadlock.
+ *
+ * Every statement must touch exactly one row; anything else means the
+ * projections disagree with the log and the call fails (see dt_exec_expect).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+
+#include "drivetribe.h"
+
+static void
+live_user_created(void *ctx, int64 user_id, const char *name, TimestampTz at)
+{
+	Datum		v[3] = {Int64GetDatum(user_id), CStringGetTextDatum(name),
+	TimestampTzGetDatum(at)};
+
+	dt_exec_expect(DT_SQL_USER_INSERT, v, NULL, 1);
+}
+
+static void
+live_user_renamed(void *ctx, int64 user_id, const char *name)
+{
+	Datum		v[2] = {Int64GetDatum(user_id), CStringGetTextDatum(name)};
+
+	dt_exec_expect(DT_SQL_USER_RENAME, v, NULL, 1);
+}
+
+static void
+live_tribe_created(void *ctx, int64 tribe_id, int64 owner_id,
+				   const char *name, TimestampTz at)
+{
+	Datum		v[4] = {Int64GetDatum(tribe_id), Int64GetDatum(owner_id),
+	CStringGetTextDatum(name), TimestampTzGetDatum(at)};
+
+	dt_exec_expect(DT_SQL_TRIBE_INSERT, v, NULL, 1);
+}
+
+static void
+live_tribe_renamed(void *ctx, int64 tribe_id, const char *name)
+{
+	Datum		v[2] = {Int64GetDatum(tribe_id), CStringGetTextDatum(name)};
+
+	dt_exec_expect(DT_SQL_TRIBE_RENAME, v, NULL, 1);
+}
+
+static void
+live_article_created(void *ctx, int64 article_id, int64 tribe_id,
+					 int64 author_id, const char *title, TimestampTz at)
+{
+	Datum		v[5] = {Int64GetDatum(article_id), Int64GetDatum(tribe_id),
+		Int64GetDatum(author_id), CStringGetTextDatum(title),
+	TimestampTzGetDatum(at)};
+
+	dt_exec_expect(DT_SQL_ARTICLE_INSERT, v, NULL, 1);
+}
+
+static void
+live_article_retitled(void *ctx, int64 article_id, const char *title)
+{
+	Datum		v[2] = {Int64GetDatum(article_id), CStringGetTextDatum(title)};
+
+	dt_exec_expect(DT_SQL_ARTICLE_RETITLE, v, NULL, 1);
+}
+
+static void
+live_article_deleted(void *ctx, int64 article_id)
+{
+	Datum		v[1] = {Int64GetDatum(article_id)};
+
+	dt_exec_expect(DT_SQL_ARTICLE_DELETE, v, NULL, 1);
+}
+
+static void
+live_comment_created(void *ctx, int64 comment_id, int64 article_id,
+					 int64 author_id, const char *body, TimestampTz at)
+{
+	Datum		v[5] = {Int64GetDatum(comment_id), Int64GetDatum(article_id),
+		Int64GetDatum(author_id), CStringGetTextDatum(body),
+	TimestampTzGetDatum(at)};
+
+	dt_exec_expect(DT_SQL_COMMENT_INSERT, v, NULL, 1);
+}
+
+static void
+live_comment_deleted(void *ctx, int64 comment_id)
+{
+	Datum		v[1] = {Int64GetDatum(comment_id)};
+
+	dt_exec_expect(DT_SQL_COMMENT_DELETE, v, NULL, 1);
+}
+
+static const DtStatement edge_statements[DT_NUM_EDGES][2] = {
+	[DT_EDGE_MEMBERSHIP] = {DT_SQL_MEMBERSHIP_DELETE, DT_SQL_MEMBERSHIP_INSERT},
+	[DT_EDGE_FOLLOW] = {DT_SQL_FOLLOW_DELETE, DT_SQL_FOLLOW_INSERT},
+	[DT_EDGE_BUMP] = {DT_SQL_BUMP_DELETE, DT_SQL_BUMP_INSERT},
+};
+
+static void
+live_edge_set(void *ctx, DtEdgeKind kind, int64 a, int64 b, bool present)
+{
+	Datum		v[2] = {Int64GetDatum(a), Int64GetDatum(b)};
+
+	dt_exec_expect(edge_statements[kind][present ? 1 : 0], v, NULL, 1);
+}
+
+static void
+live_user_counts(void *ctx, int64 user_id, const DtUserCounts *d)
+{
+	Datum		v[8] = {Int64GetDatum(user_id), Int64GetDatum(d->articles),
+		Int64GetDatum(d->comments), Int64GetDatum(d->bumps_given),
+		Int64GetDatum(d->bumps_received), Int64GetDatum(d->followers),
+	Int64GetDatum(d->following), Int64GetDatum(d->tribes)};
+
+	dt_exec_expect(DT_SQL_USER_ADD, v, NULL, 1);
+}
+
+static void
+live_tribe_counts(void *ctx, int64 tribe_id, const DtTribeCounts *d)
+{
+	Datum		v[3] = {Int64GetDatum(tribe_id), Int64GetDatum(d->members),
+	Int64GetDatum(d->articles)};
+
+	dt_exec_expect(DT_SQL_TRIBE_ADD, v, NULL, 1);
+}
+
+static void
+live_article_counts(void *ctx, int64 article_id, const DtArticleCounts *d)
+{
+	Datum		v[4] = {Int64GetDatum(article_id), Int64GetDatum(d->views),
+	Int64GetDatum(d->comments), Int64GetDatum(d->bumps)};
+
+	dt_exec_expect(DT_SQL_ARTICLE_ADD, v, NULL, 1);
+}
+
+const DtSink dt_live_sink = {
+	.user_created = live_user_created,
+	.user_renamed = live_user_renamed,
+	.tribe_created = live_tribe_created,
+	.tribe_renamed = live_tribe_renamed,
+	.article_created = live_article_created,
+	.article_retitled = live_article_retitled,
+	.article_deleted = live_article_deleted,
+	.comment_created = live_comment_created,
+	.comment_deleted = live_comment_deleted,
+	.edge_set = live_edge_set,
+	.user_counts = live_user_counts,
+	.tribe_counts = live_tribe_counts,
+	.article_counts = live_article_counts,
+	.ctx = NULL,
+};

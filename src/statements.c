@@ -1,0 +1,366 @@
+/*-------------------------------------------------------------------------
+ *
+ * statements.c
+ *	  The catalogue of SQL statements run by the extension's C code.
+ *
+ * Each statement is prepared on first use in a backend and kept for the
+ * life of the backend (SPI_keepplan); plan invalidation re-plans it when a
+ * table changes, and a dropped and re-created extension is found again by
+ * name.  Every relation is schema-qualified and every operator written as
+ * OPERATOR(pg_catalog.x), so the SQL means the same thing under any
+ * search_path.  Values are always bound parameters, never spliced text.
+ *
+ * The plan array is the only process-global state of the extension; it is
+ * a cache and holds nothing that outlives a transaction semantically.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "drivetribe.h"
+
+#define DT_MAX_ARGS 10
+
+typedef struct DtStatementDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[DT_MAX_ARGS];
+} DtStatementDef;
+
+#define EQ " OPERATOR(pg_catalog.=) "
+
+#define EVENT_COLUMNS \
+	"seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
+	"comment_id, target_id, recipient_id, body, " \
+	"(context OPERATOR(pg_catalog.->>) 'bumps')::pg_catalog.int8 AS bumps"
+
+static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
+	[DT_SQL_EVENT_INSERT] = {
+		"INSERT INTO drivetribe.events (event_id, kind, occurred_at, user_id, "
+		"tribe_id, article_id, comment_id, target_id, recipient_id, body, context) "
+		"VALUES ($1, $2, pg_catalog.now(), $3, $4, $5, $6, $7, $8, $9, "
+		"pg_catalog.jsonb_strip_nulls($10::pg_catalog.jsonb)) "
+		"RETURNING seq, occurred_at",
+		10, {UUIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+		INT8OID, TEXTOID, TEXTOID}
+	},
+	[DT_SQL_EVENT_BY_ID] = {
+		"SELECT " EVENT_COLUMNS " FROM drivetribe.events WHERE event_id" EQ "$1",
+		1, {UUIDOID}
+	},
+
+	[DT_SQL_USER_GET] = {
+		"SELECT name FROM drivetribe.users WHERE user_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_USER_LOCK] = {
+		"SELECT name FROM drivetribe.users WHERE user_id" EQ "$1 "
+		"FOR NO KEY UPDATE",
+		1, {INT8OID}
+	},
+	[DT_SQL_TRIBE_GET] = {
+		"SELECT owner_id, name FROM drivetribe.tribes WHERE tribe_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_TRIBE_LOCK] = {
+		"SELECT owner_id, name FROM drivetribe.tribes WHERE tribe_id" EQ "$1 "
+		"FOR NO KEY UPDATE",
+		1, {INT8OID}
+	},
+	[DT_SQL_ARTICLE_LOCK] = {
+		"SELECT tribe_id, author_id, title, deleted, bumps "
+		"FROM drivetribe.articles WHERE article_id" EQ "$1 FOR NO KEY UPDATE",
+		1, {INT8OID}
+	},
+	[DT_SQL_ARTICLE_EXISTS] = {
+		"SELECT 1 FROM drivetribe.articles WHERE article_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_COMMENT_LOCK] = {
+		"SELECT article_id, author_id, deleted FROM drivetribe.comments "
+		"WHERE comment_id" EQ "$1 FOR NO KEY UPDATE",
+		1, {INT8OID}
+	},
+	[DT_SQL_COMMENT_EXISTS] = {
+		"SELECT 1 FROM drivetribe.comments WHERE comment_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_MEMBERSHIP_EXISTS] = {
+		"SELECT 1 FROM drivetribe.memberships "
+		"WHERE tribe_id" EQ "$1 AND user_id" EQ "$2",
+		2, {INT8OID, INT8OID}
+	},
+	[DT_SQL_FOLLOW_EXISTS] = {
+		"SELECT 1 FROM drivetribe.follows "
+		"WHERE follower_id" EQ "$1 AND followee_id" EQ "$2",
+		2, {INT8OID, INT8OID}
+	},
+	[DT_SQL_BUMP_EXISTS] = {
+		"SELECT 1 FROM drivetribe.bumps "
+		"WHERE article_id" EQ "$1 AND user_id" EQ "$2",
+		2, {INT8OID, INT8OID}
+	},
+
+	[DT_SQL_USER_INSERT] = {
+		"INSERT INTO drivetribe.users (user_id, name, registered_at) "
+		"VALUES ($1, $2, $3)",
+		3, {INT8OID, TEXTOID, TIMESTAMPTZOID}
+	},
+	[DT_SQL_USER_RENAME] = {
+		"UPDATE drivetribe.users SET name = $2 WHERE user_id" EQ "$1",
+		2, {INT8OID, TEXTOID}
+	},
+	[DT_SQL_USER_ADD] = {
+		"UPDATE drivetribe.users SET "
+		"articles = articles OPERATOR(pg_catalog.+) $2, "
+		"comments = comments OPERATOR(pg_catalog.+) $3, "
+		"bumps_given = bumps_given OPERATOR(pg_catalog.+) $4, "
+		"bumps_received = bumps_received OPERATOR(pg_catalog.+) $5, "
+		"followers = followers OPERATOR(pg_catalog.+) $6, "
+		"following = following OPERATOR(pg_catalog.+) $7, "
+		"tribes = tribes OPERATOR(pg_catalog.+) $8 "
+		"WHERE user_id" EQ "$1",
+		8, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+		INT8OID}
+	},
+	[DT_SQL_TRIBE_INSERT] = {
+		"INSERT INTO drivetribe.tribes (tribe_id, owner_id, name, created_at) "
+		"VALUES ($1, $2, $3, $4)",
+		4, {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID}
+	},
+	[DT_SQL_TRIBE_RENAME] = {
+		"UPDATE drivetribe.tribes SET name = $2 WHERE tribe_id" EQ "$1",
+		2, {INT8OID, TEXTOID}
+	},
+	[DT_SQL_TRIBE_ADD] = {
+		"UPDATE drivetribe.tribes SET "
+		"members = members OPERATOR(pg_catalog.+) $2, "
+		"articles = articles OPERATOR(pg_catalog.+) $3 "
+		"WHERE tribe_id" EQ "$1",
+		3, {INT8OID, INT8OID, INT8OID}
+	},
+	[DT_SQL_ARTICLE_INSERT] = {
+		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
+		"title, posted_at) VALUES ($1, $2, $3, $4, $5)",
+		5, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID}
+	},
+	[DT_SQL_ARTICLE_RETITLE] = {
+		"UPDATE drivetribe.articles SET title = $2 WHERE article_id" EQ "$1",
+		2, {INT8OID, TEXTOID}
+	},
+	[DT_SQL_ARTICLE_DELETE] = {
+		"UPDATE drivetribe.articles SET deleted = true "
+		"WHERE article_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_ARTICLE_ADD] = {
+		"UPDATE drivetribe.articles SET "
+		"views = views OPERATOR(pg_catalog.+) $2, "
+		"comments = comments OPERATOR(pg_catalog.+) $3, "
+		"bumps = bumps OPERATOR(pg_catalog.+) $4 "
+		"WHERE article_id" EQ "$1",
+		4, {INT8OID, INT8OID, INT8OID, INT8OID}
+	},
+	[DT_SQL_COMMENT_INSERT] = {
+		"INSERT INTO drivetribe.comments (comment_id, article_id, author_id, "
+		"body, posted_at) VALUES ($1, $2, $3, $4, $5)",
+		5, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID}
+	},
+	[DT_SQL_COMMENT_DELETE] = {
+		"UPDATE drivetribe.comments SET deleted = true "
+		"WHERE comment_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_MEMBERSHIP_INSERT] = {
+		"INSERT INTO drivetribe.memberships (tribe_id, user_id) VALUES ($1, $2)",
+		2, {INT8OID, INT8OID}
+	},
+	[DT_SQL_MEMBERSHIP_DELETE] = {
+		"DELETE FROM drivetribe.memberships "
+		"WHERE tribe_id" EQ "$1 AND user_id" EQ "$2",
+		2, {INT8OID, INT8OID}
+	},
+	[DT_SQL_FOLLOW_INSERT] = {
+		"INSERT INTO drivetribe.follows (follower_id, followee_id) "
+		"VALUES ($1, $2)",
+		2, {INT8OID, INT8OID}
+	},
+	[DT_SQL_FOLLOW_DELETE] = {
+		"DELETE FROM drivetribe.follows "
+		"WHERE follower_id" EQ "$1 AND followee_id" EQ "$2",
+		2, {INT8OID, INT8OID}
+	},
+	[DT_SQL_BUMP_INSERT] = {
+		"INSERT INTO drivetribe.bumps (article_id, user_id) VALUES ($1, $2)",
+		2, {INT8OID, INT8OID}
+	},
+	[DT_SQL_BUMP_DELETE] = {
+		"DELETE FROM drivetribe.bumps "
+		"WHERE article_id" EQ "$1 AND user_id" EQ "$2",
+		2, {INT8OID, INT8OID}
+	},
+
+	[DT_SQL_REPLAY_EVENTS] = {
+		"SELECT " EVENT_COLUMNS " FROM drivetribe.events ORDER BY seq",
+		0, {InvalidOid}
+	},
+	[DT_SQL_USER_RESTORE] = {
+		"INSERT INTO drivetribe.users (user_id, name, registered_at, articles, "
+		"comments, bumps_given, bumps_received, followers, following, tribes) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		10, {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
+		INT8OID, INT8OID, INT8OID, INT8OID}
+	},
+	[DT_SQL_TRIBE_RESTORE] = {
+		"INSERT INTO drivetribe.tribes (tribe_id, owner_id, name, created_at, "
+		"members, articles) VALUES ($1, $2, $3, $4, $5, $6)",
+		6, {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+	},
+	[DT_SQL_ARTICLE_RESTORE] = {
+		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
+		"title, posted_at, deleted, views, comments, bumps) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		9, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID,
+		INT8OID, INT8OID, INT8OID}
+	},
+	[DT_SQL_COMMENT_RESTORE] = {
+		"INSERT INTO drivetribe.comments (comment_id, article_id, author_id, "
+		"body, posted_at, deleted) VALUES ($1, $2, $3, $4, $5, $6)",
+		6, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID}
+	},
+
+	[DT_SQL_USERS_ALL] = {
+		"SELECT user_id, name, registered_at, articles, comments, bumps_given, "
+		"bumps_received, followers, following, tribes FROM drivetribe.users",
+		0, {InvalidOid}
+	},
+	[DT_SQL_TRIBES_ALL] = {
+		"SELECT tribe_id, owner_id, name, created_at, members, articles "
+		"FROM drivetribe.tribes",
+		0, {InvalidOid}
+	},
+	[DT_SQL_ARTICLES_ALL] = {
+		"SELECT article_id, tribe_id, author_id, title, posted_at, deleted, "
+		"views, comments, bumps, score FROM drivetribe.articles",
+		0, {InvalidOid}
+	},
+	[DT_SQL_COMMENTS_ALL] = {
+		"SELECT comment_id, article_id, author_id, body, posted_at, deleted "
+		"FROM drivetribe.comments",
+		0, {InvalidOid}
+	},
+	[DT_SQL_MEMBERSHIPS_ALL] = {
+		"SELECT tribe_id, user_id FROM drivetribe.memberships",
+		0, {InvalidOid}
+	},
+	[DT_SQL_FOLLOWS_ALL] = {
+		"SELECT follower_id, followee_id FROM drivetribe.follows",
+		0, {InvalidOid}
+	},
+	[DT_SQL_BUMPS_ALL] = {
+		"SELECT article_id, user_id FROM drivetribe.bumps",
+		0, {InvalidOid}
+	},
+};
+
+static SPIPlanPtr plans[DT_NUM_STATEMENTS];
+
+/*
+ * dt_plan: the prepared plan of a statement.  Caller must be connected to
+ * SPI.
+ */
+SPIPlanPtr
+dt_plan(DtStatement stmt)
+{
+	const DtStatementDef *def;
+	SPIPlanPtr	plan;
+
+	if (plans[stmt] != NULL)
+		return plans[stmt];
+
+	def = &statement_defs[stmt];
+	plan = SPI_prepare(def->sql, def->nargs, (Oid *) def->argtypes);
+	if (plan == NULL)
+		elog(ERROR, "drivetribe: SPI_prepare failed for \"%s\": %s",
+			 def->sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "drivetribe: SPI_keepplan failed");
+	plans[stmt] = plan;
+	return plan;
+}
+
+/*
+ * dt_exec: run a catalogued statement with bound values; returns the SPI
+ * result code and leaves the rows in SPI_tuptable.  read_only = false takes
+ * a new snapshot, so a statement sees what committed while the caller
+ * waited for a lock.
+ */
+int
+dt_exec(DtStatement stmt, Datum *values, const char *nulls, bool read_only,
+		long tcount)
+{
+	int			rc;
+
+	rc = SPI_execute_plan(dt_plan(stmt), values, nulls, read_only, tcount);
+	if (rc < 0)
+		elog(ERROR, "drivetribe: statement %d failed: %s",
+			 (int) stmt, SPI_result_code_string(rc));
+	return rc;
+}
+
+/*
+ * dt_exec_expect: run a write statement that must touch exactly `expected`
+ * rows; anything else means a projection is out of step with the log.
+ */
+int
+dt_exec_expect(DtStatement stmt, Datum *values, const char *nulls,
+			   int expected)
+{
+	int			rc = dt_exec(stmt, values, nulls, false, 0);
+
+	if ((int) SPI_processed != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("drivetribe projection is out of step with the event log"),
+				 errdetail("Statement \"%s\" touched " UINT64_FORMAT " rows, expected %d.",
+						   statement_defs[stmt].sql, SPI_processed, expected),
+				 errhint("Run drivetribe.verify() to see the differences and drivetribe.rebuild() to repair them.")));
+	return rc;
+}
+
+int64
+dt_result_int64(int row, int col, bool *isnull)
+{
+	bool		null;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &null);
+
+	if (isnull)
+		*isnull = null;
+	return null ? 0 : DatumGetInt64(d);
+}
+
+char *
+dt_result_text(int row, int col)
+{
+	bool		null;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &null);
+
+	return null ? NULL : TextDatumGetCString(d);
+}
+
+bool
+dt_result_bool(int row, int col)
+{
+	bool		null;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &null);
+
+	return null ? false : DatumGetBool(d);
+}
