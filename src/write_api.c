@@ -34,7 +34,6 @@
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
-#include "parser/scansup.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -78,12 +77,36 @@ id_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 	return id;
 }
 
+/*
+ * is_white_space: Unicode White_Space (ASCII \t \n \v \f \r and space,
+ * NEL, no-break spaces, the typographic spaces, line and paragraph
+ * separators, ideographic space).
+ */
 static bool
-is_blank(const char *s)
+is_white_space(pg_wchar c)
 {
-	for (; *s; s++)
-		if (!scanner_isspace(*s))
+	return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 ||
+		c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
+		c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+/* whether a string is empty or holds only white space */
+static bool
+is_blank(const char *s, int bytes)
+{
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+
+	while (bytes > 0)
+	{
+		int			len = utf8 ? pg_utf_mblen((const unsigned char *) s) : 1;
+		pg_wchar	c = utf8 ? utf8_to_unicode((const unsigned char *) s) :
+			(unsigned char) *s;
+
+		if (!is_white_space(c))
 			return false;
+		s += len;
+		bytes -= len;
+	}
 	return true;
 }
 
@@ -99,7 +122,7 @@ text_arg(FunctionCallInfo fcinfo, int argno, const char *name, int limit)
 	int			bytes = strlen(s);
 	int			chars;
 
-	if (bytes == 0 || is_blank(s))
+	if (is_blank(s, bytes))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty or blank: \"%s\"", name, s)));
