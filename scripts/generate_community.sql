@@ -248,6 +248,10 @@ SELECT 'moderation: renamed users: ' || count(drivetribe.rename_user(g,
 FROM generate_series(1::bigint, :users) g
 WHERE pg_temp.rnd(g, 60, :seed) < 0.01;
 
+SELECT 'moderation: renamed tribes: ' || count(drivetribe.rename_tribe(g, 'The ' || g || ' club'))
+FROM generate_series(1::bigint, :tribes) g
+WHERE g % 5 = 1;
+
 SELECT 'moderation: edited articles: ' || count(drivetribe.edit_article(g, pg_temp.title(g, :seed) || ' (updated)'))
 FROM generate_series(1::bigint, :articles) g
 WHERE pg_temp.rnd(g, 61, :seed) < 0.005;
@@ -259,11 +263,11 @@ SELECT 'moderation: unbumps, tribes left, unfollows, deleted comments: ' ||
                WHEN 4 THEN drivetribe.leave_tribe(e.u, e.t)
                WHEN 5 THEN drivetribe.unfollow_user(e.u, pg_temp.followee(e.u, e.f, :users)) END)
 FROM pg_temp.engagement(1, :events, :seed, :users, :tribes, :articles) e
-WHERE e.kind >= 2 AND pg_temp.rnd(e.i, 62, :seed) < 0.02;
+WHERE e.kind >= 2 AND pg_temp.rnd(e.i, 62, :seed) < 0.03;
 
 SELECT 'moderation: deleted articles: ' || count(drivetribe.delete_article(g))
 FROM generate_series(1::bigint, :articles) g
-WHERE g > greatest(1, :articles / 100) AND pg_temp.rnd(g, 63, :seed) < 0.005;
+WHERE g > greatest(1, :articles / 100) AND pg_temp.rnd(g, 63, :seed) < 0.01;
 
 -- ---------------------------------------------------------------- totals
 SELECT format('community loaded: %s events appended in %s s (%s events/s)',
