@@ -111,8 +111,9 @@ CREATE TABLE drivetribe.comments (
     deleted    boolean     NOT NULL DEFAULT false,
     CONSTRAINT comments_pkey PRIMARY KEY (comment_id)
 );
--- article_comments(): live comments of one article, oldest (lowest id) first
-CREATE INDEX comments_article_idx ON drivetribe.comments (article_id, comment_id)
+-- article_comments(): live comments of one article, oldest first
+CREATE INDEX comments_article_idx
+    ON drivetribe.comments (article_id, posted_at, comment_id)
     WHERE NOT deleted;
 
 CREATE TABLE drivetribe.memberships (
@@ -284,19 +285,34 @@ CREATE FUNCTION drivetribe.article_comments(article_id bigint,
                                             after_comment_id bigint DEFAULT NULL)
 RETURNS TABLE (comment_id bigint, author_id bigint, author_name text,
                body text, posted_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+  IF page_size IS NULL THEN
+    RAISE EXCEPTION 'page_size must not be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  ELSIF page_size OPERATOR(pg_catalog.<) 0 THEN
+    RAISE EXCEPTION 'page_size must not be negative, got %', page_size
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- oldest first: (posted_at, comment_id), keyset-paginated from the
+  -- position of after_comment_id, on comments_article_idx
+  RETURN QUERY
   SELECT c.comment_id, c.author_id, u.name, c.body, c.posted_at
     FROM drivetribe.comments c
     JOIN drivetribe.articles a ON a.article_id OPERATOR(pg_catalog.=) c.article_id
     JOIN drivetribe.users u ON u.user_id OPERATOR(pg_catalog.=) c.author_id
-   WHERE c.article_id OPERATOR(pg_catalog.=) $1
+   WHERE c.article_id OPERATOR(pg_catalog.=) article_comments.article_id
      AND NOT c.deleted
      AND NOT a.deleted
-     AND ($3 IS NULL OR c.comment_id OPERATOR(pg_catalog.>) $3)
-   ORDER BY c.comment_id
-   LIMIT GREATEST(COALESCE($2, 20), 0)
+     AND (article_comments.after_comment_id IS NULL
+          OR ROW(c.posted_at, c.comment_id) OPERATOR(pg_catalog.>)
+             (SELECT p.posted_at, p.comment_id FROM drivetribe.comments p
+               WHERE p.comment_id OPERATOR(pg_catalog.=) article_comments.after_comment_id))
+   ORDER BY c.posted_at, c.comment_id
+   LIMIT page_size;
+END
 $$;
 
 CREATE FUNCTION drivetribe.has_bumped(article_id bigint, user_id bigint)
