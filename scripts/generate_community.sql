@@ -248,9 +248,9 @@ SELECT 'moderation: renamed users: ' || count(drivetribe.rename_user(g,
 FROM generate_series(1::bigint, :users) g
 WHERE pg_temp.rnd(g, 60, :seed) < 0.01;
 
-SELECT 'moderation: renamed tribes: ' || count(drivetribe.rename_tribe(g, 'The ' || g || ' club'))
-FROM generate_series(1::bigint, :tribes) g
-WHERE g % 5 = 1;
+SELECT 'moderation: renamed tribes: ' || count(drivetribe.rename_tribe(s.tribe_id, left('The ' || s.name, 100)))
+FROM drivetribe.tribe_stats s
+WHERE s.tribe_id % 5 = 1;
 
 SELECT 'moderation: edited articles: ' || count(drivetribe.edit_article(g, pg_temp.title(g, :seed) || ' (updated)'))
 FROM generate_series(1::bigint, :articles) g
