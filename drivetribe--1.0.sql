@@ -3,6 +3,11 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION drivetribe" to load this file. \quit
 
+-- The schema belongs to the extension (the control file names pg_catalog,
+-- as pg_cron does), so DROP EXTENSION leaves nothing behind.
+CREATE SCHEMA drivetribe;
+COMMENT ON SCHEMA drivetribe IS 'drivetribe: event log, projections and API';
+
 -- Nothing here is granted to PUBLIC: grant_writer() and grant_reader()
 -- give roles exactly the API.  Every function is created, then its
 -- EXECUTE revoked from PUBLIC, at the end of the script.

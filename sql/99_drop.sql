@@ -1,0 +1,31 @@
+--
+-- 99_drop: DROP EXTENSION drivetribe leaves nothing behind, and CREATE
+-- EXTENSION works again afterwards.  dt_catalog_before was taken in
+-- 00_install just before CREATE EXTENSION.
+--
+\pset null NULL
+DROP EXTENSION drivetribe;
+SELECT count(*) AS drivetribe_schemas FROM pg_namespace WHERE nspname = 'drivetribe';
+SELECT count(*) AS drivetribe_extensions FROM pg_extension WHERE extname = 'drivetribe';
+-- objects that exist now but did not before CREATE EXTENSION
+SELECT * FROM dt_catalog() EXCEPT SELECT * FROM dt_catalog_before ORDER BY 1, 2;
+-- objects that existed before but are gone now
+SELECT * FROM dt_catalog_before EXCEPT SELECT * FROM dt_catalog() ORDER BY 1, 2;
+-- nothing refers to the extension's library any more
+SELECT p.oid::regprocedure FROM pg_proc p WHERE p.probin LIKE '%drivetribe%';
+
+-- CREATE EXTENSION again: a fresh, empty, working log.
+CREATE EXTENSION drivetribe;
+SELECT count(*) AS events FROM drivetribe.events;
+SELECT count(*) AS users FROM drivetribe.user_stats;
+SELECT dt_mark() IS NOT NULL AS marked;
+SELECT * FROM dt_ev(drivetribe.register_user(1, 'alice'));
+SELECT * FROM dt_ev(drivetribe.create_tribe(10, 1, 'Supercars'));
+SELECT * FROM dt_ev(drivetribe.post_article(100, 1, 10, 'Hello again'));
+SELECT article_id, tribe_name, author_name, title FROM drivetribe.article_view;
+SELECT * FROM drivetribe.verify();
+
+-- and DROP again leaves nothing either
+DROP EXTENSION drivetribe;
+SELECT * FROM dt_catalog() EXCEPT SELECT * FROM dt_catalog_before ORDER BY 1, 2;
+SELECT * FROM dt_catalog_before EXCEPT SELECT * FROM dt_catalog() ORDER BY 1, 2;
