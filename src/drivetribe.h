@@ -225,6 +225,7 @@ extern int	dt_exec_expect(DtStatement stmt, Datum *values, const char *nulls,
 /* Convenience for reading SPI results */
 extern int64 dt_result_int64(int row, int col, bool *isnull);
 extern char *dt_result_text(int row, int col);
+extern bool dt_result_text_equals(int row, int col, const char *s);
 extern bool dt_result_bool(int row, int col);
 
 #endif							/* DRIVETRIBE_H */

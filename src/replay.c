@@ -525,13 +525,15 @@ compare_int(Differences *diff, const char *column, int64 live, int64 replayed)
 						 diff->detail.len ? "; " : "", column, live, replayed);
 }
 
+/* compare a text column of SPI_tuptable's row with the replayed value */
 static void
-compare_text(Differences *diff, const char *column, const char *live,
+compare_text(Differences *diff, const char *column, int row, int col,
 			 const char *replayed)
 {
-	if (strcmp(live, replayed) != 0)
+	if (!dt_result_text_equals(row, col, replayed))
 		appendStringInfo(&diff->detail, "%s%s: live \"%s\", replayed \"%s\"",
-						 diff->detail.len ? "; " : "", column, live, replayed);
+						 diff->detail.len ? "; " : "", column,
+						 dt_result_text(row, col), replayed);
 }
 
 static void
@@ -613,7 +615,7 @@ verify_users(ReplayState *state, Differences *diff)
 			continue;
 		}
 		u->seen = true;
-		compare_text(diff, "name", dt_result_text(row, 2), u->name);
+		compare_text(diff, "name", row, 2, u->name);
 		compare_time(diff, "registered_at", result_time(row, 3), u->registered_at);
 		compare_int(diff, "articles", dt_result_int64(row, 4, NULL), u->counts.articles);
 		compare_int(diff, "comments", dt_result_int64(row, 5, NULL), u->counts.comments);
@@ -648,7 +650,7 @@ verify_tribes(ReplayState *state, Differences *diff)
 		}
 		t->seen = true;
 		compare_int(diff, "owner_id", dt_result_int64(row, 2, NULL), t->owner_id);
-		compare_text(diff, "name", dt_result_text(row, 3), t->name);
+		compare_text(diff, "name", row, 3, t->name);
 		compare_time(diff, "created_at", result_time(row, 4), t->created_at);
 		compare_int(diff, "members", dt_result_int64(row, 5, NULL), t->counts.members);
 		compare_int(diff, "articles", dt_result_int64(row, 6, NULL), t->counts.articles);
@@ -679,7 +681,7 @@ verify_articles(ReplayState *state, Differences *diff)
 		a->seen = true;
 		compare_int(diff, "tribe_id", dt_result_int64(row, 2, NULL), a->tribe_id);
 		compare_int(diff, "author_id", dt_result_int64(row, 3, NULL), a->author_id);
-		compare_text(diff, "title", dt_result_text(row, 4), a->title);
+		compare_text(diff, "title", row, 4, a->title);
 		compare_time(diff, "posted_at", result_time(row, 5), a->posted_at);
 		compare_int(diff, "deleted", dt_result_bool(row, 6), a->deleted);
 		compare_int(diff, "views", dt_result_int64(row, 7, NULL), a->counts.views);
@@ -712,7 +714,7 @@ verify_comments(ReplayState *state, Differences *diff)
 		c->seen = true;
 		compare_int(diff, "article_id", dt_result_int64(row, 2, NULL), c->article_id);
 		compare_int(diff, "author_id", dt_result_int64(row, 3, NULL), c->author_id);
-		compare_text(diff, "body", dt_result_text(row, 4), c->body);
+		compare_text(diff, "body", row, 4, c->body);
 		compare_time(diff, "posted_at", result_time(row, 5), c->posted_at);
 		compare_int(diff, "deleted", dt_result_bool(row, 6), c->deleted);
 		flush_row(diff, "comments", "comment_id", id);

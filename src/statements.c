@@ -355,6 +355,29 @@ dt_result_text(int row, int col)
 	return null ? NULL : TextDatumGetCString(d);
 }
 
+/*
+ * dt_result_text_equals: whether a text column equals a C string, without
+ * copying the value (verify() compares millions of names and bodies).
+ */
+bool
+dt_result_text_equals(int row, int col, const char *s)
+{
+	bool		null;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &null);
+	text	   *t;
+	bool		equal;
+
+	if (null)
+		return s == NULL;
+	t = DatumGetTextPP(d);
+	equal = s != NULL && VARSIZE_ANY_EXHDR(t) == strlen(s) &&
+		memcmp(VARDATA_ANY(t), s, VARSIZE_ANY_EXHDR(t)) == 0;
+	if ((Pointer) t != DatumGetPointer(d))
+		pfree(t);
+	return equal;
+}
+
 bool
 dt_result_bool(int row, int col)
 {
