@@ -31,9 +31,11 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -311,11 +313,20 @@ accept_event(DtEvent *ev)
 		} \
 	} while (0)
 
+/*
+ * connect_spi: connect to SPI and take the log's ROW EXCLUSIVE lock before
+ * any row lock.  rebuild() takes EXCLUSIVE on the log before it touches
+ * the projections, so a writer and a rebuild queue on the log's lock in
+ * one order and never deadlock.  (The lock is the one the append would
+ * take anyway; taking it first costs a fast-path lock.)
+ */
 static void
 connect_spi(void)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
+	(void) RangeVarGetRelid(makeRangeVar("drivetribe", "events", -1),
+							RowExclusiveLock, false);
 }
 
 /* ---------- users ---------- */

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Concurrency: 8 clients hammer a small world (few users, tribes, articles:
 # every call contends) with a random mix of every write call for a few
-# seconds.  Passes when no client hit a deadlock or any error outside SPEC's
-# table, verify() returns no rows, and rebuild() reproduces the projections.
+# seconds, while a ninth session alternates verify() and rebuild().  Passes
+# when no client hit a deadlock or any error outside SPEC's table, every
+# verify() during the load returned no rows (it reads one snapshot), no
+# rebuild() failed, verify() is empty at the end, and rebuild() reproduces
+# the projections.
 # Needs PGHOST/PGPORT/PGUSER of a running server with drivetribe installed.
 set -euo pipefail
 PATH=/usr/lib/postgresql/15/bin:$PATH
@@ -62,8 +65,31 @@ cat >"$work/mix.sql" <<'EOF2'
 SELECT public.random_call(:op, :a, :b);
 EOF2
 
+# the maintenance session: verify() under load, and a rebuild() now and then
+(
+  set +e
+  i=0
+  while [ ! -e "$work/done" ]; do
+    i=$((i + 1))
+    n=$(psql -X -At -d "$db" -c "SELECT count(*) FROM drivetribe.verify()" 2>&1)
+    echo "verify $n" >>"$work/maintenance.out"
+    if [ $((i % 3)) = 0 ]; then
+      psql -X -At -d "$db" -c "SELECT 'rebuild ok ' || drivetribe.rebuild()" >>"$work/maintenance.out" 2>&1
+    fi
+  done
+) &
+maintenance=$!
+
 if ! pgbench -n -c 8 -j 2 -T "$seconds" -f "$work/mix.sql" "$db" >"$work/pgbench.out" 2>&1; then
-  echo "pgbench failed:"; tail -20 "$work/pgbench.out"; exit 1
+  touch "$work/done"; wait "$maintenance" || true
+  echo "pgbench failed:"; grep -E 'aborted|ERROR|deadlock' "$work/pgbench.out" | head -5
+  grep -vE '^(verify 0|rebuild ok [0-9]+)$' "$work/maintenance.out" | head -5; exit 1
+fi
+touch "$work/done"; wait "$maintenance" || true
+verifies=$(grep -c '^verify ' "$work/maintenance.out" || true)
+rebuilds=$(grep -c '^rebuild ok ' "$work/maintenance.out" || true)
+if grep -vqE '^(verify 0|rebuild ok [0-9]+)$' "$work/maintenance.out"; then
+  echo "verify()/rebuild() under load:"; grep -vE '^(verify 0|rebuild ok [0-9]+)$' "$work/maintenance.out" | head; exit 1
 fi
 if grep -Eq 'aborted|deadlock|ERROR' "$work/pgbench.out"; then
   echo "a client failed:"; grep -E 'aborted|deadlock|ERROR' "$work/pgbench.out" | head; exit 1
@@ -91,4 +117,4 @@ after=$(psql -X -At -d "$db" -c "$checksum")
 if [ "$before" != "$after" ]; then
   echo "rebuild() changed the projections: $before -> $after"; exit 1
 fi
-echo "concurrency: 8 clients, ${seconds}s, ${tps} calls/s, ${events} events, verify() empty, rebuild() identical"
+echo "concurrency: 8 clients, ${seconds}s, ${tps} calls/s, ${events} events; ${verifies} verify() and ${rebuilds} rebuild() under load, all clean; verify() empty, rebuild() identical"
