@@ -12,7 +12,7 @@
 #   dt_cluster_remove DIR                   stop it and delete DIR
 #   dt_cluster_running DIR                  exit status 0 when it runs
 #   dt_cluster_env DIR                      export PGHOST PGPORT PGUSER
-#   dt_cluster_temp PORT CRON_DB            a new cluster in a fresh temp dir,
+#   dt_cluster_temp PORT CRON_DB [MODE]     a new cluster in a fresh temp dir,
 #                                           started, environment exported, and
 #                                           stopped and deleted at exit (unless
 #                                           DT_KEEP=1); sets DT_CLUSTER_DIR
@@ -173,7 +173,7 @@ dt__cleanup_temp() {
 }
 
 dt_cluster_temp() {
-  local port=$1 crondb=$2 dir
+  local port=$1 crondb=$2 mode=${3:-test} dir
   dir=$(mktemp -d /tmp/drivetribe-test.XXXXXX) || return 1
   DT__TEMP_CLUSTERS+=("$dir")
   if [ ${#DT__TEMP_CLUSTERS[@]} -eq 1 ]; then
@@ -183,7 +183,7 @@ dt_cluster_temp() {
     trap 'exit 129' HUP
   fi
   DT_CLUSTER_DIR=$dir; export DT_CLUSTER_DIR
-  dt_cluster_init "$dir" "$port" "$crondb" test || return 1
+  dt_cluster_init "$dir" "$port" "$crondb" "$mode" || return 1
   dt_cluster_start "$dir" || return 1
   dt_cluster_env "$dir"
 }
