@@ -152,6 +152,7 @@ extern const DtSink dt_live_sink;
 /* event.c */
 extern DtEventKind dt_kind_from_name(const char *name);
 extern void dt_event_init(DtEvent *ev, DtEventKind kind);
+extern void dt_event_new_id(DtEvent *ev);
 extern int64 dt_event_append(DtEvent *ev);
 extern bool dt_event_lookup(const pg_uuid_t *event_id, DtEvent *out);
 extern void dt_event_from_row(int row, DtEvent *ev);

@@ -80,15 +80,18 @@ dt_kind_from_name(const char *name)
 	pg_unreachable();
 }
 
-/*
- * dt_event_init: an empty event of a kind with a fresh random event_id
- * (version 4 UUID); the caller overwrites event_id when one was given.
- */
+/* dt_event_init: an empty event of a kind; event_id is set by the caller */
 void
 dt_event_init(DtEvent *ev, DtEventKind kind)
 {
 	memset(ev, 0, sizeof(DtEvent));
 	ev->kind = kind;
+}
+
+/* dt_event_new_id: give the event a fresh random (version 4) event_id */
+void
+dt_event_new_id(DtEvent *ev)
+{
 	if (!pg_strong_random(ev->event_id.data, UUID_LEN))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),

@@ -44,7 +44,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"INSERT INTO drivetribe.events (event_id, kind, occurred_at, user_id, "
 		"tribe_id, article_id, comment_id, target_id, recipient_id, body, context) "
 		"VALUES ($1, $2, pg_catalog.now(), $3, $4, $5, $6, $7, $8, $9, "
-		"pg_catalog.jsonb_strip_nulls($10::pg_catalog.jsonb)) "
+		"$10::pg_catalog.jsonb) "
 		"RETURNING seq, occurred_at",
 		10, {UUIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
 		INT8OID, TEXTOID, TEXTOID}

@@ -142,12 +142,18 @@ text_arg(FunctionCallInfo fcinfo, int argno, const char *name, int limit)
 	return s;
 }
 
-/* the optional trailing event_id argument; returns whether one was given */
+/*
+ * event_id_arg: the optional trailing event_id argument, or a new random
+ * one; returns whether the caller gave one.
+ */
 static bool
 event_id_arg(FunctionCallInfo fcinfo, int argno, DtEvent *ev)
 {
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+	{
+		dt_event_new_id(ev);
 		return false;
+	}
 	memcpy(&ev->event_id, PG_GETARG_UUID_P(argno), sizeof(pg_uuid_t));
 	return true;
 }
