@@ -1,14 +1,17 @@
 # drivetribe: PGXS build.  See README.md for the two commands that matter.
 EXTENSION = drivetribe
 MODULE_big = drivetribe
-DATA = drivetribe--1.0.sql
+DATA = drivetribe--1.0.sql drivetribe--1.0--1.1.sql
 OBJS = \
 	src/drivetribe.o \
 	src/event.o \
 	src/write_api.o \
 	src/project.o \
 	src/sink_live.o \
+	src/validate.o \
+	src/idempotency.o \
 	src/replay.o \
+	src/reconcile.o \
 	src/statements.o
 
 # Regression tests: every sql/NAME.sql, in name order, against the server
@@ -21,3 +24,6 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every object depends on the shared headers (PGXS tracks no dependencies)
+$(OBJS): $(wildcard src/*.h)

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * drivetribe.c
- *	  Module entry: the rank score and the guard of the append-only log.
+ *	  Module entry: settings, the rank score and the guard of the
+ *	  append-only log.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,11 +14,53 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/numeric.h"
 
 #include "drivetribe.h"
 
 PG_MODULE_MAGIC;
+
+/* drivetribe.allow_log_ddl: let a superuser run DDL on the log */
+bool		dt_allow_log_ddl = false;
+
+/* drivetribe.idempotency_retention: how long no-op event_ids are kept */
+int			dt_idempotency_retention = 86400;
+
+void		_PG_init(void);
+
+/*
+ * _PG_init: define the extension's settings.  Both are superuser-only:
+ * one switches off a guard, the other decides how long retries stay
+ * idempotent (set it in postgresql.conf or with ALTER DATABASE ... SET, so
+ * that the pg_cron job that prunes sees it).
+ */
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("drivetribe.allow_log_ddl",
+							 "Allows DDL that could rewrite or unguard drivetribe.events.",
+							 "Off: ALTER TABLE of the log, and triggers, rules and "
+							 "policies on it, are refused outside the extension's scripts.",
+							 &dt_allow_log_ddl,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("drivetribe.idempotency_retention",
+							"How long the event_id of a write call that changed nothing is remembered.",
+							"A retry within this time returns NULL again; later, the "
+							"event_id may be used again.  Calls that appended an event "
+							"are remembered for ever by the log.",
+							&dt_idempotency_retention,
+							86400,
+							60,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("drivetribe");
+}
 
 /*
  * drivetribe.score(bumps, comments, views, posted_at): SPEC's ranking,

@@ -150,7 +150,7 @@ extern void dt_project_event(const DtEvent *ev, const DtSink *sink);
 extern const DtSink dt_live_sink;
 
 /* event.c */
-extern DtEventKind dt_kind_from_name(const char *name);
+extern DtEventKind dt_kind_from_name(const char *name);	/* DT_NUM_KINDS if none */
 extern void dt_event_init(DtEvent *ev, DtEventKind kind);
 extern void dt_event_new_id(DtEvent *ev);
 extern int64 dt_event_append(DtEvent *ev);
@@ -158,6 +158,40 @@ extern bool dt_event_lookup(const pg_uuid_t *event_id, DtEvent *out);
 extern void dt_event_from_row(int row, DtEvent *ev);
 extern bool dt_event_same_call(const DtEvent *a, const DtEvent *b);
 extern char *dt_uuid_to_cstring(const pg_uuid_t *uuid);
+
+/* SPEC's text limits, in characters */
+#define DT_USER_NAME_LIMIT	64
+#define DT_TRIBE_NAME_LIMIT 100
+#define DT_TITLE_LIMIT		300
+#define DT_BODY_LIMIT		10000
+
+/* validate.c */
+extern bool dt_is_blank(const char *s, int bytes);
+extern char *dt_clip(const char *s);
+extern char *dt_text_problem(const char *what, const char *s, int limit);
+extern char *dt_event_problem(const DtEvent *ev);
+extern int64 dt_parse_count(const char *s);
+
+/*
+ * idempotency.c: a call's event_id.  dt_call_replay() takes the event_id's
+ * advisory lock and looks the id up, in the log and among remembered
+ * no-op calls, under the latest snapshot (so that a REPEATABLE READ
+ * transaction sees a retry that committed after its snapshot).
+ */
+typedef enum DtCallOutcome
+{
+	DT_CALL_NEW,				/* not seen before: go ahead */
+	DT_CALL_APPENDED,			/* the same call appended event *seq */
+	DT_CALL_NOOP				/* the same call changed nothing (NULL) */
+} DtCallOutcome;
+
+extern DtCallOutcome dt_call_replay(const DtEvent *call, bool given,
+									int64 *seq);
+extern void dt_call_remember_noop(const DtEvent *call, bool given);
+
+/* GUCs (drivetribe.c) */
+extern bool dt_allow_log_ddl;
+extern int	dt_idempotency_retention;
 
 /*
  * statements.c: every SQL statement the C code runs, prepared once per
@@ -169,6 +203,11 @@ typedef enum DtStatement
 	/* event log */
 	DT_SQL_EVENT_INSERT,
 	DT_SQL_EVENT_BY_ID,
+	DT_SQL_EVENT_BODY,
+	/* idempotency keys of no-op calls */
+	DT_SQL_NOOP_BY_ID,
+	DT_SQL_NOOP_INSERT,
+	DT_SQL_NOOP_PRUNE,
 	/* decision reads and locks of the write API */
 	DT_SQL_USER_GET,
 	DT_SQL_USER_LOCK,
@@ -206,6 +245,14 @@ typedef enum DtStatement
 	DT_SQL_TRIBE_RESTORE,
 	DT_SQL_ARTICLE_RESTORE,
 	DT_SQL_COMMENT_RESTORE,
+	DT_SQL_USER_CORRECT,
+	DT_SQL_TRIBE_CORRECT,
+	DT_SQL_ARTICLE_CORRECT,
+	DT_SQL_COMMENT_CORRECT,
+	DT_SQL_USER_REMOVE,
+	DT_SQL_TRIBE_REMOVE,
+	DT_SQL_ARTICLE_REMOVE,
+	DT_SQL_COMMENT_REMOVE,
 	/* verify: read every projection row */
 	DT_SQL_USERS_ALL,
 	DT_SQL_TRIBES_ALL,
@@ -220,6 +267,7 @@ typedef enum DtStatement
 extern SPIPlanPtr dt_plan(DtStatement stmt);
 extern int	dt_exec(DtStatement stmt, Datum *values, const char *nulls,
 					bool read_only, long tcount);
+extern int	dt_exec_latest(DtStatement stmt, Datum *values, const char *nulls);
 extern int	dt_exec_expect(DtStatement stmt, Datum *values, const char *nulls,
 						   int expected);
 

@@ -74,10 +74,7 @@ dt_kind_from_name(const char *name)
 	for (i = 0; i < DT_NUM_KINDS; i++)
 		if (strcmp(name, dt_kind_names[i]) == 0)
 			return (DtEventKind) i;
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("unknown drivetribe event kind \"%s\"", name)));
-	pg_unreachable();
+	return DT_NUM_KINDS;
 }
 
 /* dt_event_init: an empty event of a kind; event_id is set by the caller */
@@ -172,7 +169,9 @@ dt_event_append(DtEvent *ev)
  * dt_event_from_row: fill an event from row `row` of SPI_tuptable, whose
  * columns are those of EVENT_COLUMNS in statements.c.  Strings point into
  * memory of the current context.  Context names are not read back: only
- * the projection-relevant fields are.
+ * the projection-relevant fields are.  Nothing is checked here: a field
+ * the row lacks is 0 (ids), NULL (body) or -1 (bumps), and the caller
+ * checks the event with dt_event_problem() before using it.
  */
 void
 dt_event_from_row(int row, DtEvent *ev)
@@ -188,8 +187,9 @@ dt_event_from_row(int row, DtEvent *ev)
 	d = SPI_getbinval(tuple, desc, 2, &isnull);
 	memcpy(&ev->event_id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
 	kind = dt_result_text(row, 3);
-	ev->kind = dt_kind_from_name(kind);
-	pfree(kind);
+	ev->kind = kind ? dt_kind_from_name(kind) : DT_NUM_KINDS;
+	if (kind)
+		pfree(kind);
 	ev->occurred_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &isnull));
 	ev->user_id = dt_result_int64(row, 5, NULL);
 	ev->tribe_id = dt_result_int64(row, 6, NULL);
@@ -198,13 +198,15 @@ dt_event_from_row(int row, DtEvent *ev)
 	ev->target_id = dt_result_int64(row, 9, NULL);
 	ev->recipient_id = dt_result_int64(row, 10, NULL);
 	ev->body = dt_result_text(row, 11);
-	ev->bumps = dt_result_int64(row, 12, NULL);
+	ev->bumps = dt_parse_count(dt_result_text(row, 12));
 }
 
 /*
- * dt_event_lookup: the logged event with this event_id, if any.  Caller
- * holds the advisory lock of the event_id (write_api.c), so a concurrent
- * call with the same event_id has either committed or not started.
+ * dt_event_lookup: the logged event with this event_id, if any, under the
+ * latest snapshot (a REPEATABLE READ caller finds an event that committed
+ * after its snapshot).  Caller holds the advisory lock of the event_id
+ * (idempotency.c), so a concurrent call with the same event_id has either
+ * committed or not started.
  */
 bool
 dt_event_lookup(const pg_uuid_t *event_id, DtEvent *out)
@@ -212,7 +214,7 @@ dt_event_lookup(const pg_uuid_t *event_id, DtEvent *out)
 	Datum		values[1];
 
 	values[0] = UUIDPGetDatum((pg_uuid_t *) event_id);
-	dt_exec(DT_SQL_EVENT_BY_ID, values, NULL, false, 1);
+	dt_exec_latest(DT_SQL_EVENT_BY_ID, values, NULL);
 	if (SPI_processed == 0)
 		return false;
 	dt_event_from_row(0, out);

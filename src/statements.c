@@ -20,6 +20,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 
 #include "drivetribe.h"
 
@@ -37,7 +38,7 @@ typedef struct DtStatementDef
 #define EVENT_COLUMNS \
 	"seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
 	"comment_id, target_id, recipient_id, body, " \
-	"(context OPERATOR(pg_catalog.->>) 'bumps')::pg_catalog.int8 AS bumps"
+	"context OPERATOR(pg_catalog.->>) 'bumps' AS bumps"
 
 static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	[DT_SQL_EVENT_INSERT] = {
@@ -52,6 +53,29 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	[DT_SQL_EVENT_BY_ID] = {
 		"SELECT " EVENT_COLUMNS " FROM drivetribe.events WHERE event_id" EQ "$1",
 		1, {UUIDOID}
+	},
+
+	[DT_SQL_EVENT_BODY] = {
+		"SELECT body FROM drivetribe.events WHERE seq" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_NOOP_BY_ID] = {
+		"SELECT kind, user_id, tribe_id, article_id, comment_id, target_id, "
+		"body FROM drivetribe.noop_calls WHERE event_id" EQ "$1",
+		1, {UUIDOID}
+	},
+	[DT_SQL_NOOP_INSERT] = {
+		"INSERT INTO drivetribe.noop_calls (event_id, kind, user_id, tribe_id, "
+		"article_id, comment_id, target_id, body) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		8, {UUIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+		TEXTOID}
+	},
+	[DT_SQL_NOOP_PRUNE] = {
+		"DELETE FROM drivetribe.noop_calls WHERE called_at OPERATOR(pg_catalog.<) "
+		"(pg_catalog.now() OPERATOR(pg_catalog.-) "
+		"pg_catalog.make_interval(secs => $1))",
+		1, {FLOAT8OID}
 	},
 
 	[DT_SQL_USER_GET] = {
@@ -234,6 +258,47 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		6, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID}
 	},
 
+	[DT_SQL_USER_CORRECT] = {
+		"UPDATE drivetribe.users SET name = $2, registered_at = $3, "
+		"articles = $4, comments = $5, bumps_given = $6, bumps_received = $7, "
+		"followers = $8, following = $9, tribes = $10 WHERE user_id" EQ "$1",
+		10, {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
+		INT8OID, INT8OID, INT8OID, INT8OID}
+	},
+	[DT_SQL_TRIBE_CORRECT] = {
+		"UPDATE drivetribe.tribes SET owner_id = $2, name = $3, "
+		"created_at = $4, members = $5, articles = $6 WHERE tribe_id" EQ "$1",
+		6, {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+	},
+	[DT_SQL_ARTICLE_CORRECT] = {
+		"UPDATE drivetribe.articles SET tribe_id = $2, author_id = $3, "
+		"title = $4, posted_at = $5, deleted = $6, views = $7, comments = $8, "
+		"bumps = $9 WHERE article_id" EQ "$1",
+		9, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID,
+		INT8OID, INT8OID, INT8OID}
+	},
+	[DT_SQL_COMMENT_CORRECT] = {
+		"UPDATE drivetribe.comments SET article_id = $2, author_id = $3, "
+		"body = $4, posted_at = $5, deleted = $6 WHERE comment_id" EQ "$1",
+		6, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID}
+	},
+	[DT_SQL_USER_REMOVE] = {
+		"DELETE FROM drivetribe.users WHERE user_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_TRIBE_REMOVE] = {
+		"DELETE FROM drivetribe.tribes WHERE tribe_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_ARTICLE_REMOVE] = {
+		"DELETE FROM drivetribe.articles WHERE article_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_COMMENT_REMOVE] = {
+		"DELETE FROM drivetribe.comments WHERE comment_id" EQ "$1",
+		1, {INT8OID}
+	},
+
 	[DT_SQL_USERS_ALL] = {
 		"SELECT user_id, name, registered_at, articles, comments, bumps_given, "
 		"bumps_received, followers, following, tribes FROM drivetribe.users",
@@ -307,6 +372,26 @@ dt_exec(DtStatement stmt, Datum *values, const char *nulls, bool read_only,
 	int			rc;
 
 	rc = SPI_execute_plan(dt_plan(stmt), values, nulls, read_only, tcount);
+	if (rc < 0)
+		elog(ERROR, "drivetribe: statement %d failed: %s",
+			 (int) stmt, SPI_result_code_string(rc));
+	return rc;
+}
+
+/*
+ * dt_exec_latest: run a catalogued read-only statement under the latest
+ * snapshot rather than the transaction's, so that a REPEATABLE READ or
+ * SERIALIZABLE caller sees what committed after its snapshot was taken
+ * (as foreign-key checks do).  Under SERIALIZABLE, reading a row written
+ * by a concurrent transaction may raise a serialization failure (40001).
+ */
+int
+dt_exec_latest(DtStatement stmt, Datum *values, const char *nulls)
+{
+	int			rc;
+
+	rc = SPI_execute_snapshot(dt_plan(stmt), values, nulls, GetLatestSnapshot(),
+							  InvalidSnapshot, true, false, 1);
 	if (rc < 0)
 		elog(ERROR, "drivetribe: statement %d failed: %s",
 			 (int) stmt, SPI_result_code_string(rc));

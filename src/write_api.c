@@ -7,12 +7,14 @@
  *
  *	1. check its arguments: NULLs first (22004), then values (22023);
  *	2. if the caller gave an event_id, take a transaction advisory lock on
- *	   it and look it up: the same call returns the logged seq, another
- *	   call with that id fails (23505);
+ *	   it and look it up (idempotency.c): the same call returns what it
+ *	   returned the first time (the logged seq, or NULL for a no-op),
+ *	   another call with that id fails (23505);
  *	3. read and lock the rows the decision depends on, in the global lock
  *	   order comments, articles, tribes, users (ascending id): unknown ids
  *	   fail (23503), taken ids fail (23505), deleted articles fail (55000),
- *	   and a call that would change nothing returns NULL;
+ *	   and a call that would change nothing returns NULL (remembering its
+ *	   event_id, if it had one);
  *	4. append the event (event.c) and apply it (project.c, live sink).
  *
  * Locking before appending makes the log's seq order agree with the order
@@ -41,13 +43,10 @@
 
 #include "drivetribe.h"
 
-/* advisory lock class of event_id locks: "DT" + 1 */
-#define DT_EVENT_ID_LOCK_CLASS 0x44540001
-
-#define USER_NAME_LIMIT		64
-#define TRIBE_NAME_LIMIT	100
-#define TITLE_LIMIT			300
-#define BODY_LIMIT			10000
+#define USER_NAME_LIMIT		DT_USER_NAME_LIMIT
+#define TRIBE_NAME_LIMIT	DT_TRIBE_NAME_LIMIT
+#define TITLE_LIMIT			DT_TITLE_LIMIT
+#define BODY_LIMIT			DT_BODY_LIMIT
 
 /* ---------- argument checks ---------- */
 
@@ -80,39 +79,6 @@ id_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /*
- * is_white_space: Unicode White_Space (ASCII \t \n \v \f \r and space,
- * NEL, no-break spaces, the typographic spaces, line and paragraph
- * separators, ideographic space).
- */
-static bool
-is_white_space(pg_wchar c)
-{
-	return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 ||
-		c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
-		c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
-/* whether a string is empty or holds only white space */
-static bool
-is_blank(const char *s, int bytes)
-{
-	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
-
-	while (bytes > 0)
-	{
-		int			len = utf8 ? pg_utf_mblen((const unsigned char *) s) : 1;
-		pg_wchar	c = utf8 ? utf8_to_unicode((const unsigned char *) s) :
-			(unsigned char) *s;
-
-		if (!is_white_space(c))
-			return false;
-		s += len;
-		bytes -= len;
-	}
-	return true;
-}
-
-/*
  * text_arg: a name, title or body of 1..limit characters, not only white
  * space (22023).  The message quotes the value, cut short when long.
  */
@@ -124,21 +90,18 @@ text_arg(FunctionCallInfo fcinfo, int argno, const char *name, int limit)
 	int			bytes = strlen(s);
 	int			chars;
 
-	if (is_blank(s, bytes))
+	if (dt_is_blank(s, bytes))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty or blank: \"%s\"", name, s)));
+				 errmsg("%s must not be empty or blank: \"%s\"", name,
+						dt_clip(s))));
 	chars = pg_mbstrlen_with_len(s, bytes);
 	if (chars > limit)
-	{
-		int			shown = pg_mbcliplen(s, bytes, 40);
-
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s \"%.*s...\" is too long: %d characters", name,
-						shown, s, chars),
+				 errmsg("%s \"%s\" is too long: %d characters", name,
+						dt_clip(s), chars),
 				 errdetail("The limit is %d characters.", limit)));
-	}
 	return s;
 }
 
@@ -155,40 +118,6 @@ event_id_arg(FunctionCallInfo fcinfo, int argno, DtEvent *ev)
 		return false;
 	}
 	memcpy(&ev->event_id, PG_GETARG_UUID_P(argno), sizeof(pg_uuid_t));
-	return true;
-}
-
-/* ---------- idempotency ---------- */
-
-/*
- * logged_call: if the caller gave an event_id that is already in the log,
- * return true with the logged seq when it was the same call, or fail with
- * 23505 when it was another.  The advisory lock, held to the end of the
- * transaction, makes a concurrent retry wait for the first call's outcome.
- * Caller is connected to SPI and holds no row locks yet.
- */
-static bool
-logged_call(const DtEvent *call, bool given, int64 *seq)
-{
-	DtEvent		logged;
-
-	if (!given)
-		return false;
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum(DT_EVENT_ID_LOCK_CLASS),
-						Int32GetDatum((int32) hash_bytes(call->event_id.data,
-														 UUID_LEN)));
-	if (!dt_event_lookup(&call->event_id, &logged))
-		return false;
-	if (!dt_event_same_call(call, &logged))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("event_id %s was already used for another call",
-						dt_uuid_to_cstring(&call->event_id)),
-				 errdetail("It is logged as %s event with seq " INT64_FORMAT ".",
-						   dt_kind_names[logged.kind], logged.seq),
-				 errhint("Use a new event_id for a new call; reuse one only to retry the same call.")));
-	*seq = logged.seq;
 	return true;
 }
 
@@ -306,16 +235,28 @@ accept_event(DtEvent *ev)
 	PG_RETURN_INT64(seq);
 }
 
+/* the call changes nothing: remember its event_id, return NULL */
 #define RETURN_NO_CHANGE() \
-	do { SPI_finish(); PG_RETURN_NULL(); } while (0)
+	do { \
+		dt_call_remember_noop(&ev, given); \
+		SPI_finish(); \
+		PG_RETURN_NULL(); \
+	} while (0)
 
+/* a retry of an earlier call with this event_id: return what it returned */
 #define RETURN_IF_LOGGED(ev, given) \
 	do { \
 		int64		logged_seq_; \
-		if (logged_call(&(ev), (given), &logged_seq_)) \
+		switch (dt_call_replay(&(ev), (given), &logged_seq_)) \
 		{ \
-			SPI_finish(); \
-			PG_RETURN_INT64(logged_seq_); \
+			case DT_CALL_NEW: \
+				break; \
+			case DT_CALL_APPENDED: \
+				SPI_finish(); \
+				PG_RETURN_INT64(logged_seq_); \
+			case DT_CALL_NOOP: \
+				SPI_finish(); \
+				PG_RETURN_NULL(); \
 		} \
 	} while (0)
 

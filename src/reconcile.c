@@ -1,0 +1,569 @@
+/*-------------------------------------------------------------------------
+ *
+ * reconcile.c
+ *	  verify() and rebuild(): the live projections compared with a replay
+ *	  of the log, and for rebuild() corrected where they differ.
+ *
+ * Both replay the log into memory (replay.c), then walk every live row of
+ * every projection once, in batches through a cursor, and compare it with
+ * the replayed entry of the same key.  verify() reports each difference;
+ * rebuild() writes it: an UPDATE of a row that differs, a DELETE of a row
+ * the log does not have, an INSERT of a row the projection lacks.  A
+ * consistent projection therefore costs rebuild() no write at all, and
+ * nothing is ever truncated: readers (at any isolation level, and a
+ * pg_dump) keep seeing whole projections, old rows until rebuild()
+ * commits and corrected ones afterwards.
+ *
+ * Locking.  verify() takes nothing beyond ACCESS SHARE: it reads the log
+ * and the projections under the calling statement's snapshot, so writes
+ * committed meanwhile cannot show as differences.  rebuild() first takes
+ * EXCLUSIVE on drivetribe.events, which every writer's ROW EXCLUSIVE
+ * waits for (writers take it before any row lock, see write_api.c), so no
+ * event is appended while it replays and corrects; readers of the log and
+ * of the projections never wait for it, and it waits only for writers
+ * already in progress.  Its corrections take row locks on rows no writer
+ * can hold (writers are kept out), so it cannot deadlock with them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "replay.h"
+
+#define RECONCILE_BATCH 10000
+
+typedef struct Reconcile
+{
+	ReplayState *state;
+	bool		repair;			/* rebuild(): correct, don't report */
+	ReturnSetInfo *rsinfo;		/* verify(): where differences go */
+	StringInfoData detail;		/* the differences of the current row */
+	int64		differences;	/* rows found different */
+	MemoryContext row_cxt;		/* reset after every row */
+} Reconcile;
+
+/* ---------- reporting ---------- */
+
+static void
+report(Reconcile *rc, const char *projection, const char *key,
+	   const char *detail)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	rc->differences++;
+	if (rc->repair)
+		return;
+	values[0] = CStringGetTextDatum(projection);
+	values[1] = CStringGetTextDatum(key);
+	values[2] = CStringGetTextDatum(detail);
+	tuplestore_putvalues(rc->rsinfo->setResult, rc->rsinfo->setDesc,
+						 values, nulls);
+}
+
+static void
+compare_int(Reconcile *rc, const char *column, int64 live, int64 replayed)
+{
+	if (live != replayed)
+		appendStringInfo(&rc->detail, "%s%s: live " INT64_FORMAT
+						 ", replayed " INT64_FORMAT,
+						 rc->detail.len ? "; " : "", column, live, replayed);
+}
+
+/*
+ * compare_text: compare a text column of SPI_tuptable's row with the
+ * replayed value, by hash; on a difference, the detail quotes both values
+ * (cut short), the replayed one read back from the log.
+ */
+static void
+compare_text(Reconcile *rc, const char *column, int row, int col,
+			 const ReplayText *replayed)
+{
+	bool		null;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &null);
+	text	   *t;
+
+	if (!null)
+	{
+		t = DatumGetTextPP(d);
+		if (dt_text_hash(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == replayed->hash)
+			return;
+	}
+	if (rc->repair)
+	{
+		/* the row is rewritten whole: no need to say how */
+		appendStringInfoString(&rc->detail, column);
+		return;
+	}
+	appendStringInfo(&rc->detail, "%s%s: live \"%s\", replayed \"%s\"",
+					 rc->detail.len ? "; " : "", column,
+					 null ? "(null)" : dt_clip(TextDatumGetCString(d)),
+					 dt_clip(dt_replayed_text(rc->state, replayed)));
+}
+
+static void
+compare_time(Reconcile *rc, const char *column, TimestampTz live,
+			 TimestampTz replayed)
+{
+	if (live != replayed)
+	{
+		/* timestamptz_to_str returns a static buffer: copy the first */
+		char	   *live_text = pstrdup(timestamptz_to_str(live));
+
+		appendStringInfo(&rc->detail, "%s%s: live %s, replayed %s",
+						 rc->detail.len ? "; " : "", column, live_text,
+						 timestamptz_to_str(replayed));
+	}
+}
+
+static TimestampTz
+result_time(int row, int col)
+{
+	return DatumGetTimestampTz((Datum) dt_result_int64(row, col, NULL));
+}
+
+/*
+ * row_differs: report the accumulated detail of one row, if any, reset it,
+ * and say whether there was any.
+ */
+static bool
+row_differs(Reconcile *rc, const char *projection, const char *key_name,
+			int64 key)
+{
+	bool		differs = rc->detail.len > 0;
+
+	if (differs)
+		report(rc, projection, psprintf("%s=" INT64_FORMAT, key_name, key),
+			   rc->detail.data);
+	resetStringInfo(&rc->detail);
+	return differs;
+}
+
+static const char *const MISSING = "in a replay of the log but not in the projection";
+static const char *const EXTRA = "in the projection but not in a replay of the log";
+
+/*
+ * run_preserving: run a catalogued write statement for one row (touching
+ * exactly one row) while the caller walks a batch of SPI results: the
+ * caller's SPI_tuptable and SPI_processed are left as they were.
+ */
+static void
+run_preserving(DtStatement stmt, Datum *values)
+{
+	SPITupleTable *saved_table = SPI_tuptable;
+	uint64		saved_processed = SPI_processed;
+
+	dt_exec_expect(stmt, values, NULL, 1);
+	SPI_tuptable = saved_table;
+	SPI_processed = saved_processed;
+}
+
+static void
+remove_row(DtStatement stmt, int64 key)
+{
+	Datum		v[1] = {Int64GetDatum(key)};
+
+	run_preserving(stmt, v);
+}
+
+/* free a batch of live rows and fetch the next one */
+static void
+next_batch(Portal portal)
+{
+	SPI_freetuptable(SPI_tuptable);
+	CHECK_FOR_INTERRUPTS();
+	SPI_cursor_fetch(portal, true, RECONCILE_BATCH);
+}
+
+/*
+ * For each live row of one projection, in batches through a cursor: under
+ * the caller's snapshot for verify(), under a new one (taken after the
+ * log's lock) for rebuild().  The row's memory is reset after each row.
+ */
+#define FOR_EACH_LIVE_ROW(rc, stmt, row) \
+	for (Portal portal_ = SPI_cursor_open(NULL, dt_plan(stmt), NULL, NULL, \
+										  !(rc)->repair); \
+		 portal_ != NULL; SPI_cursor_close(portal_), portal_ = NULL) \
+		for (SPI_cursor_fetch(portal_, true, RECONCILE_BATCH); SPI_processed > 0; \
+			 next_batch(portal_)) \
+			for (int row = 0; row < (int) SPI_processed; \
+				 row++, MemoryContextReset((rc)->row_cxt))
+
+/* ---------- users ---------- */
+
+static void
+write_user(const ReplayState *state, ReplayUser *u, DtStatement stmt)
+{
+	Datum		v[10] = {Int64GetDatum(u->user_id),
+		CStringGetTextDatum(dt_replayed_text(state, &u->name)),
+		TimestampTzGetDatum(u->registered_at),
+		Int64GetDatum(u->counts.articles), Int64GetDatum(u->counts.comments),
+		Int64GetDatum(u->counts.bumps_given),
+		Int64GetDatum(u->counts.bumps_received),
+		Int64GetDatum(u->counts.followers),
+		Int64GetDatum(u->counts.following),
+	Int64GetDatum(u->counts.tribes)};
+
+	run_preserving(stmt, v);
+}
+
+static void
+reconcile_users(Reconcile *rc)
+{
+	HASH_SEQ_STATUS scan;
+	ReplayUser *u;
+
+	FOR_EACH_LIVE_ROW(rc, DT_SQL_USERS_ALL, row)
+	{
+		int64		id = dt_result_int64(row, 1, NULL);
+
+		u = hash_search(rc->state->users, &id, HASH_FIND, NULL);
+		if (u == NULL)
+		{
+			report(rc, "users", psprintf("user_id=" INT64_FORMAT, id), EXTRA);
+			if (rc->repair)
+				remove_row(DT_SQL_USER_REMOVE, id);
+			continue;
+		}
+		u->seen = true;
+		compare_text(rc, "name", row, 2, &u->name);
+		compare_time(rc, "registered_at", result_time(row, 3), u->registered_at);
+		compare_int(rc, "articles", dt_result_int64(row, 4, NULL), u->counts.articles);
+		compare_int(rc, "comments", dt_result_int64(row, 5, NULL), u->counts.comments);
+		compare_int(rc, "bumps_given", dt_result_int64(row, 6, NULL), u->counts.bumps_given);
+		compare_int(rc, "bumps_received", dt_result_int64(row, 7, NULL), u->counts.bumps_received);
+		compare_int(rc, "followers", dt_result_int64(row, 8, NULL), u->counts.followers);
+		compare_int(rc, "following", dt_result_int64(row, 9, NULL), u->counts.following);
+		compare_int(rc, "tribes", dt_result_int64(row, 10, NULL), u->counts.tribes);
+		if (row_differs(rc, "users", "user_id", id) && rc->repair)
+			write_user(rc->state, u, DT_SQL_USER_CORRECT);
+	}
+	hash_seq_init(&scan, rc->state->users);
+	while ((u = hash_seq_search(&scan)) != NULL)
+	{
+		if (u->seen)
+			continue;
+		report(rc, "users", psprintf("user_id=" INT64_FORMAT, u->user_id), MISSING);
+		if (rc->repair)
+			write_user(rc->state, u, DT_SQL_USER_RESTORE);
+		MemoryContextReset(rc->row_cxt);
+	}
+}
+
+/* ---------- tribes ---------- */
+
+static void
+write_tribe(const ReplayState *state, ReplayTribe *t, DtStatement stmt)
+{
+	Datum		v[6] = {Int64GetDatum(t->tribe_id), Int64GetDatum(t->owner_id),
+		CStringGetTextDatum(dt_replayed_text(state, &t->name)),
+		TimestampTzGetDatum(t->created_at),
+	Int64GetDatum(t->counts.members), Int64GetDatum(t->counts.articles)};
+
+	run_preserving(stmt, v);
+}
+
+static void
+reconcile_tribes(Reconcile *rc)
+{
+	HASH_SEQ_STATUS scan;
+	ReplayTribe *t;
+
+	FOR_EACH_LIVE_ROW(rc, DT_SQL_TRIBES_ALL, row)
+	{
+		int64		id = dt_result_int64(row, 1, NULL);
+
+		t = hash_search(rc->state->tribes, &id, HASH_FIND, NULL);
+		if (t == NULL)
+		{
+			report(rc, "tribes", psprintf("tribe_id=" INT64_FORMAT, id), EXTRA);
+			if (rc->repair)
+				remove_row(DT_SQL_TRIBE_REMOVE, id);
+			continue;
+		}
+		t->seen = true;
+		compare_int(rc, "owner_id", dt_result_int64(row, 2, NULL), t->owner_id);
+		compare_text(rc, "name", row, 3, &t->name);
+		compare_time(rc, "created_at", result_time(row, 4), t->created_at);
+		compare_int(rc, "members", dt_result_int64(row, 5, NULL), t->counts.members);
+		compare_int(rc, "articles", dt_result_int64(row, 6, NULL), t->counts.articles);
+		if (row_differs(rc, "tribes", "tribe_id", id) && rc->repair)
+			write_tribe(rc->state, t, DT_SQL_TRIBE_CORRECT);
+	}
+	hash_seq_init(&scan, rc->state->tribes);
+	while ((t = hash_seq_search(&scan)) != NULL)
+	{
+		if (t->seen)
+			continue;
+		report(rc, "tribes", psprintf("tribe_id=" INT64_FORMAT, t->tribe_id), MISSING);
+		if (rc->repair)
+			write_tribe(rc->state, t, DT_SQL_TRIBE_RESTORE);
+		MemoryContextReset(rc->row_cxt);
+	}
+}
+
+/* ---------- articles ---------- */
+
+static void
+write_article(const ReplayState *state, ReplayArticle *a, DtStatement stmt)
+{
+	Datum		v[9] = {Int64GetDatum(a->article_id),
+		Int64GetDatum(a->tribe_id), Int64GetDatum(a->author_id),
+		CStringGetTextDatum(dt_replayed_text(state, &a->title)),
+		TimestampTzGetDatum(a->posted_at),
+		BoolGetDatum(a->deleted), Int64GetDatum(a->counts.views),
+	Int64GetDatum(a->counts.comments), Int64GetDatum(a->counts.bumps)};
+
+	run_preserving(stmt, v);
+}
+
+static void
+reconcile_articles(Reconcile *rc)
+{
+	HASH_SEQ_STATUS scan;
+	ReplayArticle *a;
+
+	FOR_EACH_LIVE_ROW(rc, DT_SQL_ARTICLES_ALL, row)
+	{
+		int64		id = dt_result_int64(row, 1, NULL);
+
+		a = hash_search(rc->state->articles, &id, HASH_FIND, NULL);
+		if (a == NULL)
+		{
+			report(rc, "articles", psprintf("article_id=" INT64_FORMAT, id), EXTRA);
+			if (rc->repair)
+				remove_row(DT_SQL_ARTICLE_REMOVE, id);
+			continue;
+		}
+		a->seen = true;
+		compare_int(rc, "tribe_id", dt_result_int64(row, 2, NULL), a->tribe_id);
+		compare_int(rc, "author_id", dt_result_int64(row, 3, NULL), a->author_id);
+		compare_text(rc, "title", row, 4, &a->title);
+		compare_time(rc, "posted_at", result_time(row, 5), a->posted_at);
+		compare_int(rc, "deleted", dt_result_bool(row, 6), a->deleted);
+		compare_int(rc, "views", dt_result_int64(row, 7, NULL), a->counts.views);
+		compare_int(rc, "comments", dt_result_int64(row, 8, NULL), a->counts.comments);
+		compare_int(rc, "bumps", dt_result_int64(row, 9, NULL), a->counts.bumps);
+		if (row_differs(rc, "articles", "article_id", id) && rc->repair)
+			write_article(rc->state, a, DT_SQL_ARTICLE_CORRECT);
+	}
+	hash_seq_init(&scan, rc->state->articles);
+	while ((a = hash_seq_search(&scan)) != NULL)
+	{
+		if (a->seen)
+			continue;
+		report(rc, "articles", psprintf("article_id=" INT64_FORMAT, a->article_id), MISSING);
+		if (rc->repair)
+			write_article(rc->state, a, DT_SQL_ARTICLE_RESTORE);
+		MemoryContextReset(rc->row_cxt);
+	}
+}
+
+/* ---------- comments ---------- */
+
+static void
+write_comment(const ReplayState *state, ReplayComment *c, DtStatement stmt)
+{
+	Datum		v[6] = {Int64GetDatum(c->comment_id),
+		Int64GetDatum(c->article_id), Int64GetDatum(c->author_id),
+		CStringGetTextDatum(dt_replayed_text(state, &c->body)),
+		TimestampTzGetDatum(c->posted_at),
+	BoolGetDatum(c->deleted)};
+
+	run_preserving(stmt, v);
+}
+
+static void
+reconcile_comments(Reconcile *rc)
+{
+	HASH_SEQ_STATUS scan;
+	ReplayComment *c;
+
+	FOR_EACH_LIVE_ROW(rc, DT_SQL_COMMENTS_ALL, row)
+	{
+		int64		id = dt_result_int64(row, 1, NULL);
+
+		c = hash_search(rc->state->comments, &id, HASH_FIND, NULL);
+		if (c == NULL)
+		{
+			report(rc, "comments", psprintf("comment_id=" INT64_FORMAT, id), EXTRA);
+			if (rc->repair)
+				remove_row(DT_SQL_COMMENT_REMOVE, id);
+			continue;
+		}
+		c->seen = true;
+		compare_int(rc, "article_id", dt_result_int64(row, 2, NULL), c->article_id);
+		compare_int(rc, "author_id", dt_result_int64(row, 3, NULL), c->author_id);
+		compare_text(rc, "body", row, 4, &c->body);
+		compare_time(rc, "posted_at", result_time(row, 5), c->posted_at);
+		compare_int(rc, "deleted", dt_result_bool(row, 6), c->deleted);
+		if (row_differs(rc, "comments", "comment_id", id) && rc->repair)
+			write_comment(rc->state, c, DT_SQL_COMMENT_CORRECT);
+	}
+	hash_seq_init(&scan, rc->state->comments);
+	while ((c = hash_seq_search(&scan)) != NULL)
+	{
+		if (c->seen)
+			continue;
+		report(rc, "comments", psprintf("comment_id=" INT64_FORMAT, c->comment_id), MISSING);
+		if (rc->repair)
+			write_comment(rc->state, c, DT_SQL_COMMENT_RESTORE);
+		MemoryContextReset(rc->row_cxt);
+	}
+}
+
+/* ---------- edges: memberships, follows, bumps ---------- */
+
+static void
+report_edge(Reconcile *rc, DtEdgeKind kind, const EdgeKey *key,
+			const char *detail)
+{
+	report(rc, dt_edge_tables[kind],
+		   psprintf("%s=" INT64_FORMAT " %s=" INT64_FORMAT,
+					dt_edge_key_names[kind][0], key->a,
+					dt_edge_key_names[kind][1], key->b),
+		   detail);
+}
+
+static void
+set_edge_preserving(DtEdgeKind kind, const EdgeKey *key, bool present)
+{
+	SPITupleTable *saved_table = SPI_tuptable;
+	uint64		saved_processed = SPI_processed;
+
+	dt_live_sink.edge_set(NULL, kind, key->a, key->b, present);
+	SPI_tuptable = saved_table;
+	SPI_processed = saved_processed;
+}
+
+static void
+reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
+{
+	HASH_SEQ_STATUS scan;
+	ReplayEdge *e;
+
+	FOR_EACH_LIVE_ROW(rc, stmt, row)
+	{
+		EdgeKey		key;
+
+		key.a = dt_result_int64(row, 1, NULL);
+		key.b = dt_result_int64(row, 2, NULL);
+		e = hash_search(rc->state->edges[kind], &key, HASH_FIND, NULL);
+		if (e != NULL)
+		{
+			e->seen = true;
+			continue;
+		}
+		report_edge(rc, kind, &key, EXTRA);
+		if (rc->repair)
+			set_edge_preserving(kind, &key, false);
+	}
+	hash_seq_init(&scan, rc->state->edges[kind]);
+	while ((e = hash_seq_search(&scan)) != NULL)
+	{
+		if (e->seen)
+			continue;
+		report_edge(rc, kind, &e->key, MISSING);
+		if (rc->repair)
+			set_edge_preserving(kind, &e->key, true);
+		MemoryContextReset(rc->row_cxt);
+	}
+}
+
+/*
+ * dt_reconcile: compare every projection with the replayed state; report
+ * the differences into rsinfo (verify) or correct them (repair, rebuild).
+ * Returns the number of rows that differed.  Caller is connected to SPI
+ * and, for repair, holds EXCLUSIVE on drivetribe.events.
+ */
+int64
+dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo)
+{
+	Reconcile	rc;
+	MemoryContext old;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.state = state;
+	rc.repair = repair;
+	rc.rsinfo = rsinfo;
+	initStringInfo(&rc.detail);
+	rc.row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									   "drivetribe reconcile row",
+									   ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(rc.row_cxt);
+
+	reconcile_users(&rc);
+	reconcile_tribes(&rc);
+	reconcile_articles(&rc);
+	reconcile_comments(&rc);
+	reconcile_edges(&rc, DT_EDGE_MEMBERSHIP, DT_SQL_MEMBERSHIPS_ALL);
+	reconcile_edges(&rc, DT_EDGE_FOLLOW, DT_SQL_FOLLOWS_ALL);
+	reconcile_edges(&rc, DT_EDGE_BUMP, DT_SQL_BUMPS_ALL);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(rc.row_cxt);
+	pfree(rc.detail.data);
+	return rc.differences;
+}
+
+/*
+ * drivetribe.rebuild() returns bigint: recompute every projection from the
+ * log and correct the rows that differ; returns the number of events
+ * replayed.  Must run at READ COMMITTED so that, once it holds its lock,
+ * it reads every committed event.
+ */
+PG_FUNCTION_INFO_V1(drivetribe_rebuild);
+Datum
+drivetribe_rebuild(PG_FUNCTION_ARGS)
+{
+	ReplayState *state;
+	int64		events;
+	int64		corrected;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("drivetribe.rebuild() must run at READ COMMITTED isolation"),
+				 errdetail("A transaction snapshot taken before its lock could miss committed events.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "drivetribe: SPI_connect failed");
+	SPI_execute("LOCK TABLE drivetribe.events IN EXCLUSIVE MODE", false, 0);
+	state = dt_replay_log(false);
+	corrected = dt_reconcile(state, true, NULL);
+	events = state->events;
+	MemoryContextDelete(state->cxt);
+	SPI_finish();
+	elog(DEBUG1, "drivetribe rebuild: " INT64_FORMAT " events replayed, "
+		 INT64_FORMAT " rows corrected", events, corrected);
+	PG_RETURN_INT64(events);
+}
+
+/*
+ * drivetribe.verify() returns TABLE(projection text, key text, detail text):
+ * one row per difference between the projections and a replay of the log.
+ */
+PG_FUNCTION_INFO_V1(drivetribe_verify);
+Datum
+drivetribe_verify(PG_FUNCTION_ARGS)
+{
+	ReplayState *state;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "drivetribe: SPI_connect failed");
+	state = dt_replay_log(true);
+	(void) dt_reconcile(state, false, (ReturnSetInfo *) fcinfo->resultinfo);
+	MemoryContextDelete(state->cxt);
+	SPI_finish();
+	return (Datum) 0;
+}
