@@ -105,8 +105,10 @@ corrupt(ReplayState *state, const char *problem)
 			 errmsg("drivetribe event log is corrupt at seq " INT64_FORMAT ": %s",
 					state->seq, problem),
 			 errdetail("verify() and rebuild() replay the whole log and cannot apply this event."),
-			 errhint("Rows of drivetribe.events are appended by the write API only; "
-					 "restore the log from a backup taken before this row was inserted.")));
+			 errhint("Such a row cannot come from the write API.  A superuser can remove it "
+					 "deliberately, in one transaction: SET LOCAL drivetribe.allow_log_ddl = on; "
+					 "ALTER TABLE drivetribe.events DISABLE TRIGGER events_are_immutable; "
+					 "DELETE the row; ALTER TABLE drivetribe.events ENABLE ALWAYS TRIGGER events_are_immutable.")));
 }
 
 /* find an entity the log says exists; a miss means the log is corrupt */
