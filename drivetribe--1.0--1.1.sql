@@ -143,6 +143,37 @@ BEGIN
 END
 $$;
 
+-- pg_cron keys a job name by the user who scheduled it: the extension's
+-- jobs are found by name whoever scheduled them (another superuser, the
+-- one who ran an older version), and changed or removed by job id.
+CREATE OR REPLACE FUNCTION drivetribe.schedule_maintenance()
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job record;
+  existing record;
+  found_one boolean;
+BEGIN
+  PERFORM drivetribe.require_pg_cron();
+  FOR job IN SELECT * FROM drivetribe.maintenance_jobs() LOOP
+    found_one := false;
+    FOR existing IN SELECT j.jobid FROM cron.job j
+                     WHERE j.jobname::pg_catalog.text OPERATOR(pg_catalog.=) job.jobname
+                     ORDER BY j.jobid LOOP
+      PERFORM cron.alter_job(existing.jobid, schedule => job.schedule,
+                             command => job.command);
+      found_one := true;
+      RETURN NEXT existing.jobid;
+    END LOOP;
+    IF NOT found_one THEN
+      RETURN NEXT cron.schedule(job.jobname, job.schedule, job.command);
+    END IF;
+  END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION drivetribe.unschedule_maintenance()
 RETURNS bigint
 LANGUAGE plpgsql
@@ -153,11 +184,10 @@ DECLARE
   job record;
 BEGIN
   PERFORM drivetribe.require_pg_cron();
-  -- the current jobs, and the job names of older versions
-  FOR job IN SELECT j.jobname::pg_catalog.text AS jobname FROM cron.job j
+  FOR job IN SELECT j.jobid FROM cron.job j
               WHERE j.jobname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (
                     SELECT m.jobname FROM drivetribe.maintenance_jobs() m) LOOP
-    PERFORM cron.unschedule(job.jobname::pg_catalog.name);
+    PERFORM cron.unschedule(job.jobid);
     removed := removed OPERATOR(pg_catalog.+) 1;
   END LOOP;
   RETURN removed;
@@ -194,15 +224,29 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  log_oid pg_catalog.oid := pg_catalog.to_regclass('drivetribe.events');
-  seq_oid pg_catalog.oid := pg_catalog.to_regclass('drivetribe.event_seq');
+  -- The log and its sequence by identity, not by name (a rename must not
+  -- lose them): the first two relations the 1.0 script marked with
+  -- pg_extension_config_dump, which a dump and restore marks again.  Only
+  -- catalogs are read, so any role's DDL passes through here.
+  config pg_catalog.oid[] := (SELECT e.extconfig FROM pg_catalog.pg_extension e
+                               WHERE e.extname OPERATOR(pg_catalog.=) 'drivetribe'::pg_catalog.name);
+  log_oid pg_catalog.oid := config[1];
+  seq_oid pg_catalog.oid := config[2];
   cmd record;
 BEGIN
   IF log_oid IS NULL
      OR pg_catalog.current_setting('drivetribe.allow_log_ddl', true) OPERATOR(pg_catalog.=) 'on' THEN
     RETURN;
   END IF;
-  IF TG_EVENT OPERATOR(pg_catalog.=) 'ddl_command_end' THEN
+  IF TG_EVENT OPERATOR(pg_catalog.=) 'table_rewrite' THEN
+    -- refuse before the rewrite, not after it
+    IF pg_catalog.pg_event_trigger_table_rewrite_oid() OPERATOR(pg_catalog.=) log_oid THEN
+      RAISE EXCEPTION 'rewriting drivetribe.events is not allowed: it is the append-only source of truth'
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'DDL could rewrite the log or remove its guards (the append-only trigger, the events_valid check).',
+              HINT = 'A superuser who means it can run SET LOCAL drivetribe.allow_log_ddl = on first.';
+    END IF;
+  ELSIF TG_EVENT OPERATOR(pg_catalog.=) 'ddl_command_end' THEN
     FOR cmd IN
       SELECT c.command_tag, c.object_identity
         FROM pg_catalog.pg_event_trigger_ddl_commands() c
@@ -222,7 +266,7 @@ BEGIN
                                WHERE p.oid OPERATOR(pg_catalog.=) c.objid
                                  AND p.polrelid OPERATOR(pg_catalog.=) log_oid)))
     LOOP
-      RAISE EXCEPTION '% on % is not allowed: drivetribe.events is the append-only source of truth',
+      RAISE EXCEPTION '% % is not allowed: drivetribe.events is the append-only source of truth',
                       cmd.command_tag, cmd.object_identity
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'DDL could rewrite the log or remove its guards (the append-only trigger, the events_valid check).',
@@ -234,8 +278,12 @@ BEGIN
         FROM pg_catalog.pg_event_trigger_dropped_objects() d
        WHERE d.original
          AND d.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['trigger', 'rule', 'policy', 'table constraint'])
-         AND d.address_names[1] OPERATOR(pg_catalog.=) 'drivetribe'
-         AND d.address_names[2] OPERATOR(pg_catalog.=) 'events'
+         AND EXISTS (SELECT FROM pg_catalog.pg_class c
+                      WHERE c.oid OPERATOR(pg_catalog.=) log_oid
+                        AND d.address_names[2] OPERATOR(pg_catalog.=) c.relname::pg_catalog.text
+                        AND d.address_names[1] OPERATOR(pg_catalog.=)
+                            (SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n
+                              WHERE n.oid OPERATOR(pg_catalog.=) c.relnamespace))
     LOOP
       RAISE EXCEPTION 'dropping % % is not allowed: drivetribe.events is the append-only source of truth',
                       cmd.object_type, cmd.object_identity
@@ -252,6 +300,12 @@ CREATE EVENT TRIGGER drivetribe_guard_log_ddl ON ddl_command_end
   EXECUTE FUNCTION drivetribe.guard_log_ddl();
 CREATE EVENT TRIGGER drivetribe_guard_log_drop ON sql_drop
   EXECUTE FUNCTION drivetribe.guard_log_ddl();
+CREATE EVENT TRIGGER drivetribe_guard_log_rewrite ON table_rewrite
+  EXECUTE FUNCTION drivetribe.guard_log_ddl();
+-- also under session_replication_role = replica (or local)
+ALTER EVENT TRIGGER drivetribe_guard_log_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER drivetribe_guard_log_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER drivetribe_guard_log_rewrite ENABLE ALWAYS;
 
 ------------------------------------------------------------------------
 -- 5. Small ones: has_bumped(NULL, x) is NULL, not false.

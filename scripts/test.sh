@@ -4,19 +4,24 @@
 # runs, against it:
 #   regress  make installcheck  (pg_regress: sql/*.sql -> expected/*.out)
 #   pgtap    pg_prove, one run per test/pgtap/*.sql, database drivetribe_tap
+#   isolation  pg_isolation_regress (test/isolation/specs/*.spec ->
+#            test/isolation/expected/*.out) on a fresh database dt_isolation
+#            with the extension; each spec's setup builds its own world
 #   e2e      every executable test/e2e/*.sh (exit 0 = pass), each with a fresh
 #            database drivetribe_e2e (PGHOST PGPORT PGUSER PGDATABASE set, and
 #            DT_ROOT = the repository; a script that needs a cluster of its
 #            own can `. "$DT_ROOT/scripts/cluster.sh"` and use dt_cluster_temp)
-# One test per pg_regress test, per pgTAP file, per e2e script.  Ends with the
-# line "N passed, N failed"; exits non-zero when anything failed or a suite
-# could not run.
+# One test per pg_regress test, per pgTAP file, per isolation spec, per e2e
+# script.  Ends with the line "N passed, N failed"; exits non-zero when
+# anything failed or a suite could not run.
 #
-#   bash scripts/test.sh [--keep] [--no-build] [--only regress|pgtap|e2e]...
+#   bash scripts/test.sh [--keep] [--no-build] [--only regress|pgtap|isolation|e2e]...
 #     --keep      leave the cluster running afterwards (prints how to reach it)
 #     --no-build  skip installing dependencies and building/installing
 #     --only S    run only suite S (repeatable)
-#   env: DT_TEST_PORT (default 54310), DT_E2E_TIMEOUT (seconds, default 600)
+#   env: DT_TEST_PORT (default 54310), DT_E2E_TIMEOUT (seconds, default 600),
+#        DT_ISOLATION_TIMEOUT (seconds an isolation step may run before it is
+#        cancelled, default 30: a step that hangs fails its spec)
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
@@ -64,7 +69,7 @@ trap 'stop_e2e; exit 129' HUP
 PASS=0; FAIL=0; SUMMARY=()
 suite_result() {  # NAME PASSED FAILED [NOTE]
   PASS=$((PASS + $2)); FAIL=$((FAIL + $3))
-  SUMMARY+=("$(printf '%-8s %4d passed %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
+  SUMMARY+=("$(printf '%-9s %4d passed %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
 }
 
 # ---------------------------------------------------------------- regress
@@ -146,6 +151,71 @@ run_pgtap() {
   suite_result pgtap $ok $bad
 }
 
+# ---------------------------------------------------------------- isolation
+run_isolation() {
+  local specs=() f
+  for f in test/isolation/specs/*.spec; do [ -e "$f" ] && specs+=("$(basename "$f" .spec)"); done
+  if [ ${#specs[@]} -eq 0 ]; then echo "isolation: no specs in test/isolation/specs/"; suite_result isolation 0 0 "no tests"; return; fi
+  local bin
+  bin=$(dirname "$("$PG_CONFIG" --pgxs)")/../test/isolation/pg_isolation_regress
+  if [ ! -x "$bin" ]; then
+    echo "isolation: $bin not found"; suite_result isolation 0 ${#specs[@]} "pg_isolation_regress missing"; return
+  fi
+  # a spec without an expected file would stop pg_isolation_regress at that
+  # spec: it fails alone, and the others run
+  local runnable=() missing=() t
+  for t in "${specs[@]}"; do
+    if compgen -G "test/isolation/expected/$t.out" >/dev/null || compgen -G "test/isolation/expected/${t}_[0-9].out" >/dev/null; then
+      runnable+=("$t")
+    else
+      missing+=("$t")
+    fi
+  done
+  for t in "${missing[@]}"; do echo "  test $t: FAILED, no test/isolation/expected/$t.out"; done
+  if [ ${#runnable[@]} -eq 0 ]; then suite_result isolation 0 ${#missing[@]} "no expected files"; return; fi
+  echo "isolation: pg_isolation_regress (${#runnable[@]} specs) on database dt_isolation"
+  local t1=$SECONDS rc
+  if ! { dropdb --if-exists dt_isolation && createdb dt_isolation &&
+         psql -XAq -v ON_ERROR_STOP=1 -d dt_isolation -c 'CREATE EXTENSION drivetribe'; } >"$LOGDIR/isolation-db.log" 2>&1; then
+    echo "isolation: could not create database dt_isolation:"; sed 's/^/  | /' "$LOGDIR/isolation-db.log"
+    suite_result isolation 0 ${#specs[@]} "no database"; return
+  fi
+  # results go to a directory of this run: concurrent runs in one tree do not mix
+  local out=$LOGDIR/isolation
+  mkdir -p "$out"
+  # a step that never completes (a lock wait that the spec does not expect)
+  # is cancelled after DT_ISOLATION_TIMEOUT seconds instead of 300, and the
+  # run gives up on it after twice that
+  PGISOLATIONTIMEOUT=${DT_ISOLATION_TIMEOUT:-30} "$bin" --use-existing --dbname=dt_isolation --inputdir=test/isolation --outputdir="$out" \
+    "${runnable[@]}" >"$LOGDIR/isolation.log" 2>&1; rc=$?
+  # PostgreSQL 15:  "test NAME ... ok   12 ms" / "... FAILED" / "... failed (ignored)"
+  # (16+: "ok 1  - NAME  12 ms" / "not ok 2 - NAME")
+  local ok bad seen
+  ok=$(grep -cE '^(test |     )[^ ]+ +\.\.\. ok|^ok [0-9]+ ' "$LOGDIR/isolation.log")
+  bad=$(grep -cE '^(test |     )[^ ]+ +\.\.\. (FAILED|failed)|^not ok [0-9]+ ' "$LOGDIR/isolation.log")
+  grep -E '^(test |     )[^ ]+ +\.\.\. |^(not )?ok [0-9]+ ' "$LOGDIR/isolation.log" | sed 's/^/  /'
+  seen=$((ok + bad))
+  local note=""
+  if [ $seen -lt ${#runnable[@]} ]; then
+    note="$(( ${#runnable[@]} - seen )) did not run"; bad=$(( ${#runnable[@]} - ok ))
+  fi
+  if [ $rc -ne 0 ] && [ $bad -eq 0 ]; then note="pg_isolation_regress failed"; bad=1; fi
+  if [ $rc -ne 0 ] || [ $bad -ne 0 ]; then
+    if [ -s "$out/regression.diffs" ]; then
+      echo "isolation: FAILED -- head of $out/regression.diffs:"
+      head -n "${DT_DIFF_LINES:-80}" "$out/regression.diffs" | sed "s/^/  | /"
+    else
+      echo "isolation: FAILED (pg_isolation_regress exit $rc) -- end of its output:"
+      grep -vE "^(test |     )[^ ]+ +\\.\\.\\. |^(not )?ok [0-9]+ " "$LOGDIR/isolation.log" | tail -n 25 | sed "s/^/  | /"
+    fi
+  fi
+  echo "isolation: $((SECONDS - t1)) s"
+  if [ ${#missing[@]} -gt 0 ]; then
+    bad=$((bad + ${#missing[@]})); note="${note:+$note, }${#missing[@]} without expected file"
+  fi
+  suite_result isolation "$ok" "$bad" "$note"
+}
+
 # ---------------------------------------------------------------- e2e
 run_e2e() {
   local files=() f
@@ -180,6 +250,7 @@ run_e2e() {
 
 want regress && run_regress
 want pgtap && run_pgtap
+want isolation && run_isolation
 want e2e && run_e2e
 
 # a server that died under the tests fails the run even if every test passed

@@ -119,7 +119,7 @@ dt_call_replay(const DtEvent *call, bool given, int64 *seq)
 		logged.body = dt_result_text(0, 7);
 		if (logged.kind == DT_NUM_KINDS || !dt_event_same_call(call, &logged))
 			reused_for_another_call(&call->event_id,
-									psprintf("It was used by a %s call that changed nothing.",
+									psprintf("It was used by an earlier call that changed nothing (%s).",
 											 kind));
 	}
 	return DT_CALL_NOOP;

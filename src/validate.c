@@ -238,7 +238,7 @@ dt_event_problem(const DtEvent *ev)
 		if ((shape->required & flag) && v == 0)
 			return psprintf("%s is missing", field_names[i].name);
 		if (!((shape->required | shape->optional) & flag) && v != 0)
-			return psprintf("%s is set, but a %s event has none",
+			return psprintf("%s is set, but %s events have none",
 							field_names[i].name, dt_kind_names[ev->kind]);
 		if (v < 0)
 			return psprintf("%s must be positive, got " INT64_FORMAT,
