@@ -1,13 +1,15 @@
 # drivetribe: PGXS build.  See README.md for the two commands that matter.
 EXTENSION = drivetribe
 MODULE_big = drivetribe
-DATA = drivetribe--1.0.sql drivetribe--1.0--1.1.sql
+DATA = drivetribe--1.0.sql drivetribe--1.0--1.1.sql drivetribe--1.1--1.2.sql
 OBJS = \
 	src/drivetribe.o \
 	src/event.o \
 	src/write_api.o \
 	src/project.o \
 	src/sink_live.o \
+	src/counters.o \
+	src/read_api.o \
 	src/validate.o \
 	src/idempotency.o \
 	src/replay.o \

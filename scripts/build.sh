@@ -11,7 +11,7 @@ if [ "${1:-}" != --no-deps ]; then
   bash scripts/install-deps.sh || { echo "build: installing dependencies failed" >&2; exit 1; }
 fi
 
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+PG_CONFIG=${DT_PGBIN:-/usr/lib/postgresql/15/bin}/pg_config
 SUDO=(); [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
 LOCK=/tmp/dt-build.lock
 locked() {

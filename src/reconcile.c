@@ -14,6 +14,12 @@
  * pg_dump) keep seeing whole projections, old rows until rebuild()
  * commits and corrected ones afterwards.
  *
+ * A live count is its row plus its pending deltas (counters.c): verify()
+ * compares that sum, and reports deltas of a key without a row; rebuild()
+ * first folds every delta into its row (no writer holds one then) and
+ * drops orphans, so its corrections write plain rows.  Folding changes no
+ * count a reader sees.
+ *
  * Locking.  verify() takes nothing beyond ACCESS SHARE: it reads the log
  * and the projections under the calling statement's snapshot, so writes
  * committed meanwhile cannot show as differences.  rebuild() first takes
@@ -36,6 +42,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "counters.h"
 #include "replay.h"
 
 #define RECONCILE_BATCH 10000
@@ -480,6 +487,29 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 }
 
 /*
+ * reconcile_orphan_deltas: pending counter deltas of a key that has no
+ * row are a difference too (rebuild() has already dropped them).
+ */
+static void
+reconcile_orphan_deltas(Reconcile *rc, DtCounterTable table)
+{
+	Portal		portal = SPI_cursor_open(NULL, dt_counters_orphans_plan(table),
+										 NULL, NULL, !rc->repair);
+
+	for (SPI_cursor_fetch(portal, true, RECONCILE_BATCH); SPI_processed > 0;
+		 next_batch(portal))
+		for (int row = 0; row < (int) SPI_processed; row++)
+		{
+			report(rc, dt_counters_delta_table(table),
+				   psprintf("%s=" INT64_FORMAT, dt_counters_key(table),
+							dt_result_int64(row, 1, NULL)),
+				   "pending counter deltas of a row the projection does not have");
+			MemoryContextReset(rc->row_cxt);
+		}
+	SPI_cursor_close(portal);
+}
+
+/*
  * dt_reconcile: compare every projection with the replayed state; report
  * the differences into rsinfo (verify) or correct them (repair, rebuild).
  * Returns the number of rows that differed.  Caller is connected to SPI
@@ -508,6 +538,8 @@ dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo)
 	reconcile_edges(&rc, DT_EDGE_MEMBERSHIP, DT_SQL_MEMBERSHIPS_ALL);
 	reconcile_edges(&rc, DT_EDGE_FOLLOW, DT_SQL_FOLLOWS_ALL);
 	reconcile_edges(&rc, DT_EDGE_BUMP, DT_SQL_BUMPS_ALL);
+	for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
+		reconcile_orphan_deltas(&rc, (DtCounterTable) i);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(rc.row_cxt);
@@ -538,6 +570,12 @@ drivetribe_rebuild(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	SPI_execute("LOCK TABLE drivetribe.events IN EXCLUSIVE MODE", false, 0);
+	/* no writer holds a row now: fold every pending counter delta */
+	for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
+	{
+		dt_counters_fold((DtCounterTable) i);
+		dt_counters_drop_orphans((DtCounterTable) i);
+	}
 	state = dt_replay_log(false);
 	corrected = dt_reconcile(state, true, NULL);
 	events = state->events;

@@ -4,13 +4,11 @@
  *	  The live sink: applies an event's effects to the projection tables
  *	  inside the writer's transaction.
  *
- * Each effect is one prepared statement touching one row: counters are
- * added (col = col + delta), never read and rewritten, so concurrent
- * writers of different rows never wait for each other and writers of one
- * row wait only for its row lock.  The write API (write_api.c) has already
- * locked every row whose state decided the call, in the global order
- * comments, articles, tribes, users (ascending id); the effects here come
- * in that same order (project.c), so two writers never deadlock.
+ * Each effect is one prepared statement touching one row.  Counters go
+ * through counters.c, which never waits for another writer: in place when
+ * the row is free, as a pending delta when it is held.  Names, titles,
+ * flags and edges are written under the locks the write API (write_api.c)
+ * took to decide the call.
  *
  * Every statement must touch exactly one row; anything else means the
  * projections disagree with the log and the call fails (see dt_exec_expect).
@@ -21,7 +19,7 @@
 
 #include "utils/builtins.h"
 
-#include "drivetribe.h"
+#include "counters.h"
 
 static void
 live_user_created(void *ctx, int64 user_id, const char *name, TimestampTz at)
@@ -118,33 +116,31 @@ live_edge_set(void *ctx, DtEdgeKind kind, int64 a, int64 b, bool present)
 	dt_exec_expect(edge_statements[kind][present ? 1 : 0], v, NULL, 1);
 }
 
+/*
+ * Counter changes never wait for another writer (counters.c).  The count
+ * structs are arrays of int64 in the column order of counters.c's table
+ * descriptions.
+ */
+StaticAssertDecl(sizeof(DtUserCounts) == 7 * sizeof(int64), "DtUserCounts layout");
+StaticAssertDecl(sizeof(DtTribeCounts) == 2 * sizeof(int64), "DtTribeCounts layout");
+StaticAssertDecl(sizeof(DtArticleCounts) == 3 * sizeof(int64), "DtArticleCounts layout");
+
 static void
 live_user_counts(void *ctx, int64 user_id, const DtUserCounts *d)
 {
-	Datum		v[8] = {Int64GetDatum(user_id), Int64GetDatum(d->articles),
-		Int64GetDatum(d->comments), Int64GetDatum(d->bumps_given),
-		Int64GetDatum(d->bumps_received), Int64GetDatum(d->followers),
-	Int64GetDatum(d->following), Int64GetDatum(d->tribes)};
-
-	dt_exec_expect(DT_SQL_USER_ADD, v, NULL, 1);
+	dt_counters_add(DT_COUNTERS_USERS, user_id, (const int64 *) d);
 }
 
 static void
 live_tribe_counts(void *ctx, int64 tribe_id, const DtTribeCounts *d)
 {
-	Datum		v[3] = {Int64GetDatum(tribe_id), Int64GetDatum(d->members),
-	Int64GetDatum(d->articles)};
-
-	dt_exec_expect(DT_SQL_TRIBE_ADD, v, NULL, 1);
+	dt_counters_add(DT_COUNTERS_TRIBES, tribe_id, (const int64 *) d);
 }
 
 static void
 live_article_counts(void *ctx, int64 article_id, const DtArticleCounts *d)
 {
-	Datum		v[4] = {Int64GetDatum(article_id), Int64GetDatum(d->views),
-	Int64GetDatum(d->comments), Int64GetDatum(d->bumps)};
-
-	dt_exec_expect(DT_SQL_ARTICLE_ADD, v, NULL, 1);
+	dt_counters_add(DT_COUNTERS_ARTICLES, article_id, (const int64 *) d);
 }
 
 const DtSink dt_live_sink = {

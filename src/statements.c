@@ -34,6 +34,9 @@ typedef struct DtStatementDef
 } DtStatementDef;
 
 #define EQ " OPERATOR(pg_catalog.=) "
+#define PLUS " OPERATOR(pg_catalog.+) "
+/* the sum of a counter column of the deltas, as bigint */
+#define SUM(col) "pg_catalog.sum(x." col ")::pg_catalog.int8 AS " col
 
 #define EVENT_COLUMNS \
 	"seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
@@ -97,9 +100,31 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		1, {INT8OID}
 	},
 	[DT_SQL_ARTICLE_LOCK] = {
-		"SELECT tribe_id, author_id, title, deleted, bumps "
+		"SELECT tribe_id, author_id, title, deleted "
 		"FROM drivetribe.articles WHERE article_id" EQ "$1 FOR NO KEY UPDATE",
 		1, {INT8OID}
+	},
+	[DT_SQL_ARTICLE_GET] = {
+		"SELECT tribe_id, author_id, title, deleted "
+		"FROM drivetribe.articles WHERE article_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_ARTICLE_BUMPS] = {
+		"SELECT a.bumps OPERATOR(pg_catalog.+) COALESCE((SELECT "
+		"pg_catalog.sum(d.bumps)::pg_catalog.int8 FROM drivetribe.article_deltas d "
+		"WHERE d.article_id" EQ "a.article_id), 0) "
+		"FROM drivetribe.articles a WHERE a.article_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_ARTICLE_CARD] = {
+		"SELECT * FROM drivetribe.article_view v WHERE v.article_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_HAS_BUMPED] = {
+		"SELECT EXISTS (SELECT FROM drivetribe.bumps b "
+		"JOIN drivetribe.articles a ON a.article_id" EQ "b.article_id "
+		"WHERE b.article_id" EQ "$1 AND b.user_id" EQ "$2 AND NOT a.deleted)",
+		2, {INT8OID, INT8OID}
 	},
 	[DT_SQL_ARTICLE_EXISTS] = {
 		"SELECT 1 FROM drivetribe.articles WHERE article_id" EQ "$1",
@@ -139,19 +164,6 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"UPDATE drivetribe.users SET name = $2 WHERE user_id" EQ "$1",
 		2, {INT8OID, TEXTOID}
 	},
-	[DT_SQL_USER_ADD] = {
-		"UPDATE drivetribe.users SET "
-		"articles = articles OPERATOR(pg_catalog.+) $2, "
-		"comments = comments OPERATOR(pg_catalog.+) $3, "
-		"bumps_given = bumps_given OPERATOR(pg_catalog.+) $4, "
-		"bumps_received = bumps_received OPERATOR(pg_catalog.+) $5, "
-		"followers = followers OPERATOR(pg_catalog.+) $6, "
-		"following = following OPERATOR(pg_catalog.+) $7, "
-		"tribes = tribes OPERATOR(pg_catalog.+) $8 "
-		"WHERE user_id" EQ "$1",
-		8, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
-		INT8OID}
-	},
 	[DT_SQL_TRIBE_INSERT] = {
 		"INSERT INTO drivetribe.tribes (tribe_id, owner_id, name, created_at) "
 		"VALUES ($1, $2, $3, $4)",
@@ -160,13 +172,6 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	[DT_SQL_TRIBE_RENAME] = {
 		"UPDATE drivetribe.tribes SET name = $2 WHERE tribe_id" EQ "$1",
 		2, {INT8OID, TEXTOID}
-	},
-	[DT_SQL_TRIBE_ADD] = {
-		"UPDATE drivetribe.tribes SET "
-		"members = members OPERATOR(pg_catalog.+) $2, "
-		"articles = articles OPERATOR(pg_catalog.+) $3 "
-		"WHERE tribe_id" EQ "$1",
-		3, {INT8OID, INT8OID, INT8OID}
 	},
 	[DT_SQL_ARTICLE_INSERT] = {
 		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
@@ -181,14 +186,6 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"UPDATE drivetribe.articles SET deleted = true "
 		"WHERE article_id" EQ "$1",
 		1, {INT8OID}
-	},
-	[DT_SQL_ARTICLE_ADD] = {
-		"UPDATE drivetribe.articles SET "
-		"views = views OPERATOR(pg_catalog.+) $2, "
-		"comments = comments OPERATOR(pg_catalog.+) $3, "
-		"bumps = bumps OPERATOR(pg_catalog.+) $4 "
-		"WHERE article_id" EQ "$1",
-		4, {INT8OID, INT8OID, INT8OID, INT8OID}
 	},
 	[DT_SQL_COMMENT_INSERT] = {
 		"INSERT INTO drivetribe.comments (comment_id, article_id, author_id, "
@@ -300,18 +297,34 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	},
 
 	[DT_SQL_USERS_ALL] = {
-		"SELECT user_id, name, registered_at, articles, comments, bumps_given, "
-		"bumps_received, followers, following, tribes FROM drivetribe.users",
+		"SELECT u.user_id, u.name, u.registered_at, "
+		"u.articles" PLUS "COALESCE(d.articles, 0), u.comments" PLUS "COALESCE(d.comments, 0), "
+		"u.bumps_given" PLUS "COALESCE(d.bumps_given, 0), "
+		"u.bumps_received" PLUS "COALESCE(d.bumps_received, 0), "
+		"u.followers" PLUS "COALESCE(d.followers, 0), "
+		"u.following" PLUS "COALESCE(d.following, 0), u.tribes" PLUS "COALESCE(d.tribes, 0) "
+		"FROM drivetribe.users u LEFT JOIN (SELECT x.user_id, "
+		SUM("articles") ", " SUM("comments") ", " SUM("bumps_given") ", "
+		SUM("bumps_received") ", " SUM("followers") ", " SUM("following") ", "
+		SUM("tribes") " FROM drivetribe.user_deltas x GROUP BY x.user_id) d "
+		"ON d.user_id" EQ "u.user_id",
 		0, {InvalidOid}
 	},
 	[DT_SQL_TRIBES_ALL] = {
-		"SELECT tribe_id, owner_id, name, created_at, members, articles "
-		"FROM drivetribe.tribes",
+		"SELECT t.tribe_id, t.owner_id, t.name, t.created_at, "
+		"t.members" PLUS "COALESCE(d.members, 0), t.articles" PLUS "COALESCE(d.articles, 0) "
+		"FROM drivetribe.tribes t LEFT JOIN (SELECT x.tribe_id, " SUM("members") ", "
+		SUM("articles") " FROM drivetribe.tribe_deltas x GROUP BY x.tribe_id) d "
+		"ON d.tribe_id" EQ "t.tribe_id",
 		0, {InvalidOid}
 	},
 	[DT_SQL_ARTICLES_ALL] = {
-		"SELECT article_id, tribe_id, author_id, title, posted_at, deleted, "
-		"views, comments, bumps, score FROM drivetribe.articles",
+		"SELECT a.article_id, a.tribe_id, a.author_id, a.title, a.posted_at, "
+		"a.deleted, a.views" PLUS "COALESCE(d.views, 0), "
+		"a.comments" PLUS "COALESCE(d.comments, 0), a.bumps" PLUS "COALESCE(d.bumps, 0) "
+		"FROM drivetribe.articles a LEFT JOIN (SELECT x.article_id, " SUM("views") ", "
+		SUM("comments") ", " SUM("bumps") " FROM drivetribe.article_deltas x "
+		"GROUP BY x.article_id) d ON d.article_id" EQ "a.article_id",
 		0, {InvalidOid}
 	},
 	[DT_SQL_COMMENTS_ALL] = {

@@ -38,7 +38,11 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 
 #include "drivetribe.h"
@@ -139,13 +143,89 @@ taken(const char *what, int64 id)
 			 errmsg("%s " INT64_FORMAT " already exists", what, id)));
 }
 
-/* the name of a user, locked FOR NO KEY UPDATE when `lock` */
+/*
+ * Advisory lock classes ("DT" + n; the event_id's is 1, idempotency.c).
+ * Keys are 32-bit hashes of the ids: a collision only makes two unrelated
+ * calls wait for each other.
+ */
+#define DT_LOCK_ARTICLE		0x44540002	/* shared: use; exclusive: delete */
+#define DT_LOCK_BUMP		0x44540003	/* (article_id, user_id) */
+#define DT_LOCK_FOLLOW		0x44540004	/* (follower_id, followee_id) */
+#define DT_LOCK_MEMBERSHIP	0x44540005	/* (tribe_id, user_id) */
+
+/*
+ * lock_key: a transaction-scoped advisory lock of one class on (a, b);
+ * held to the end of the transaction.
+ */
+static void
+lock_key(uint32 lock_class, int64 a, int64 b, LOCKMODE mode)
+{
+	int64		ids[2] = {a, b};
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, lock_class,
+						 hash_bytes((const unsigned char *) ids, sizeof(ids)), 2);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/*
+ * decide: run a read the call's decision depends on, after the locks that
+ * order it.  At READ COMMITTED every statement takes a new snapshot, so
+ * it sees what committed while the caller waited.  Under REPEATABLE READ
+ * and SERIALIZABLE the transaction's snapshot may be older than the row:
+ * the read is repeated under the latest snapshot and a difference is a
+ * serialization failure (40001), as an UPDATE of a row changed since the
+ * snapshot would be.  Leaves the transaction snapshot's result in
+ * SPI_tuptable.
+ */
+static void
+decide(DtStatement stmt, Datum *values)
+{
+	SPITupleTable *latest;
+	uint64		latest_rows;
+	bool		same;
+
+	if (!IsolationUsesXactSnapshot())
+	{
+		dt_exec(stmt, values, NULL, false, 1);
+		return;
+	}
+	dt_exec_latest(stmt, values, NULL);
+	latest = SPI_tuptable;
+	latest_rows = SPI_processed;
+	dt_exec(stmt, values, NULL, false, 1);
+	same = latest_rows == SPI_processed;
+	for (int col = 1; same && SPI_processed > 0 && col <= SPI_tuptable->tupdesc->natts; col++)
+	{
+		Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, col - 1);
+		bool		null1;
+		bool		null2;
+		Datum		d1 = SPI_getbinval(latest->vals[0], latest->tupdesc, col, &null1);
+		Datum		d2 = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									   col, &null2);
+
+		same = null1 == null2 &&
+			(null1 || datumIsEqual(d1, d2, att->attbyval, att->attlen));
+	}
+	SPI_freetuptable(latest);
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update"),
+				 errdetail("A row this call depends on changed after the transaction's snapshot was taken."),
+				 errhint("Retry the transaction.")));
+}
+
+/* the name of a user, locked FOR NO KEY UPDATE when `lock` (renames) */
 static char *
 user_name(int64 user_id, const char *what, bool lock)
 {
 	Datum		v[1] = {Int64GetDatum(user_id)};
 
-	dt_exec(lock ? DT_SQL_USER_LOCK : DT_SQL_USER_GET, v, NULL, false, 1);
+	if (lock)
+		dt_exec(DT_SQL_USER_LOCK, v, NULL, false, 1);
+	else
+		decide(DT_SQL_USER_GET, v);
 	if (SPI_processed == 0)
 		unknown(what, user_id);
 	return dt_result_text(0, 1);
@@ -157,12 +237,16 @@ typedef struct TribeRow
 	char	   *name;
 } TribeRow;
 
+/* a tribe's owner and name, locked FOR NO KEY UPDATE when `lock` (renames) */
 static void
 read_tribe(int64 tribe_id, bool lock, TribeRow *row)
 {
 	Datum		v[1] = {Int64GetDatum(tribe_id)};
 
-	dt_exec(lock ? DT_SQL_TRIBE_LOCK : DT_SQL_TRIBE_GET, v, NULL, false, 1);
+	if (lock)
+		dt_exec(DT_SQL_TRIBE_LOCK, v, NULL, false, 1);
+	else
+		decide(DT_SQL_TRIBE_GET, v);
 	if (SPI_processed == 0)
 		unknown("tribe", tribe_id);
 	row->owner_id = dt_result_int64(0, 1, NULL);
@@ -175,15 +259,42 @@ typedef struct ArticleRow
 	int64		author_id;
 	char	   *title;
 	bool		deleted;
-	int64		bumps;
 } ArticleRow;
 
-/* lock an article FOR NO KEY UPDATE: it decides liveness and its edges */
+/* an article's tribe, author, title and state, without a lock */
 static void
-lock_article(int64 article_id, ArticleRow *row)
+read_article(int64 article_id, ArticleRow *row)
 {
 	Datum		v[1] = {Int64GetDatum(article_id)};
 
+	decide(DT_SQL_ARTICLE_GET, v);
+	if (SPI_processed == 0)
+		unknown("article", article_id);
+	row->tribe_id = dt_result_int64(0, 1, NULL);
+	row->author_id = dt_result_int64(0, 2, NULL);
+	row->title = dt_result_text(0, 3);
+	row->deleted = dt_result_bool(0, 4);
+}
+
+/*
+ * use_article: take the article's lock (shared to use it: view, bump,
+ * comment, edit; exclusive to delete it) and read it.  A delete waits for
+ * every call using the article to commit, and a call arriving while a
+ * delete holds the lock waits and then sees the article deleted; calls
+ * that use one article never wait for each other.  When `lock_row`, the
+ * row itself is then locked FOR NO KEY UPDATE (edit and delete change it).
+ */
+static void
+use_article(int64 article_id, LOCKMODE mode, bool lock_row, ArticleRow *row)
+{
+	Datum		v[1] = {Int64GetDatum(article_id)};
+
+	lock_key(DT_LOCK_ARTICLE, article_id, 0, mode);
+	if (!lock_row)
+	{
+		read_article(article_id, row);
+		return;
+	}
 	dt_exec(DT_SQL_ARTICLE_LOCK, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		unknown("article", article_id);
@@ -191,7 +302,20 @@ lock_article(int64 article_id, ArticleRow *row)
 	row->author_id = dt_result_int64(0, 2, NULL);
 	row->title = dt_result_text(0, 3);
 	row->deleted = dt_result_bool(0, 4);
-	row->bumps = dt_result_int64(0, 5, NULL);
+}
+
+/*
+ * article_bumps: an article's current bumps, its row plus pending deltas.
+ * Exact when the caller holds the article's lock exclusively (no bump or
+ * unbump of it is in progress).
+ */
+static int64
+article_bumps(int64 article_id)
+{
+	Datum		v[1] = {Int64GetDatum(article_id)};
+
+	dt_exec(DT_SQL_ARTICLE_BUMPS, v, NULL, false, 1);
+	return dt_result_int64(0, 1, NULL);
 }
 
 static void
@@ -204,12 +328,13 @@ require_live(int64 article_id, const ArticleRow *row, const char *action)
 				 errdetail("A deleted article cannot be %s.", action)));
 }
 
+/* whether an edge (or, with b = 0, an id) exists, decided as decide() says */
 static bool
 row_exists(DtStatement stmt, int64 a, int64 b)
 {
 	Datum		v[2] = {Int64GetDatum(a), Int64GetDatum(b)};
 
-	dt_exec(stmt, v, NULL, false, 1);
+	decide(stmt, v);
 	return SPI_processed > 0;
 }
 
@@ -373,7 +498,10 @@ drivetribe_rename_tribe(PG_FUNCTION_ARGS)
 	return accept_event(&ev);
 }
 
-/* join_tribe and leave_tribe: decided under the tribe's row lock */
+/*
+ * join_tribe and leave_tribe: decided under the lock of the (tribe, user)
+ * pair, so joins of one tribe by many users never wait for each other.
+ */
 static Datum
 change_membership(FunctionCallInfo fcinfo, DtEventKind kind)
 {
@@ -391,8 +519,9 @@ change_membership(FunctionCallInfo fcinfo, DtEventKind kind)
 
 	connect_spi();
 	RETURN_IF_LOGGED(ev, given);
+	lock_key(DT_LOCK_MEMBERSHIP, ev.tribe_id, ev.user_id, ExclusiveLock);
+	read_tribe(ev.tribe_id, false, &tribe);
 	ev.user_name = user_name(ev.user_id, "user", false);
-	read_tribe(ev.tribe_id, true, &tribe);
 	member = row_exists(DT_SQL_MEMBERSHIP_EXISTS, ev.tribe_id, ev.user_id);
 	if (member == (kind == DT_TRIBE_JOINED))
 		RETURN_NO_CHANGE();
@@ -419,7 +548,10 @@ drivetribe_leave_tribe(PG_FUNCTION_ARGS)
 
 /* ---------- follows ---------- */
 
-/* follow_user and unfollow_user: decided under both users' row locks */
+/*
+ * follow_user and unfollow_user: decided under the lock of the (follower,
+ * followee) pair, so a celebrity's new followers never wait for each other.
+ */
 static Datum
 change_follow(FunctionCallInfo fcinfo, DtEventKind kind)
 {
@@ -441,16 +573,9 @@ change_follow(FunctionCallInfo fcinfo, DtEventKind kind)
 
 	connect_spi();
 	RETURN_IF_LOGGED(ev, given);
-	if (ev.user_id < ev.target_id)
-	{
-		ev.user_name = user_name(ev.user_id, "user", true);
-		ev.target_name = user_name(ev.target_id, "user", true);
-	}
-	else
-	{
-		ev.target_name = user_name(ev.target_id, "user", true);
-		ev.user_name = user_name(ev.user_id, "user", true);
-	}
+	lock_key(DT_LOCK_FOLLOW, ev.user_id, ev.target_id, ExclusiveLock);
+	ev.user_name = user_name(ev.user_id, "user", false);
+	ev.target_name = user_name(ev.target_id, "user", false);
 	following = row_exists(DT_SQL_FOLLOW_EXISTS, ev.user_id, ev.target_id);
 	if (following == (kind == DT_USER_FOLLOWED))
 		RETURN_NO_CHANGE();
@@ -520,7 +645,7 @@ drivetribe_edit_article(PG_FUNCTION_ARGS)
 
 	connect_spi();
 	RETURN_IF_LOGGED(ev, given);
-	lock_article(ev.article_id, &article);
+	use_article(ev.article_id, ShareLock, true, &article);
 	require_live(ev.article_id, &article, "edited");
 	if (strcmp(article.title, ev.body) == 0)
 		RETURN_NO_CHANGE();
@@ -546,12 +671,12 @@ drivetribe_delete_article(PG_FUNCTION_ARGS)
 
 	connect_spi();
 	RETURN_IF_LOGGED(ev, given);
-	lock_article(ev.article_id, &article);
+	use_article(ev.article_id, ExclusiveLock, true, &article);
 	if (article.deleted)
 		RETURN_NO_CHANGE();
 	ev.user_id = article.author_id;
 	ev.tribe_id = article.tribe_id;
-	ev.bumps = article.bumps;
+	ev.bumps = article_bumps(ev.article_id);
 	ev.title = article.title;
 	return accept_event(&ev);
 }
@@ -574,7 +699,7 @@ drivetribe_view_article(PG_FUNCTION_ARGS)
 
 	connect_spi();
 	RETURN_IF_LOGGED(ev, given);
-	lock_article(ev.article_id, &article);
+	use_article(ev.article_id, ShareLock, false, &article);
 	if (ev.user_id != 0)
 		ev.user_name = user_name(ev.user_id, "user", false);
 	require_live(ev.article_id, &article, "viewed");
@@ -605,7 +730,7 @@ drivetribe_post_comment(PG_FUNCTION_ARGS)
 
 	connect_spi();
 	RETURN_IF_LOGGED(ev, given);
-	lock_article(ev.article_id, &article);
+	use_article(ev.article_id, ShareLock, false, &article);
 	ev.user_name = user_name(ev.user_id, "user", false);
 	require_new(DT_SQL_COMMENT_EXISTS, "comment", ev.comment_id);
 	require_live(ev.article_id, &article, "commented on");
@@ -641,7 +766,7 @@ drivetribe_delete_comment(PG_FUNCTION_ARGS)
 	ev.user_id = dt_result_int64(0, 2, NULL);
 	if (dt_result_bool(0, 3))
 		RETURN_NO_CHANGE();
-	lock_article(ev.article_id, &article);
+	read_article(ev.article_id, &article);
 	ev.target_id = article.author_id;
 	ev.tribe_id = article.tribe_id;
 	ev.title = article.title;
@@ -650,7 +775,10 @@ drivetribe_delete_comment(PG_FUNCTION_ARGS)
 
 /* ---------- bumps ---------- */
 
-/* bump and unbump: decided under the article's row lock */
+/*
+ * bump and unbump: the article in use (shared), decided under the lock of
+ * the (article, user) pair: bumps of one article never wait for each other.
+ */
 static Datum
 change_bump(FunctionCallInfo fcinfo, DtEventKind kind)
 {
@@ -668,10 +796,11 @@ change_bump(FunctionCallInfo fcinfo, DtEventKind kind)
 
 	connect_spi();
 	RETURN_IF_LOGGED(ev, given);
-	lock_article(ev.article_id, &article);
+	use_article(ev.article_id, ShareLock, false, &article);
 	ev.user_name = user_name(ev.user_id, "user", false);
 	require_live(ev.article_id, &article,
 				 kind == DT_ARTICLE_BUMPED ? "bumped" : "unbumped");
+	lock_key(DT_LOCK_BUMP, ev.article_id, ev.user_id, ExclusiveLock);
 	bumped = row_exists(DT_SQL_BUMP_EXISTS, ev.article_id, ev.user_id);
 	if (bumped == (kind == DT_ARTICLE_BUMPED))
 		RETURN_NO_CHANGE();

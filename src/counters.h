@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * counters.h
+ *	  Counters without a hot row: the counter columns of articles, users
+ *	  and tribes, changed in place when their row is free and through a
+ *	  ledger of pending deltas when another writer holds it.
+ *
+ * A count is its row's column plus the sum of the key's pending deltas in
+ * <table>_deltas; both are ordinary MVCC rows written in the writer's
+ * transaction, so every count is exact at any snapshot and a rollback or
+ * a crash takes a change back whole.  See counters.c for the protocol.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DRIVETRIBE_COUNTERS_H
+#define DRIVETRIBE_COUNTERS_H
+
+#include "drivetribe.h"
+
+typedef enum DtCounterTable
+{
+	DT_COUNTERS_ARTICLES,		/* views, comments, bumps */
+	DT_COUNTERS_USERS,			/* articles .. tribes (DtUserCounts order) */
+	DT_COUNTERS_TRIBES,			/* members, articles */
+	DT_NUM_COUNTER_TABLES
+} DtCounterTable;
+
+#define DT_MAX_COUNTERS 7
+
+extern void dt_counters_add(DtCounterTable table, int64 key,
+							const int64 *deltas);
+extern int64 dt_counters_fold(DtCounterTable table);
+extern int64 dt_counters_drop_orphans(DtCounterTable table);
+extern SPIPlanPtr dt_counters_orphans_plan(DtCounterTable table);
+extern const char *dt_counters_delta_table(DtCounterTable table);
+extern const char *dt_counters_key(DtCounterTable table);
+
+#endif							/* DRIVETRIBE_COUNTERS_H */
