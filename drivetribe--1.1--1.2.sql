@@ -6,57 +6,60 @@
 \echo Use "ALTER EXTENSION drivetribe UPDATE TO '1.2'" to load this file. \quit
 
 ------------------------------------------------------------------------
--- Pending counter deltas.  A counter change (a view, a bump, a follow, a
--- join, ...) updates its row in place when the row is free, folding in
--- every committed delta as it does; when another transaction holds the
--- row it appends a delta here instead of waiting.  A count is its row
--- plus the sum of its pending deltas: exact at any snapshot.  Insert-only
--- for writers; folded (deleted into the row) by the next writer that
--- finds the row free, by drivetribe.fold_deltas() (pg_cron job
--- drivetribe-fold-deltas), and by rebuild().
+-- Counter stripes.  A counter change (a view, a bump, a follow, a join,
+-- ...) updates its row in place when the row is free; when another
+-- transaction holds the row it adds to its own backend's stripe of the
+-- key instead of waiting: one row per (key, backend id), updated in
+-- place, which no other writer touches.  A count is its row plus the sum
+-- of its stripes: exact at any snapshot.  Stripes are folded back into
+-- their rows (and deleted) by drivetribe.fold_stripes() (pg_cron job
+-- drivetribe-fold-stripes) and by rebuild().
 ------------------------------------------------------------------------
-CREATE TABLE drivetribe.article_deltas (
+CREATE TABLE drivetribe.article_stripes (
     article_id bigint NOT NULL,
+    stripe     integer NOT NULL,   -- the backend id that wrote it
     views      bigint NOT NULL DEFAULT 0,
     comments   bigint NOT NULL DEFAULT 0,
-    bumps      bigint NOT NULL DEFAULT 0
+    bumps      bigint NOT NULL DEFAULT 0,
+    CONSTRAINT article_stripes_pkey PRIMARY KEY (article_id, stripe)
 );
-CREATE INDEX article_deltas_article_id_idx ON drivetribe.article_deltas (article_id);
-COMMENT ON TABLE drivetribe.article_deltas IS
-  'pending changes to articles'' counters, appended while the article row is held by another writer';
+COMMENT ON TABLE drivetribe.article_stripes IS
+  'counter changes of articles made while the article row was held by another writer, one row per backend';
 
-CREATE TABLE drivetribe.user_deltas (
+CREATE TABLE drivetribe.user_stripes (
     user_id        bigint NOT NULL,
+    stripe         integer NOT NULL,
     articles       bigint NOT NULL DEFAULT 0,
     comments       bigint NOT NULL DEFAULT 0,
     bumps_given    bigint NOT NULL DEFAULT 0,
     bumps_received bigint NOT NULL DEFAULT 0,
     followers      bigint NOT NULL DEFAULT 0,
     following      bigint NOT NULL DEFAULT 0,
-    tribes         bigint NOT NULL DEFAULT 0
+    tribes         bigint NOT NULL DEFAULT 0,
+    CONSTRAINT user_stripes_pkey PRIMARY KEY (user_id, stripe)
 );
-CREATE INDEX user_deltas_user_id_idx ON drivetribe.user_deltas (user_id);
-COMMENT ON TABLE drivetribe.user_deltas IS
-  'pending changes to users'' counters, appended while the user row is held by another writer';
+COMMENT ON TABLE drivetribe.user_stripes IS
+  'counter changes of users made while the user row was held by another writer, one row per backend';
 
-CREATE TABLE drivetribe.tribe_deltas (
+CREATE TABLE drivetribe.tribe_stripes (
     tribe_id bigint NOT NULL,
+    stripe   integer NOT NULL,
     members  bigint NOT NULL DEFAULT 0,
-    articles bigint NOT NULL DEFAULT 0
+    articles bigint NOT NULL DEFAULT 0,
+    CONSTRAINT tribe_stripes_pkey PRIMARY KEY (tribe_id, stripe)
 );
-CREATE INDEX tribe_deltas_tribe_id_idx ON drivetribe.tribe_deltas (tribe_id);
-COMMENT ON TABLE drivetribe.tribe_deltas IS
-  'pending changes to tribes'' counters, appended while the tribe row is held by another writer';
+COMMENT ON TABLE drivetribe.tribe_stripes IS
+  'counter changes of tribes made while the tribe row was held by another writer, one row per backend';
 
-SELECT pg_catalog.pg_extension_config_dump('drivetribe.article_deltas', '');
-SELECT pg_catalog.pg_extension_config_dump('drivetribe.user_deltas', '');
-SELECT pg_catalog.pg_extension_config_dump('drivetribe.tribe_deltas', '');
+SELECT pg_catalog.pg_extension_config_dump('drivetribe.article_stripes', '');
+SELECT pg_catalog.pg_extension_config_dump('drivetribe.user_stripes', '');
+SELECT pg_catalog.pg_extension_config_dump('drivetribe.tribe_stripes', '');
 
 COMMENT ON COLUMN drivetribe.articles.score IS
-  'rank as of the row''s own counters (pending deltas not folded in); article_view shows the exact score';
+  'rank as of the row''s own counters (stripes not folded in); article_view shows the exact score';
 
 ------------------------------------------------------------------------
--- Reads: a count is its row plus its pending deltas.  For one key the
+-- Reads: a count is its row plus its stripes.  For one key the
 -- planner pushes the key into the grouped subquery (an index probe of a
 -- handful of rows at most); for a whole scan it hashes the groups.
 ------------------------------------------------------------------------
@@ -82,7 +85,7 @@ SELECT a.article_id, a.tribe_id, t.name AS tribe_name,
                     pg_catalog.sum(x.views)::pg_catalog.int8 AS views,
                     pg_catalog.sum(x.comments)::pg_catalog.int8 AS comments,
                     pg_catalog.sum(x.bumps)::pg_catalog.int8 AS bumps
-               FROM drivetribe.article_deltas x GROUP BY x.article_id) d
+               FROM drivetribe.article_stripes x GROUP BY x.article_id) d
          ON d.article_id OPERATOR(pg_catalog.=) a.article_id
   CROSS JOIN LATERAL (
     SELECT a.views OPERATOR(pg_catalog.+) COALESCE(d.views, 0) AS views,
@@ -108,7 +111,7 @@ SELECT u.user_id, u.name,
                     pg_catalog.sum(x.followers)::pg_catalog.int8 AS followers,
                     pg_catalog.sum(x.following)::pg_catalog.int8 AS following,
                     pg_catalog.sum(x.tribes)::pg_catalog.int8 AS tribes
-               FROM drivetribe.user_deltas x GROUP BY x.user_id) d
+               FROM drivetribe.user_stripes x GROUP BY x.user_id) d
          ON d.user_id OPERATOR(pg_catalog.=) u.user_id;
 
 CREATE OR REPLACE VIEW drivetribe.tribe_stats AS
@@ -119,7 +122,7 @@ SELECT t.tribe_id, t.name, t.owner_id,
   LEFT JOIN (SELECT x.tribe_id,
                     pg_catalog.sum(x.members)::pg_catalog.int8 AS members,
                     pg_catalog.sum(x.articles)::pg_catalog.int8 AS articles
-               FROM drivetribe.tribe_deltas x GROUP BY x.tribe_id) d
+               FROM drivetribe.tribe_stripes x GROUP BY x.tribe_id) d
          ON d.tribe_id OPERATOR(pg_catalog.=) t.tribe_id;
 
 -- article(id) and has_bumped() run a plan prepared once per backend (C),
@@ -136,16 +139,14 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'drivetribe_has_bumped';
 
 ------------------------------------------------------------------------
--- Folding: pending deltas of rows no writer holds, folded into their
--- rows.  Writers fold as they go; this catches what the last concurrent
--- writers of a key left behind.
+-- Folding: the stripes of rows no writer holds, folded into their rows.
 ------------------------------------------------------------------------
-CREATE FUNCTION drivetribe.fold_deltas()
+CREATE FUNCTION drivetribe.fold_stripes()
 RETURNS bigint
 LANGUAGE c VOLATILE
-AS 'MODULE_PATHNAME', 'drivetribe_fold_deltas';
-COMMENT ON FUNCTION drivetribe.fold_deltas() IS
-  'fold pending counter deltas into the rows no writer holds; returns the number of deltas folded';
+AS 'MODULE_PATHNAME', 'drivetribe_fold_stripes';
+COMMENT ON FUNCTION drivetribe.fold_stripes() IS
+  'fold counter stripes into the rows no writer holds; returns the number of rows folded into';
 
 CREATE OR REPLACE FUNCTION drivetribe.run_maintenance(job text)
 RETURNS void
@@ -161,8 +162,8 @@ BEGIN
     END IF;
   ELSIF job OPERATOR(pg_catalog.=) 'prune-noop-calls' THEN
     PERFORM drivetribe.prune_noop_calls();
-  ELSIF job OPERATOR(pg_catalog.=) 'fold-deltas' THEN
-    PERFORM drivetribe.fold_deltas();
+  ELSIF job OPERATOR(pg_catalog.=) 'fold-stripes' THEN
+    PERFORM drivetribe.fold_stripes();
   ELSIF job OPERATOR(pg_catalog.=) 'prune-cron-history' THEN
     DELETE FROM cron.job_run_details d
      WHERE d.end_time OPERATOR(pg_catalog.<)
@@ -186,8 +187,8 @@ AS $fn$
   VALUES
     ('drivetribe-verify', '17 3 * * *',
      'SELECT drivetribe.run_maintenance(''verify'')'),
-    ('drivetribe-fold-deltas', '* * * * *',
-     'SELECT drivetribe.run_maintenance(''fold-deltas'')'),
+    ('drivetribe-fold-stripes', '* * * * *',
+     'SELECT drivetribe.run_maintenance(''fold-stripes'')'),
     ('drivetribe-prune-noop-calls', '29 * * * *',
      'SELECT drivetribe.run_maintenance(''prune-noop-calls'')'),
     ('drivetribe-prune-cron-history', '41 4 * * *',
@@ -208,8 +209,8 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION drivetribe.fold_deltas() FROM PUBLIC;
+REVOKE ALL ON FUNCTION drivetribe.fold_stripes() FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe.article(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe.has_bumped(bigint, bigint) FROM PUBLIC;
-REVOKE ALL ON TABLE drivetribe.article_deltas, drivetribe.user_deltas,
-                    drivetribe.tribe_deltas FROM PUBLIC;
+REVOKE ALL ON TABLE drivetribe.article_stripes, drivetribe.user_stripes,
+                    drivetribe.tribe_stripes FROM PUBLIC;

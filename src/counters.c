@@ -7,33 +7,33 @@
  * follow, a join, a post, a delete) goes through dt_counters_add(), one
  * statement per row:
  *
- *	- At READ COMMITTED it tries the row with FOR NO KEY UPDATE SKIP LOCKED.
- *	  When it gets the lock it folds every committed pending delta of the
- *	  key into the row (DELETE ... RETURNING) and adds its own change, in
- *	  place: the row is exact and its stored score too.  When another
+ *	- At READ COMMITTED it tries the row with FOR NO KEY UPDATE SKIP LOCKED
+ *	  and, when it gets the lock, adds its change in place.  When another
  *	  transaction holds the row (a concurrent writer of the same key, a
- *	  rename, a delete), it appends its change to <table>_deltas instead:
- *	  an insert, which waits for nobody.
- *	- At REPEATABLE READ and SERIALIZABLE it always appends a delta: an
+ *	  rename, a delete), it adds its change to this backend's stripe of the
+ *	  key instead: the row (key, MyBackendId) of <table>_stripes, inserted
+ *	  the first time and updated in place afterwards.  MyBackendId is
+ *	  unique among live backends, so no other writer ever holds that row,
+ *	  and the upsert waits for nobody.
+ *	- At REPEATABLE READ and SERIALIZABLE it always adds to its stripe: an
  *	  in-place update of a row changed since the snapshot would fail with
- *	  40001, an append never does.
+ *	  40001; the stripe is only ever changed by this backend.
  *
- * So no writer ever waits for another writer's counter row, whatever the
- * key's heat, and a counter lock can never take part in a deadlock.  A
- * row holder has only the deltas that committed before its statement to
- * fold; the deltas of writers that overlapped the last holder stay
- * pending until the next writer of the key, drivetribe.fold_deltas() (the
- * pg_cron job drivetribe-fold-deltas, every minute) or rebuild() folds
- * them.  The number pending for one key is therefore bounded by the
- * writers that overlapped its last row holder, about the number of
- * concurrent writers, and a read (row + sum of deltas, see the views)
- * stays a primary-key lookup plus a short index range.
+ * So no writer waits for another writer's counter row, whatever the key's
+ * heat, and a counter lock never takes part in a deadlock.  A key has at
+ * most one stripe per backend that wrote it while it was held, so a read
+ * (row + sum of stripes, see the views) stays a primary-key lookup plus a
+ * short index range, and a cold key has no stripe at all.
  *
- * Folding never loses or double-counts: the deltas folded are exactly
- * those the DELETE removed, the row update that adds them is in the same
- * statement and transaction, and only the row's lock holder folds (a
- * second folder would have to hold the same row lock).  A rollback undoes
- * both; a crash loses neither.
+ * Folding (drivetribe.fold_stripes(), the pg_cron job drivetribe-fold-
+ * stripes every minute, and rebuild()) moves stripes back into their
+ * rows: for each row no writer holds, it deletes the stripes no writer
+ * holds (DELETE ... RETURNING) and adds their sums to the row in the same
+ * statement.  Nothing is lost or counted twice: what is added is exactly
+ * what was deleted, in one transaction; a rollback undoes both and a crash
+ * loses neither.  Folding changes no count a reader sees; it keeps the
+ * stored score of the row (the feeds' rank) close to the counts and the
+ * number of stripes small.
  *
  * The statements are built once per backend from the table descriptions
  * below and kept, like those of statements.c: schema-qualified, operators
@@ -46,35 +46,37 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/backendid.h"
 
 #include "counters.h"
 
 typedef struct CounterTable
 {
 	const char *table;			/* drivetribe.<table> */
-	const char *deltas;			/* drivetribe.<deltas> */
+	const char *stripes;		/* drivetribe.<stripes> */
 	const char *key;
 	int			ncounters;
 	const char *counters[DT_MAX_COUNTERS];
 } CounterTable;
 
 static const CounterTable counter_tables[DT_NUM_COUNTER_TABLES] = {
-	[DT_COUNTERS_ARTICLES] = {"articles", "article_deltas", "article_id", 3,
+	[DT_COUNTERS_ARTICLES] = {"articles", "article_stripes", "article_id", 3,
 	{"views", "comments", "bumps"}},
-	[DT_COUNTERS_USERS] = {"users", "user_deltas", "user_id", 7,
+	[DT_COUNTERS_USERS] = {"users", "user_stripes", "user_id", 7,
 		{"articles", "comments", "bumps_given", "bumps_received", "followers",
 	"following", "tribes"}},
-	[DT_COUNTERS_TRIBES] = {"tribes", "tribe_deltas", "tribe_id", 2,
+	[DT_COUNTERS_TRIBES] = {"tribes", "tribe_stripes", "tribe_id", 2,
 	{"members", "articles"}},
 };
 
 typedef enum CounterStatement
 {
-	CS_ADD,						/* in place if free, else a delta */
-	CS_APPEND,					/* a delta */
-	CS_FOLD,					/* fold every pending delta of free rows */
-	CS_ORPHANS,					/* keys of deltas without a row */
-	CS_DROP_ORPHANS,			/* delete those deltas */
+	CS_ADD,						/* in place if free, else this backend's stripe */
+	CS_STRIPE,					/* this backend's stripe */
+	CS_FOLD,					/* fold the free stripes of free rows */
+	CS_ORPHANS,					/* keys of stripes without a row */
+	CS_DROP_ORPHANS,			/* delete those stripes */
 	CS_NUM
 } CounterStatement;
 
@@ -93,42 +95,51 @@ append_columns(StringInfo sql, const CounterTable *t, const char *prefix)
 		appendStringInfo(sql, "%s%s%s", i ? ", " : "", prefix, t->counters[i]);
 }
 
-/* "pg_catalog.sum(c1)::pg_catalog.int8 AS c1, ..." */
+/* "c1 = r.c1 + <prefix>c1<suffix>, ..." (suffix: a parameter number) */
 static void
-append_sums(StringInfo sql, const CounterTable *t, bool zero_if_none)
+append_additions(StringInfo sql, const CounterTable *t, const char *alias,
+				 const char *prefix, int first_param)
 {
 	int			i;
 
 	for (i = 0; i < t->ncounters; i++)
-		appendStringInfo(sql, zero_if_none ?
-						 "%sCOALESCE(pg_catalog.sum(%s), 0)::pg_catalog.int8 AS %s" :
-						 "%spg_catalog.sum(%s)::pg_catalog.int8 AS %s",
-						 i ? ", " : "", t->counters[i], t->counters[i]);
+	{
+		appendStringInfo(sql, "%s%s = %s.%s" PLUS, i ? ", " : "",
+						 t->counters[i], alias, t->counters[i]);
+		if (first_param > 0)
+			appendStringInfo(sql, "$%d", first_param + i);
+		else
+			appendStringInfo(sql, "%s%s", prefix, t->counters[i]);
+	}
 }
 
-/* "$2, $3, ..." */
+/* "$3, $4, ..." */
 static void
-append_params(StringInfo sql, const CounterTable *t)
+append_params(StringInfo sql, const CounterTable *t, int first)
 {
 	int			i;
 
 	for (i = 0; i < t->ncounters; i++)
-		appendStringInfo(sql, "%s$%d", i ? ", " : "", i + 2);
+		appendStringInfo(sql, "%s$%d", i ? ", " : "", first + i);
 }
 
-/* the CTEs "target" (the key's row, if free) and "folded" (its deltas) */
+/*
+ * "INSERT INTO <stripes> ... SELECT $1, $2, $3.. [WHERE ...] ON CONFLICT
+ * DO UPDATE": add to this backend's stripe ($2) of the key ($1).  The
+ * stripe is written by this backend only (MyBackendId is unique among
+ * live backends), so the upsert waits for nobody.
+ */
 static void
-append_lock_and_fold(StringInfo sql, const CounterTable *t, const char *keys)
+append_stripe_upsert(StringInfo sql, const CounterTable *t, const char *where)
 {
-	appendStringInfo(sql,
-					 "WITH target AS (SELECT r.%s FROM drivetribe.%s r WHERE r.%s%s "
-					 "FOR NO KEY UPDATE OF r SKIP LOCKED), "
-					 "folded AS (DELETE FROM drivetribe.%s d USING target "
-					 "WHERE d.%s" EQ "target.%s RETURNING d.%s, ",
-					 t->key, t->table, t->key, keys, t->deltas, t->key, t->key,
+	appendStringInfo(sql, "INSERT INTO drivetribe.%s AS s (%s, stripe, ",
+					 t->stripes, t->key);
+	append_columns(sql, t, "");
+	appendStringInfoString(sql, ") SELECT $1, $2, ");
+	append_params(sql, t, 3);
+	appendStringInfo(sql, "%s ON CONFLICT (%s, stripe) DO UPDATE SET ", where,
 					 t->key);
-	append_columns(sql, t, "d.");
-	appendStringInfoString(sql, ")");
+	append_additions(sql, t, "s", "EXCLUDED.", 0);
 }
 
 static char *
@@ -141,42 +152,40 @@ build_sql(const CounterTable *t, CounterStatement which)
 	switch (which)
 	{
 		case CS_ADD:
-			append_lock_and_fold(&sql, t, EQ "$1");
-			appendStringInfoString(&sql, ", pending AS (SELECT ");
-			append_sums(&sql, t, true);
-			appendStringInfo(&sql, " FROM folded), updated AS (UPDATE drivetribe.%s r SET ",
-							 t->table);
-			for (i = 0; i < t->ncounters; i++)
-				appendStringInfo(&sql, "%s%s = r.%s" PLUS "$%d" PLUS "pending.%s",
-								 i ? ", " : "", t->counters[i], t->counters[i],
-								 i + 2, t->counters[i]);
-			appendStringInfo(&sql, " FROM target, pending WHERE r.%s" EQ "target.%s "
-							 "RETURNING 1) INSERT INTO drivetribe.%s (%s, ",
-							 t->key, t->key, t->deltas, t->key);
-			append_columns(&sql, t, "");
-			appendStringInfoString(&sql, ") SELECT $1, ");
-			append_params(&sql, t);
-			appendStringInfoString(&sql, " WHERE NOT EXISTS (SELECT FROM updated)");
+			appendStringInfo(&sql,
+							 "WITH target AS (SELECT r.%s FROM drivetribe.%s r WHERE r.%s" EQ "$1 "
+							 "FOR NO KEY UPDATE OF r SKIP LOCKED), "
+							 "updated AS (UPDATE drivetribe.%s r SET ",
+							 t->key, t->table, t->key, t->table);
+			append_additions(&sql, t, "r", NULL, 3);
+			appendStringInfo(&sql, " FROM target WHERE r.%s" EQ "target.%s RETURNING 1) ",
+							 t->key, t->key);
+			append_stripe_upsert(&sql, t, " WHERE NOT EXISTS (SELECT FROM updated)");
 			break;
-		case CS_APPEND:
-			appendStringInfo(&sql, "INSERT INTO drivetribe.%s (%s, ", t->deltas, t->key);
-			append_columns(&sql, t, "");
-			appendStringInfoString(&sql, ") VALUES ($1, ");
-			append_params(&sql, t);
-			appendStringInfoString(&sql, ")");
+		case CS_STRIPE:
+			append_stripe_upsert(&sql, t, "");
 			break;
 		case CS_FOLD:
-			append_lock_and_fold(&sql, t,
-								 psprintf(EQ "ANY (SELECT x.%s FROM drivetribe.%s x)",
-										  t->key, t->deltas));
-			appendStringInfo(&sql, ", sums AS (SELECT %s, ", t->key);
-			append_sums(&sql, t, false);
+			/* rows no writer holds, their stripes no writer holds */
+			appendStringInfo(&sql,
+							 "WITH target AS (SELECT r.%1$s FROM drivetribe.%2$s r "
+							 "WHERE r.%1$s" EQ "ANY (SELECT x.%1$s FROM drivetribe.%3$s x) "
+							 "FOR NO KEY UPDATE OF r SKIP LOCKED), "
+							 "free AS (SELECT x.%1$s, x.stripe FROM drivetribe.%3$s x "
+							 "JOIN target ON x.%1$s" EQ "target.%1$s "
+							 "FOR UPDATE OF x SKIP LOCKED), "
+							 "folded AS (DELETE FROM drivetribe.%3$s s USING free "
+							 "WHERE s.%1$s" EQ "free.%1$s AND s.stripe" EQ "free.stripe "
+							 "RETURNING s.%1$s, ",
+							 t->key, t->table, t->stripes);
+			append_columns(&sql, t, "s.");
+			appendStringInfo(&sql, "), sums AS (SELECT %s, ", t->key);
+			for (i = 0; i < t->ncounters; i++)
+				appendStringInfo(&sql, "%spg_catalog.sum(%s)::pg_catalog.int8 AS %s",
+								 i ? ", " : "", t->counters[i], t->counters[i]);
 			appendStringInfo(&sql, " FROM folded GROUP BY %s) UPDATE drivetribe.%s r SET ",
 							 t->key, t->table);
-			for (i = 0; i < t->ncounters; i++)
-				appendStringInfo(&sql, "%s%s = r.%s" PLUS "sums.%s",
-								 i ? ", " : "", t->counters[i], t->counters[i],
-								 t->counters[i]);
+			append_additions(&sql, t, "r", "sums.", 0);
 			appendStringInfo(&sql, " FROM sums WHERE r.%s" EQ "sums.%s",
 							 t->key, t->key);
 			break;
@@ -184,9 +193,9 @@ build_sql(const CounterTable *t, CounterStatement which)
 		case CS_DROP_ORPHANS:
 			if (which == CS_ORPHANS)
 				appendStringInfo(&sql, "SELECT DISTINCT d.%s FROM drivetribe.%s d ",
-								 t->key, t->deltas);
+								 t->key, t->stripes);
 			else
-				appendStringInfo(&sql, "DELETE FROM drivetribe.%s d ", t->deltas);
+				appendStringInfo(&sql, "DELETE FROM drivetribe.%s d ", t->stripes);
 			appendStringInfo(&sql, "WHERE NOT EXISTS (SELECT FROM drivetribe.%s r "
 							 "WHERE r.%s" EQ "d.%s)", t->table, t->key, t->key);
 			break;
@@ -201,7 +210,7 @@ static SPIPlanPtr
 counter_plan(DtCounterTable table, CounterStatement which)
 {
 	const CounterTable *t = &counter_tables[table];
-	Oid			types[DT_MAX_COUNTERS + 1];
+	Oid			types[DT_MAX_COUNTERS + 2];
 	int			nargs = 0;
 	SPIPlanPtr	plan;
 	char	   *sql;
@@ -209,11 +218,12 @@ counter_plan(DtCounterTable table, CounterStatement which)
 
 	if (plans[table][which] != NULL)
 		return plans[table][which];
-	if (which == CS_ADD || which == CS_APPEND)
+	if (which == CS_ADD || which == CS_STRIPE)
 	{
-		nargs = t->ncounters + 1;
+		nargs = t->ncounters + 2;
 		for (i = 0; i < nargs; i++)
 			types[i] = INT8OID;
+		types[1] = INT4OID;
 	}
 	sql = build_sql(t, which);
 	plan = SPI_prepare(sql, nargs, types);
@@ -250,23 +260,24 @@ void
 dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 {
 	const CounterTable *t = &counter_tables[table];
-	Datum		values[DT_MAX_COUNTERS + 1];
+	Datum		values[DT_MAX_COUNTERS + 2];
 	bool		any = false;
 	int			i;
 
 	values[0] = Int64GetDatum(key);
+	values[1] = Int32GetDatum((int32) MyBackendId);
 	for (i = 0; i < t->ncounters; i++)
 	{
-		values[i + 1] = Int64GetDatum(deltas[i]);
+		values[i + 2] = Int64GetDatum(deltas[i]);
 		any |= deltas[i] != 0;
 	}
 	if (!any)
 		return;
-	run(table, IsolationUsesXactSnapshot() ? CS_APPEND : CS_ADD, values);
+	run(table, IsolationUsesXactSnapshot() ? CS_STRIPE : CS_ADD, values);
 }
 
 /*
- * dt_counters_fold: fold the pending deltas of every row of the table
+ * dt_counters_fold: fold the stripes of every row of the table
  * that no other transaction holds; returns the number of rows folded into.
  */
 int64
@@ -276,7 +287,7 @@ dt_counters_fold(DtCounterTable table)
 	return (int64) SPI_processed;
 }
 
-/* delete deltas whose row does not exist; returns how many */
+/* delete stripes whose row does not exist; returns how many */
 int64
 dt_counters_drop_orphans(DtCounterTable table)
 {
@@ -284,7 +295,7 @@ dt_counters_drop_orphans(DtCounterTable table)
 	return (int64) SPI_processed;
 }
 
-/* the plan listing keys of deltas without a row (for verify) */
+/* the plan listing keys of stripes without a row (for verify) */
 SPIPlanPtr
 dt_counters_orphans_plan(DtCounterTable table)
 {
@@ -292,9 +303,9 @@ dt_counters_orphans_plan(DtCounterTable table)
 }
 
 const char *
-dt_counters_delta_table(DtCounterTable table)
+dt_counters_stripe_table(DtCounterTable table)
 {
-	return counter_tables[table].deltas;
+	return counter_tables[table].stripes;
 }
 
 const char *
@@ -304,13 +315,13 @@ dt_counters_key(DtCounterTable table)
 }
 
 /*
- * drivetribe.fold_deltas() returns bigint: fold pending deltas into every
+ * drivetribe.fold_stripes() returns bigint: fold counter stripes into every
  * row no other transaction holds; returns the number of rows folded into.
- * Run every minute by the pg_cron job drivetribe-fold-deltas.
+ * Run every minute by the pg_cron job drivetribe-fold-stripes.
  */
-PG_FUNCTION_INFO_V1(drivetribe_fold_deltas);
+PG_FUNCTION_INFO_V1(drivetribe_fold_stripes);
 Datum
-drivetribe_fold_deltas(PG_FUNCTION_ARGS)
+drivetribe_fold_stripes(PG_FUNCTION_ARGS)
 {
 	int64		folded = 0;
 	int			i;

@@ -32,7 +32,7 @@ extern void dt_counters_add(DtCounterTable table, int64 key,
 extern int64 dt_counters_fold(DtCounterTable table);
 extern int64 dt_counters_drop_orphans(DtCounterTable table);
 extern SPIPlanPtr dt_counters_orphans_plan(DtCounterTable table);
-extern const char *dt_counters_delta_table(DtCounterTable table);
+extern const char *dt_counters_stripe_table(DtCounterTable table);
 extern const char *dt_counters_key(DtCounterTable table);
 
 #endif							/* DRIVETRIBE_COUNTERS_H */

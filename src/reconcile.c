@@ -500,10 +500,10 @@ reconcile_orphan_deltas(Reconcile *rc, DtCounterTable table)
 		 next_batch(portal))
 		for (int row = 0; row < (int) SPI_processed; row++)
 		{
-			report(rc, dt_counters_delta_table(table),
+			report(rc, dt_counters_stripe_table(table),
 				   psprintf("%s=" INT64_FORMAT, dt_counters_key(table),
 							dt_result_int64(row, 1, NULL)),
-				   "pending counter deltas of a row the projection does not have");
+				   "counter stripes of a row the projection does not have");
 			MemoryContextReset(rc->row_cxt);
 		}
 	SPI_cursor_close(portal);

@@ -111,7 +111,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	},
 	[DT_SQL_ARTICLE_BUMPS] = {
 		"SELECT a.bumps OPERATOR(pg_catalog.+) COALESCE((SELECT "
-		"pg_catalog.sum(d.bumps)::pg_catalog.int8 FROM drivetribe.article_deltas d "
+		"pg_catalog.sum(d.bumps)::pg_catalog.int8 FROM drivetribe.article_stripes d "
 		"WHERE d.article_id" EQ "a.article_id), 0) "
 		"FROM drivetribe.articles a WHERE a.article_id" EQ "$1",
 		1, {INT8OID}
@@ -306,7 +306,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"FROM drivetribe.users u LEFT JOIN (SELECT x.user_id, "
 		SUM("articles") ", " SUM("comments") ", " SUM("bumps_given") ", "
 		SUM("bumps_received") ", " SUM("followers") ", " SUM("following") ", "
-		SUM("tribes") " FROM drivetribe.user_deltas x GROUP BY x.user_id) d "
+		SUM("tribes") " FROM drivetribe.user_stripes x GROUP BY x.user_id) d "
 		"ON d.user_id" EQ "u.user_id",
 		0, {InvalidOid}
 	},
@@ -314,7 +314,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"SELECT t.tribe_id, t.owner_id, t.name, t.created_at, "
 		"t.members" PLUS "COALESCE(d.members, 0), t.articles" PLUS "COALESCE(d.articles, 0) "
 		"FROM drivetribe.tribes t LEFT JOIN (SELECT x.tribe_id, " SUM("members") ", "
-		SUM("articles") " FROM drivetribe.tribe_deltas x GROUP BY x.tribe_id) d "
+		SUM("articles") " FROM drivetribe.tribe_stripes x GROUP BY x.tribe_id) d "
 		"ON d.tribe_id" EQ "t.tribe_id",
 		0, {InvalidOid}
 	},
@@ -323,7 +323,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"a.deleted, a.views" PLUS "COALESCE(d.views, 0), "
 		"a.comments" PLUS "COALESCE(d.comments, 0), a.bumps" PLUS "COALESCE(d.bumps, 0) "
 		"FROM drivetribe.articles a LEFT JOIN (SELECT x.article_id, " SUM("views") ", "
-		SUM("comments") ", " SUM("bumps") " FROM drivetribe.article_deltas x "
+		SUM("comments") ", " SUM("bumps") " FROM drivetribe.article_stripes x "
 		"GROUP BY x.article_id) d ON d.article_id" EQ "a.article_id",
 		0, {InvalidOid}
 	},

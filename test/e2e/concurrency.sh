@@ -103,10 +103,13 @@ if [ "$diffs" != 0 ]; then
   psql -X -d "$db" -c "SELECT * FROM drivetribe.verify() LIMIT 20"; exit 1
 fi
 
+# what a reader sees (counts are rows plus their counter stripes, which
+# rebuild() folds: the raw tables may change, the reads must not)
 checksum="SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (
-  SELECT 'u' || u::text AS r FROM drivetribe.users u UNION ALL
-  SELECT 't' || t::text FROM drivetribe.tribes t UNION ALL
-  SELECT 'a' || a::text FROM drivetribe.articles a UNION ALL
+  SELECT 'u' || u::text AS r FROM drivetribe.user_stats u UNION ALL
+  SELECT 't' || t::text FROM drivetribe.tribe_stats t UNION ALL
+  SELECT 'a' || a::text FROM drivetribe.article_view a UNION ALL
+  SELECT 'd' || a.article_id FROM drivetribe.articles a WHERE a.deleted UNION ALL
   SELECT 'c' || c::text FROM drivetribe.comments c UNION ALL
   SELECT 'm' || m::text FROM drivetribe.memberships m UNION ALL
   SELECT 'f' || f::text FROM drivetribe.follows f UNION ALL
