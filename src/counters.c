@@ -48,6 +48,8 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/backendid.h"
+#include "catalog/namespace.h"
+#include "utils/lsyscache.h"
 
 #include "counters.h"
 
@@ -56,17 +58,21 @@ typedef struct CounterTable
 	const char *table;			/* drivetribe.<table> */
 	const char *stripes;		/* drivetribe.<stripes> */
 	const char *key;
+	const char *others;			/* its other columns, as verify() reads them */
 	int			ncounters;
 	const char *counters[DT_MAX_COUNTERS];
 } CounterTable;
 
 static const CounterTable counter_tables[DT_NUM_COUNTER_TABLES] = {
-	[DT_COUNTERS_ARTICLES] = {"articles", "article_stripes", "article_id", 3,
+	[DT_COUNTERS_ARTICLES] = {"articles", "article_stripes", "article_id",
+		"r.tribe_id, r.author_id, r.title, r.posted_at, r.deleted", 3,
 	{"views", "comments", "bumps"}},
-	[DT_COUNTERS_USERS] = {"users", "user_stripes", "user_id", 7,
+	[DT_COUNTERS_USERS] = {"users", "user_stripes", "user_id",
+		"r.name, r.registered_at", 7,
 		{"articles", "comments", "bumps_given", "bumps_received", "followers",
 	"following", "tribes"}},
-	[DT_COUNTERS_TRIBES] = {"tribes", "tribe_stripes", "tribe_id", 2,
+	[DT_COUNTERS_TRIBES] = {"tribes", "tribe_stripes", "tribe_id",
+		"r.owner_id, r.name, r.created_at", 2,
 	{"members", "articles"}},
 };
 
@@ -77,10 +83,18 @@ typedef enum CounterStatement
 	CS_FOLD,					/* fold the free stripes of free rows */
 	CS_ORPHANS,					/* keys of stripes without a row */
 	CS_DROP_ORPHANS,			/* delete those stripes */
+	CS_LIVE_ROWS,				/* every row with its counts (verify) */
+	CS_TOTALS,					/* one key's counts */
 	CS_NUM
 } CounterStatement;
 
-static SPIPlanPtr plans[DT_NUM_COUNTER_TABLES][CS_NUM];
+/*
+ * Kept plans, per table and statement, for a database whose SQL version
+ * has stripes (1.2 and later) and for one that has not: one library
+ * serves every installed version, and before ALTER EXTENSION ... UPDATE a
+ * counter change is the 1.1 in-place update.
+ */
+static SPIPlanPtr plans[DT_NUM_COUNTER_TABLES][CS_NUM][2];
 
 #define EQ " OPERATOR(pg_catalog.=) "
 #define PLUS " OPERATOR(pg_catalog.+) "
@@ -142,11 +156,64 @@ append_stripe_upsert(StringInfo sql, const CounterTable *t, const char *where)
 	append_additions(sql, t, "s", "EXCLUDED.", 0);
 }
 
+/* "r.c1 + COALESCE(s.c1, 0) AS c1, ..." (without stripes: "r.c1, ...") */
+static void
+append_totals(StringInfo sql, const CounterTable *t, bool striped)
+{
+	int			i;
+
+	for (i = 0; i < t->ncounters; i++)
+		appendStringInfo(sql, striped ?
+						 "%sr.%s" PLUS "COALESCE(s.%s, 0) AS %s" : "%sr.%s",
+						 i ? ", " : "", t->counters[i], t->counters[i],
+						 t->counters[i]);
+}
+
+/* "pg_catalog.sum(c1)::pg_catalog.int8 AS c1, ..." */
+static void
+append_sums(StringInfo sql, const CounterTable *t)
+{
+	int			i;
+
+	for (i = 0; i < t->ncounters; i++)
+		appendStringInfo(sql, "%spg_catalog.sum(%s)::pg_catalog.int8 AS %s",
+						 i ? ", " : "", t->counters[i], t->counters[i]);
+}
+
+/* the statements of a database without stripes (SQL version before 1.2) */
+static char *
+build_unstriped_sql(const CounterTable *t, CounterStatement which)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	switch (which)
+	{
+		case CS_ADD:
+		case CS_STRIPE:
+			/* 1.1: in place, waiting for the row ($2, the stripe, unused) */
+			appendStringInfo(&sql, "UPDATE drivetribe.%s r SET ", t->table);
+			append_additions(&sql, t, "r", NULL, 3);
+			appendStringInfo(&sql, " WHERE r.%s" EQ "$1", t->key);
+			break;
+		case CS_LIVE_ROWS:
+		case CS_TOTALS:
+			appendStringInfo(&sql, "SELECT r.%s, %s, ", t->key, t->others);
+			append_totals(&sql, t, false);
+			appendStringInfo(&sql, " FROM drivetribe.%s r", t->table);
+			if (which == CS_TOTALS)
+				appendStringInfo(&sql, " WHERE r.%s" EQ "$1", t->key);
+			break;
+		default:
+			elog(ERROR, "drivetribe: counter statement %d needs stripes", (int) which);
+	}
+	return sql.data;
+}
+
 static char *
 build_sql(const CounterTable *t, CounterStatement which)
 {
 	StringInfoData sql;
-	int			i;
 
 	initStringInfo(&sql);
 	switch (which)
@@ -180,9 +247,7 @@ build_sql(const CounterTable *t, CounterStatement which)
 							 t->key, t->table, t->stripes);
 			append_columns(&sql, t, "s.");
 			appendStringInfo(&sql, "), sums AS (SELECT %s, ", t->key);
-			for (i = 0; i < t->ncounters; i++)
-				appendStringInfo(&sql, "%spg_catalog.sum(%s)::pg_catalog.int8 AS %s",
-								 i ? ", " : "", t->counters[i], t->counters[i]);
+			append_sums(&sql, t);
 			appendStringInfo(&sql, " FROM folded GROUP BY %s) UPDATE drivetribe.%s r SET ",
 							 t->key, t->table);
 			append_additions(&sql, t, "r", "sums.", 0);
@@ -199,10 +264,38 @@ build_sql(const CounterTable *t, CounterStatement which)
 			appendStringInfo(&sql, "WHERE NOT EXISTS (SELECT FROM drivetribe.%s r "
 							 "WHERE r.%s" EQ "d.%s)", t->table, t->key, t->key);
 			break;
+		case CS_LIVE_ROWS:
+		case CS_TOTALS:
+			appendStringInfo(&sql, "SELECT r.%s, %s, ", t->key, t->others);
+			append_totals(&sql, t, true);
+			appendStringInfo(&sql, " FROM drivetribe.%s r LEFT JOIN (SELECT %s, ",
+							 t->table, t->key);
+			append_sums(&sql, t);
+			appendStringInfo(&sql, " FROM drivetribe.%s", t->stripes);
+			if (which == CS_TOTALS)
+				appendStringInfo(&sql, " WHERE %s" EQ "$1", t->key);
+			appendStringInfo(&sql, " GROUP BY %s) s ON s.%s" EQ "r.%s",
+							 t->key, t->key, t->key);
+			if (which == CS_TOTALS)
+				appendStringInfo(&sql, " WHERE r.%s" EQ "$1", t->key);
+			break;
 		case CS_NUM:
 			elog(ERROR, "drivetribe: invalid counter statement");
 	}
 	return sql.data;
+}
+
+/*
+ * striped: whether this database's SQL version has counter stripes.  A
+ * syscache lookup per call: cheap, and right at once after ALTER
+ * EXTENSION ... UPDATE in another session.
+ */
+static bool
+striped(void)
+{
+	Oid			nsp = get_namespace_oid("drivetribe", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("article_stripes", nsp));
 }
 
 /* the kept plan of one counter statement; caller is connected to SPI */
@@ -210,14 +303,15 @@ static SPIPlanPtr
 counter_plan(DtCounterTable table, CounterStatement which)
 {
 	const CounterTable *t = &counter_tables[table];
+	bool		has_stripes = striped();
 	Oid			types[DT_MAX_COUNTERS + 2];
 	int			nargs = 0;
 	SPIPlanPtr	plan;
 	char	   *sql;
 	int			i;
 
-	if (plans[table][which] != NULL)
-		return plans[table][which];
+	if (plans[table][which][has_stripes] != NULL)
+		return plans[table][which][has_stripes];
 	if (which == CS_ADD || which == CS_STRIPE)
 	{
 		nargs = t->ncounters + 2;
@@ -225,14 +319,19 @@ counter_plan(DtCounterTable table, CounterStatement which)
 			types[i] = INT8OID;
 		types[1] = INT4OID;
 	}
-	sql = build_sql(t, which);
+	else if (which == CS_TOTALS)
+	{
+		nargs = 1;
+		types[0] = INT8OID;
+	}
+	sql = has_stripes ? build_sql(t, which) : build_unstriped_sql(t, which);
 	plan = SPI_prepare(sql, nargs, types);
 	if (plan == NULL)
 		elog(ERROR, "drivetribe: SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "drivetribe: SPI_keepplan failed");
-	plans[table][which] = plan;
+	plans[table][which][has_stripes] = plan;
 	pfree(sql);
 	return plan;
 }
@@ -283,6 +382,8 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 int64
 dt_counters_fold(DtCounterTable table)
 {
+	if (!striped())
+		return 0;
 	run(table, CS_FOLD, NULL);
 	return (int64) SPI_processed;
 }
@@ -291,15 +392,56 @@ dt_counters_fold(DtCounterTable table)
 int64
 dt_counters_drop_orphans(DtCounterTable table)
 {
+	if (!striped())
+		return 0;
 	run(table, CS_DROP_ORPHANS, NULL);
 	return (int64) SPI_processed;
 }
 
-/* the plan listing keys of stripes without a row (for verify) */
+/*
+ * the plan listing keys of stripes without a row (for verify), or NULL
+ * where there are no stripes
+ */
 SPIPlanPtr
 dt_counters_orphans_plan(DtCounterTable table)
 {
-	return counter_plan(table, CS_ORPHANS);
+	return striped() ? counter_plan(table, CS_ORPHANS) : NULL;
+}
+
+/*
+ * the plan of every row of the table with its counts (row plus stripes):
+ * key, the other columns of the description, then the counters
+ */
+SPIPlanPtr
+dt_counters_live_rows_plan(DtCounterTable table)
+{
+	return counter_plan(table, CS_LIVE_ROWS);
+}
+
+/*
+ * dt_counters_totals: one row's counts, row plus stripes, into out[] (in
+ * the description's column order); false when the row does not exist.
+ */
+bool
+dt_counters_totals(DtCounterTable table, int64 key, int64 *out)
+{
+	const CounterTable *t = &counter_tables[table];
+	Datum		v[1] = {Int64GetDatum(key)};
+	int			other_columns = 1;
+	int			rc;
+	int			i;
+
+	for (const char *c = t->others; *c; c++)
+		other_columns += (*c == ',');
+	rc = SPI_execute_plan(counter_plan(table, CS_TOTALS), v, NULL, false, 1);
+	if (rc < 0)
+		elog(ERROR, "drivetribe: counter totals of %s failed: %s",
+			 t->table, SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return false;
+	for (i = 0; i < t->ncounters; i++)
+		out[i] = dt_result_int64(0, 2 + other_columns + i, NULL);
+	return true;
 }
 
 const char *

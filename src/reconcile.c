@@ -196,8 +196,8 @@ next_batch(Portal portal)
  * the caller's snapshot for verify(), under a new one (taken after the
  * log's lock) for rebuild().  The row's memory is reset after each row.
  */
-#define FOR_EACH_LIVE_ROW(rc, stmt, row) \
-	for (Portal portal_ = SPI_cursor_open(NULL, dt_plan(stmt), NULL, NULL, \
+#define FOR_EACH_LIVE_ROW(rc, plan, row) \
+	for (Portal portal_ = SPI_cursor_open(NULL, (plan), NULL, NULL, \
 										  !(rc)->repair); \
 		 portal_ != NULL; SPI_cursor_close(portal_), portal_ = NULL) \
 		for (SPI_cursor_fetch(portal_, true, RECONCILE_BATCH); SPI_processed > 0; \
@@ -229,7 +229,7 @@ reconcile_users(Reconcile *rc)
 	HASH_SEQ_STATUS scan;
 	ReplayUser *u;
 
-	FOR_EACH_LIVE_ROW(rc, DT_SQL_USERS_ALL, row)
+	FOR_EACH_LIVE_ROW(rc, dt_counters_live_rows_plan(DT_COUNTERS_USERS), row)
 	{
 		int64		id = dt_result_int64(row, 1, NULL);
 
@@ -285,7 +285,7 @@ reconcile_tribes(Reconcile *rc)
 	HASH_SEQ_STATUS scan;
 	ReplayTribe *t;
 
-	FOR_EACH_LIVE_ROW(rc, DT_SQL_TRIBES_ALL, row)
+	FOR_EACH_LIVE_ROW(rc, dt_counters_live_rows_plan(DT_COUNTERS_TRIBES), row)
 	{
 		int64		id = dt_result_int64(row, 1, NULL);
 
@@ -339,7 +339,7 @@ reconcile_articles(Reconcile *rc)
 	HASH_SEQ_STATUS scan;
 	ReplayArticle *a;
 
-	FOR_EACH_LIVE_ROW(rc, DT_SQL_ARTICLES_ALL, row)
+	FOR_EACH_LIVE_ROW(rc, dt_counters_live_rows_plan(DT_COUNTERS_ARTICLES), row)
 	{
 		int64		id = dt_result_int64(row, 1, NULL);
 
@@ -395,7 +395,7 @@ reconcile_comments(Reconcile *rc)
 	HASH_SEQ_STATUS scan;
 	ReplayComment *c;
 
-	FOR_EACH_LIVE_ROW(rc, DT_SQL_COMMENTS_ALL, row)
+	FOR_EACH_LIVE_ROW(rc, dt_plan(DT_SQL_COMMENTS_ALL), row)
 	{
 		int64		id = dt_result_int64(row, 1, NULL);
 
@@ -458,7 +458,7 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 	HASH_SEQ_STATUS scan;
 	ReplayEdge *e;
 
-	FOR_EACH_LIVE_ROW(rc, stmt, row)
+	FOR_EACH_LIVE_ROW(rc, dt_plan(stmt), row)
 	{
 		EdgeKey		key;
 
@@ -493,9 +493,12 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 static void
 reconcile_orphan_deltas(Reconcile *rc, DtCounterTable table)
 {
-	Portal		portal = SPI_cursor_open(NULL, dt_counters_orphans_plan(table),
-										 NULL, NULL, !rc->repair);
+	SPIPlanPtr	plan = dt_counters_orphans_plan(table);
+	Portal		portal;
 
+	if (plan == NULL)
+		return;
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, !rc->repair);
 	for (SPI_cursor_fetch(portal, true, RECONCILE_BATCH); SPI_processed > 0;
 		 next_batch(portal))
 		for (int row = 0; row < (int) SPI_processed; row++)

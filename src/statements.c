@@ -34,9 +34,6 @@ typedef struct DtStatementDef
 } DtStatementDef;
 
 #define EQ " OPERATOR(pg_catalog.=) "
-#define PLUS " OPERATOR(pg_catalog.+) "
-/* the sum of a counter column of the deltas, as bigint */
-#define SUM(col) "pg_catalog.sum(x." col ")::pg_catalog.int8 AS " col
 
 #define EVENT_COLUMNS \
 	"seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
@@ -107,13 +104,6 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	[DT_SQL_ARTICLE_GET] = {
 		"SELECT tribe_id, author_id, title, deleted "
 		"FROM drivetribe.articles WHERE article_id" EQ "$1",
-		1, {INT8OID}
-	},
-	[DT_SQL_ARTICLE_BUMPS] = {
-		"SELECT a.bumps OPERATOR(pg_catalog.+) COALESCE((SELECT "
-		"pg_catalog.sum(d.bumps)::pg_catalog.int8 FROM drivetribe.article_stripes d "
-		"WHERE d.article_id" EQ "a.article_id), 0) "
-		"FROM drivetribe.articles a WHERE a.article_id" EQ "$1",
 		1, {INT8OID}
 	},
 	[DT_SQL_ARTICLE_CARD] = {
@@ -296,37 +286,6 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		1, {INT8OID}
 	},
 
-	[DT_SQL_USERS_ALL] = {
-		"SELECT u.user_id, u.name, u.registered_at, "
-		"u.articles" PLUS "COALESCE(d.articles, 0), u.comments" PLUS "COALESCE(d.comments, 0), "
-		"u.bumps_given" PLUS "COALESCE(d.bumps_given, 0), "
-		"u.bumps_received" PLUS "COALESCE(d.bumps_received, 0), "
-		"u.followers" PLUS "COALESCE(d.followers, 0), "
-		"u.following" PLUS "COALESCE(d.following, 0), u.tribes" PLUS "COALESCE(d.tribes, 0) "
-		"FROM drivetribe.users u LEFT JOIN (SELECT x.user_id, "
-		SUM("articles") ", " SUM("comments") ", " SUM("bumps_given") ", "
-		SUM("bumps_received") ", " SUM("followers") ", " SUM("following") ", "
-		SUM("tribes") " FROM drivetribe.user_stripes x GROUP BY x.user_id) d "
-		"ON d.user_id" EQ "u.user_id",
-		0, {InvalidOid}
-	},
-	[DT_SQL_TRIBES_ALL] = {
-		"SELECT t.tribe_id, t.owner_id, t.name, t.created_at, "
-		"t.members" PLUS "COALESCE(d.members, 0), t.articles" PLUS "COALESCE(d.articles, 0) "
-		"FROM drivetribe.tribes t LEFT JOIN (SELECT x.tribe_id, " SUM("members") ", "
-		SUM("articles") " FROM drivetribe.tribe_stripes x GROUP BY x.tribe_id) d "
-		"ON d.tribe_id" EQ "t.tribe_id",
-		0, {InvalidOid}
-	},
-	[DT_SQL_ARTICLES_ALL] = {
-		"SELECT a.article_id, a.tribe_id, a.author_id, a.title, a.posted_at, "
-		"a.deleted, a.views" PLUS "COALESCE(d.views, 0), "
-		"a.comments" PLUS "COALESCE(d.comments, 0), a.bumps" PLUS "COALESCE(d.bumps, 0) "
-		"FROM drivetribe.articles a LEFT JOIN (SELECT x.article_id, " SUM("views") ", "
-		SUM("comments") ", " SUM("bumps") " FROM drivetribe.article_stripes x "
-		"GROUP BY x.article_id) d ON d.article_id" EQ "a.article_id",
-		0, {InvalidOid}
-	},
 	[DT_SQL_COMMENTS_ALL] = {
 		"SELECT comment_id, article_id, author_id, body, posted_at, deleted "
 		"FROM drivetribe.comments",

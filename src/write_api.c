@@ -45,7 +45,7 @@
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 
-#include "drivetribe.h"
+#include "counters.h"
 
 #define USER_NAME_LIMIT		DT_USER_NAME_LIMIT
 #define TRIBE_NAME_LIMIT	DT_TRIBE_NAME_LIMIT
@@ -312,10 +312,11 @@ use_article(int64 article_id, LOCKMODE mode, bool lock_row, ArticleRow *row)
 static int64
 article_bumps(int64 article_id)
 {
-	Datum		v[1] = {Int64GetDatum(article_id)};
+	DtArticleCounts counts;
 
-	dt_exec(DT_SQL_ARTICLE_BUMPS, v, NULL, false, 1);
-	return dt_result_int64(0, 1, NULL);
+	if (!dt_counters_totals(DT_COUNTERS_ARTICLES, article_id, (int64 *) &counts))
+		unknown("article", article_id);
+	return counts.bumps;
 }
 
 static void
