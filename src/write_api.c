@@ -10,20 +10,26 @@
  *	   it and look it up (idempotency.c): the same call returns what it
  *	   returned the first time (the logged seq, or NULL for a no-op),
  *	   another call with that id fails (23505);
- *	3. read and lock the rows the decision depends on, in the global lock
- *	   order comments, articles, tribes, users (ascending id): unknown ids
- *	   fail (23503), taken ids fail (23505), deleted articles fail (55000),
- *	   and a call that would change nothing returns NULL (remembering its
- *	   event_id, if it had one);
+ *	3. take the locks that order the call against the calls it conflicts
+ *	   with, then read what the decision depends on (decide()): unknown
+ *	   ids fail (23503), taken ids fail (23505), deleted articles fail
+ *	   (55000), and a call that would change nothing returns NULL
+ *	   (remembering its event_id, if it had one);
  *	4. append the event (event.c) and apply it (project.c, live sink).
  *
- * Locking before appending makes the log's seq order agree with the order
- * in which the projections saw events on the same row (two renames of one
- * user, a bump racing a delete), so a replay of the log in seq order gives
- * the live projections back.  Rows only read for a name or an existence
- * check (users and tribes are never deleted) are not locked.  Edges
- * (memberships, follows, bumps) are decided under the lock of their parent
- * row: the tribe, both users in id order, the article.  Any error aborts
+ * The locks (in this order; see docs/design.md, "Hot keys"): a comment's
+ * row (delete_comment); the article's advisory lock, shared to use the
+ * article and exclusive to delete it, then the article's row to change
+ * its title or state; the advisory lock of the pair an edge joins
+ * ((article, user) bumps, (follower, followee) follows, (tribe, user)
+ * memberships); a user's or tribe's row to rename it.  No call locks a
+ * row another call merely counts on: counter changes go through
+ * counters.c, which never waits.  Holding the conflict's lock from before
+ * the append to commit makes the log's seq order agree with the order in
+ * which the projections saw conflicting events (two renames of one user, a
+ * bump racing a delete), so a replay of the log in seq order gives the
+ * live projections back.  Users and tribes are never deleted, so reading
+ * them for a name or an existence check needs no lock.  Any error aborts
  * the statement, so a failed call leaves nothing behind.
  *
  * The functions are SECURITY DEFINER with search_path pinned to
