@@ -39,7 +39,10 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "counters.h"
@@ -55,6 +58,7 @@ typedef struct Reconcile
 	StringInfoData detail;		/* the differences of the current row */
 	int64		differences;	/* rows found different */
 	MemoryContext row_cxt;		/* reset after every row */
+	MemoryContext cxt;			/* the caller's, for what outlives a row */
 } Reconcile;
 
 /* ---------- reporting ---------- */
@@ -182,6 +186,82 @@ remove_row(DtStatement stmt, int64 key)
 	run_preserving(stmt, v);
 }
 
+/*
+ * RowBatch: rows rebuild() inserts, gathered column by column and written
+ * RESTORE_BATCH at a time by one statement over arrays (see the *_RESTORE
+ * statements), instead of one statement per row.  Text columns travel as
+ * the seq of the event holding the value; the statement joins the log.
+ */
+#define RESTORE_BATCH 5000
+#define MAX_BATCH_COLUMNS 10
+
+typedef struct RowBatch
+{
+	DtStatement stmt;
+	int			ncolumns;
+	Oid			types[MAX_BATCH_COLUMNS];	/* INT8OID, TIMESTAMPTZOID, BOOLOID */
+	Datum	   *columns[MAX_BATCH_COLUMNS];
+	int			rows;
+} RowBatch;
+
+/* a batch for a statement; its arrays live in cxt (not a row's context) */
+static void
+batch_init(RowBatch *b, MemoryContext cxt, DtStatement stmt, int ncolumns,
+		   const Oid *types)
+{
+	b->stmt = stmt;
+	b->ncolumns = ncolumns;
+	b->rows = 0;
+	for (int c = 0; c < ncolumns; c++)
+	{
+		b->types[c] = types[c];
+		b->columns[c] = MemoryContextAlloc(cxt, sizeof(Datum) * RESTORE_BATCH);
+	}
+}
+
+/* write the gathered rows; every one must be inserted */
+static void
+batch_flush(RowBatch *b)
+{
+	Datum		params[MAX_BATCH_COLUMNS];
+	SPITupleTable *saved_table = SPI_tuptable;
+	uint64		saved_processed = SPI_processed;
+
+	if (b->rows == 0)
+		return;
+	for (int c = 0; c < b->ncolumns; c++)
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(b->types[c], &typlen, &typbyval, &typalign);
+		params[c] = PointerGetDatum(construct_array(b->columns[c], b->rows,
+													b->types[c], typlen,
+													typbyval, typalign));
+	}
+	dt_exec_expect(b->stmt, params, NULL, b->rows);
+	SPI_tuptable = saved_table;
+	SPI_processed = saved_processed;
+	b->rows = 0;
+}
+
+static void
+batch_add(RowBatch *b, const Datum *row)
+{
+	for (int c = 0; c < b->ncolumns; c++)
+		b->columns[c][b->rows] = row[c];
+	if (++b->rows == RESTORE_BATCH)
+		batch_flush(b);
+}
+
+static void
+batch_free(RowBatch *b)
+{
+	for (int c = 0; c < b->ncolumns; c++)
+		pfree(b->columns[c]);
+}
+
 /* free a batch of live rows and fetch the next one */
 static void
 next_batch(Portal portal)
@@ -223,11 +303,15 @@ write_user(const ReplayState *state, ReplayUser *u, DtStatement stmt)
 	run_preserving(stmt, v);
 }
 
+static const Oid user_types[10] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID,
+INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+
 static void
 reconcile_users(Reconcile *rc)
 {
 	HASH_SEQ_STATUS scan;
 	ReplayUser *u;
+	RowBatch	batch;
 
 	FOR_EACH_LIVE_ROW(rc, dt_counters_live_rows_plan(DT_COUNTERS_USERS), row)
 	{
@@ -254,6 +338,7 @@ reconcile_users(Reconcile *rc)
 		if (row_differs(rc, "users", "user_id", id) && rc->repair)
 			write_user(rc->state, u, DT_SQL_USER_CORRECT);
 	}
+	batch_init(&batch, rc->cxt, DT_SQL_USER_RESTORE, 10, user_types);
 	hash_seq_init(&scan, rc->state->users);
 	while ((u = hash_seq_search(&scan)) != NULL)
 	{
@@ -261,9 +346,22 @@ reconcile_users(Reconcile *rc)
 			continue;
 		report(rc, "users", psprintf("user_id=" INT64_FORMAT, u->user_id), MISSING);
 		if (rc->repair)
-			write_user(rc->state, u, DT_SQL_USER_RESTORE);
+		{
+			Datum		row[10] = {Int64GetDatum(u->user_id),
+				Int64GetDatum(u->name.seq), TimestampTzGetDatum(u->registered_at),
+				Int64GetDatum(u->counts.articles), Int64GetDatum(u->counts.comments),
+				Int64GetDatum(u->counts.bumps_given),
+				Int64GetDatum(u->counts.bumps_received),
+				Int64GetDatum(u->counts.followers),
+				Int64GetDatum(u->counts.following),
+			Int64GetDatum(u->counts.tribes)};
+
+			batch_add(&batch, row);
+		}
 		MemoryContextReset(rc->row_cxt);
 	}
+	batch_flush(&batch);
+	batch_free(&batch);
 }
 
 /* ---------- tribes ---------- */
@@ -279,11 +377,15 @@ write_tribe(const ReplayState *state, ReplayTribe *t, DtStatement stmt)
 	run_preserving(stmt, v);
 }
 
+static const Oid tribe_types[6] = {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID,
+INT8OID, INT8OID};
+
 static void
 reconcile_tribes(Reconcile *rc)
 {
 	HASH_SEQ_STATUS scan;
 	ReplayTribe *t;
+	RowBatch	batch;
 
 	FOR_EACH_LIVE_ROW(rc, dt_counters_live_rows_plan(DT_COUNTERS_TRIBES), row)
 	{
@@ -306,6 +408,7 @@ reconcile_tribes(Reconcile *rc)
 		if (row_differs(rc, "tribes", "tribe_id", id) && rc->repair)
 			write_tribe(rc->state, t, DT_SQL_TRIBE_CORRECT);
 	}
+	batch_init(&batch, rc->cxt, DT_SQL_TRIBE_RESTORE, 6, tribe_types);
 	hash_seq_init(&scan, rc->state->tribes);
 	while ((t = hash_seq_search(&scan)) != NULL)
 	{
@@ -313,9 +416,18 @@ reconcile_tribes(Reconcile *rc)
 			continue;
 		report(rc, "tribes", psprintf("tribe_id=" INT64_FORMAT, t->tribe_id), MISSING);
 		if (rc->repair)
-			write_tribe(rc->state, t, DT_SQL_TRIBE_RESTORE);
+		{
+			Datum		row[6] = {Int64GetDatum(t->tribe_id),
+				Int64GetDatum(t->owner_id), Int64GetDatum(t->name.seq),
+				TimestampTzGetDatum(t->created_at),
+			Int64GetDatum(t->counts.members), Int64GetDatum(t->counts.articles)};
+
+			batch_add(&batch, row);
+		}
 		MemoryContextReset(rc->row_cxt);
 	}
+	batch_flush(&batch);
+	batch_free(&batch);
 }
 
 /* ---------- articles ---------- */
@@ -333,11 +445,15 @@ write_article(const ReplayState *state, ReplayArticle *a, DtStatement stmt)
 	run_preserving(stmt, v);
 }
 
+static const Oid article_types[9] = {INT8OID, INT8OID, INT8OID, INT8OID,
+TIMESTAMPTZOID, BOOLOID, INT8OID, INT8OID, INT8OID};
+
 static void
 reconcile_articles(Reconcile *rc)
 {
 	HASH_SEQ_STATUS scan;
 	ReplayArticle *a;
+	RowBatch	batch;
 
 	FOR_EACH_LIVE_ROW(rc, dt_counters_live_rows_plan(DT_COUNTERS_ARTICLES), row)
 	{
@@ -363,6 +479,7 @@ reconcile_articles(Reconcile *rc)
 		if (row_differs(rc, "articles", "article_id", id) && rc->repair)
 			write_article(rc->state, a, DT_SQL_ARTICLE_CORRECT);
 	}
+	batch_init(&batch, rc->cxt, DT_SQL_ARTICLE_RESTORE, 9, article_types);
 	hash_seq_init(&scan, rc->state->articles);
 	while ((a = hash_seq_search(&scan)) != NULL)
 	{
@@ -370,9 +487,19 @@ reconcile_articles(Reconcile *rc)
 			continue;
 		report(rc, "articles", psprintf("article_id=" INT64_FORMAT, a->article_id), MISSING);
 		if (rc->repair)
-			write_article(rc->state, a, DT_SQL_ARTICLE_RESTORE);
+		{
+			Datum		row[9] = {Int64GetDatum(a->article_id),
+				Int64GetDatum(a->tribe_id), Int64GetDatum(a->author_id),
+				Int64GetDatum(a->title.seq), TimestampTzGetDatum(a->posted_at),
+				BoolGetDatum(a->deleted), Int64GetDatum(a->counts.views),
+			Int64GetDatum(a->counts.comments), Int64GetDatum(a->counts.bumps)};
+
+			batch_add(&batch, row);
+		}
 		MemoryContextReset(rc->row_cxt);
 	}
+	batch_flush(&batch);
+	batch_free(&batch);
 }
 
 /* ---------- comments ---------- */
@@ -389,11 +516,15 @@ write_comment(const ReplayState *state, ReplayComment *c, DtStatement stmt)
 	run_preserving(stmt, v);
 }
 
+static const Oid comment_types[6] = {INT8OID, INT8OID, INT8OID, INT8OID,
+TIMESTAMPTZOID, BOOLOID};
+
 static void
 reconcile_comments(Reconcile *rc)
 {
 	HASH_SEQ_STATUS scan;
 	ReplayComment *c;
+	RowBatch	batch;
 
 	FOR_EACH_LIVE_ROW(rc, dt_plan(DT_SQL_COMMENTS_ALL), row)
 	{
@@ -416,6 +547,7 @@ reconcile_comments(Reconcile *rc)
 		if (row_differs(rc, "comments", "comment_id", id) && rc->repair)
 			write_comment(rc->state, c, DT_SQL_COMMENT_CORRECT);
 	}
+	batch_init(&batch, rc->cxt, DT_SQL_COMMENT_RESTORE, 6, comment_types);
 	hash_seq_init(&scan, rc->state->comments);
 	while ((c = hash_seq_search(&scan)) != NULL)
 	{
@@ -423,9 +555,18 @@ reconcile_comments(Reconcile *rc)
 			continue;
 		report(rc, "comments", psprintf("comment_id=" INT64_FORMAT, c->comment_id), MISSING);
 		if (rc->repair)
-			write_comment(rc->state, c, DT_SQL_COMMENT_RESTORE);
+		{
+			Datum		row[6] = {Int64GetDatum(c->comment_id),
+				Int64GetDatum(c->article_id), Int64GetDatum(c->author_id),
+				Int64GetDatum(c->body.seq), TimestampTzGetDatum(c->posted_at),
+			BoolGetDatum(c->deleted)};
+
+			batch_add(&batch, row);
+		}
 		MemoryContextReset(rc->row_cxt);
 	}
+	batch_flush(&batch);
+	batch_free(&batch);
 }
 
 /* ---------- edges: memberships, follows, bumps ---------- */
@@ -452,11 +593,19 @@ set_edge_preserving(DtEdgeKind kind, const EdgeKey *key, bool present)
 	SPI_processed = saved_processed;
 }
 
+static const Oid edge_types[2] = {INT8OID, INT8OID};
+static const DtStatement edge_restore[DT_NUM_EDGES] = {
+	[DT_EDGE_MEMBERSHIP] = DT_SQL_MEMBERSHIP_RESTORE,
+	[DT_EDGE_FOLLOW] = DT_SQL_FOLLOW_RESTORE,
+	[DT_EDGE_BUMP] = DT_SQL_BUMP_RESTORE,
+};
+
 static void
 reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 {
 	HASH_SEQ_STATUS scan;
 	ReplayEdge *e;
+	RowBatch	batch;
 
 	FOR_EACH_LIVE_ROW(rc, dt_plan(stmt), row)
 	{
@@ -474,6 +623,7 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 		if (rc->repair)
 			set_edge_preserving(kind, &key, false);
 	}
+	batch_init(&batch, rc->cxt, edge_restore[kind], 2, edge_types);
 	hash_seq_init(&scan, rc->state->edges[kind]);
 	while ((e = hash_seq_search(&scan)) != NULL)
 	{
@@ -481,9 +631,15 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 			continue;
 		report_edge(rc, kind, &e->key, MISSING);
 		if (rc->repair)
-			set_edge_preserving(kind, &e->key, true);
+		{
+			Datum		row[2] = {Int64GetDatum(e->key.a), Int64GetDatum(e->key.b)};
+
+			batch_add(&batch, row);
+		}
 		MemoryContextReset(rc->row_cxt);
 	}
+	batch_flush(&batch);
+	batch_free(&batch);
 }
 
 /*
@@ -529,6 +685,7 @@ dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo)
 	rc.repair = repair;
 	rc.rsinfo = rsinfo;
 	initStringInfo(&rc.detail);
+	rc.cxt = CurrentMemoryContext;
 	rc.row_cxt = AllocSetContextCreate(CurrentMemoryContext,
 									   "drivetribe reconcile row",
 									   ALLOCSET_DEFAULT_SIZES);

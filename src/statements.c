@@ -220,31 +220,75 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"SELECT " EVENT_COLUMNS " FROM drivetribe.events ORDER BY seq",
 		0, {InvalidOid}
 	},
+
+	/*
+	 * rebuild(): rows the projection lacks, many per statement, from arrays
+	 * (one per column, the same length); text columns come as the seq of
+	 * the event whose body holds the value.
+	 */
 	[DT_SQL_USER_RESTORE] = {
 		"INSERT INTO drivetribe.users (user_id, name, registered_at, articles, "
 		"comments, bumps_given, bumps_received, followers, following, tribes) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-		10, {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
-		INT8OID, INT8OID, INT8OID, INT8OID}
+		"SELECT r.id, e.body, r.at, r.a, r.c, r.bg, r.br, r.fr, r.fg, r.t "
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+		"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+		"pg_catalog.unnest($10)) "
+		"AS r(id, text_seq, at, a, c, bg, br, fr, fg, t) "
+		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
+		10, {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID,
+			INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		INT8ARRAYOID}
 	},
 	[DT_SQL_TRIBE_RESTORE] = {
 		"INSERT INTO drivetribe.tribes (tribe_id, owner_id, name, created_at, "
-		"members, articles) VALUES ($1, $2, $3, $4, $5, $6)",
-		6, {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+		"members, articles) SELECT r.id, r.owner, e.body, r.at, r.m, r.a "
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) "
+		"AS r(id, owner, text_seq, at, m, a) "
+		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
+		6, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID}
 	},
 	[DT_SQL_ARTICLE_RESTORE] = {
 		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
 		"title, posted_at, deleted, views, comments, bumps) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-		9, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID,
-		INT8OID, INT8OID, INT8OID}
+		"SELECT r.id, r.tribe, r.author, e.body, r.at, r.deleted, r.v, r.c, r.b "
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+		"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9)) "
+		"AS r(id, tribe, author, text_seq, at, deleted, v, c, b) "
+		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
+		9, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+			TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		INT8ARRAYOID}
 	},
 	[DT_SQL_COMMENT_RESTORE] = {
 		"INSERT INTO drivetribe.comments (comment_id, article_id, author_id, "
-		"body, posted_at, deleted) VALUES ($1, $2, $3, $4, $5, $6)",
-		6, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID}
+		"body, posted_at, deleted) "
+		"SELECT r.id, r.article, r.author, e.body, r.at, r.deleted "
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) "
+		"AS r(id, article, author, text_seq, at, deleted) "
+		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
+		6, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		TIMESTAMPTZARRAYOID, BOOLARRAYOID}
 	},
-
+	[DT_SQL_MEMBERSHIP_RESTORE] = {
+		"INSERT INTO drivetribe.memberships (tribe_id, user_id) "
+		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))",
+		2, {INT8ARRAYOID, INT8ARRAYOID}
+	},
+	[DT_SQL_FOLLOW_RESTORE] = {
+		"INSERT INTO drivetribe.follows (follower_id, followee_id) "
+		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))",
+		2, {INT8ARRAYOID, INT8ARRAYOID}
+	},
+	[DT_SQL_BUMP_RESTORE] = {
+		"INSERT INTO drivetribe.bumps (article_id, user_id) "
+		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))",
+		2, {INT8ARRAYOID, INT8ARRAYOID}
+	},
 	[DT_SQL_USER_CORRECT] = {
 		"UPDATE drivetribe.users SET name = $2, registered_at = $3, "
 		"articles = $4, comments = $5, bumps_given = $6, bumps_received = $7, "
