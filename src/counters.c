@@ -50,6 +50,7 @@
 #include "storage/backendid.h"
 #include "catalog/namespace.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "counters.h"
 
@@ -421,9 +422,10 @@ dt_counters_live_rows_plan(DtCounterTable table)
 /*
  * dt_counters_totals: one row's counts, row plus stripes, into out[] (in
  * the description's column order); false when the row does not exist.
+ * Under the latest snapshot when `latest`, else the transaction's.
  */
 bool
-dt_counters_totals(DtCounterTable table, int64 key, int64 *out)
+dt_counters_totals(DtCounterTable table, int64 key, bool latest, int64 *out)
 {
 	const CounterTable *t = &counter_tables[table];
 	Datum		v[1] = {Int64GetDatum(key)};
@@ -433,7 +435,12 @@ dt_counters_totals(DtCounterTable table, int64 key, int64 *out)
 
 	for (const char *c = t->others; *c; c++)
 		other_columns += (*c == ',');
-	rc = SPI_execute_plan(counter_plan(table, CS_TOTALS), v, NULL, false, 1);
+	if (latest)
+		rc = SPI_execute_snapshot(counter_plan(table, CS_TOTALS), v, NULL,
+								  GetLatestSnapshot(), InvalidSnapshot,
+								  true, false, 1);
+	else
+		rc = SPI_execute_plan(counter_plan(table, CS_TOTALS), v, NULL, false, 1);
 	if (rc < 0)
 		elog(ERROR, "drivetribe: counter totals of %s failed: %s",
 			 t->table, SPI_result_code_string(rc));

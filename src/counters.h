@@ -33,7 +33,8 @@ extern int64 dt_counters_fold(DtCounterTable table);
 extern int64 dt_counters_drop_orphans(DtCounterTable table);
 extern SPIPlanPtr dt_counters_orphans_plan(DtCounterTable table);
 extern SPIPlanPtr dt_counters_live_rows_plan(DtCounterTable table);
-extern bool dt_counters_totals(DtCounterTable table, int64 key, int64 *out);
+extern bool dt_counters_totals(DtCounterTable table, int64 key, bool latest,
+							   int64 *out);
 extern const char *dt_counters_stripe_table(DtCounterTable table);
 extern const char *dt_counters_key(DtCounterTable table);
 

@@ -311,18 +311,32 @@ use_article(int64 article_id, LOCKMODE mode, bool lock_row, ArticleRow *row)
 }
 
 /*
- * article_bumps: an article's current bumps, its row plus pending deltas.
+ * article_bumps: an article's current bumps, its row plus its stripes.
  * Exact when the caller holds the article's lock exclusively (no bump or
- * unbump of it is in progress).
+ * unbump of it is in progress), under the latest snapshot: a bump that
+ * committed after a REPEATABLE READ caller's snapshot went to a stripe and
+ * changed no row the caller locked, so it would go unnoticed; there, a
+ * count that differs from the snapshot's is a serialization failure.
  */
 static int64
 article_bumps(int64 article_id)
 {
-	DtArticleCounts counts;
+	DtArticleCounts latest;
+	DtArticleCounts mine;
 
-	if (!dt_counters_totals(DT_COUNTERS_ARTICLES, article_id, (int64 *) &counts))
+	if (!dt_counters_totals(DT_COUNTERS_ARTICLES, article_id, true,
+							(int64 *) &latest))
 		unknown("article", article_id);
-	return counts.bumps;
+	if (IsolationUsesXactSnapshot() &&
+		(!dt_counters_totals(DT_COUNTERS_ARTICLES, article_id, false,
+							 (int64 *) &mine) || mine.bumps != latest.bumps))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update"),
+				 errdetail("Article " INT64_FORMAT " was bumped or unbumped after the transaction's snapshot was taken.",
+						   article_id),
+				 errhint("Retry the transaction.")));
+	return latest.bumps;
 }
 
 static void
