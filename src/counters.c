@@ -4,8 +4,8 @@
  *	  Counter changes that never wait for another writer.
  *
  * Every counter change of the write API (a view, a bump, a comment, a
- * follow, a join, a post, a delete) goes through dt_counters_add(), one
- * statement per row:
+ * follow, a join, a post, a delete) goes through dt_counters_add(): one
+ * statement when the row is free, two when it is held:
  *
  *	- At READ COMMITTED it tries the row with FOR NO KEY UPDATE SKIP LOCKED
  *	  and, when it gets the lock, adds its change in place.  When another
@@ -79,7 +79,7 @@ static const CounterTable counter_tables[DT_NUM_COUNTER_TABLES] = {
 
 typedef enum CounterStatement
 {
-	CS_ADD,						/* in place if free, else this backend's stripe */
+	CS_ADD,						/* in place if the row is free */
 	CS_STRIPE,					/* this backend's stripe */
 	CS_FOLD,					/* fold the free stripes of free rows */
 	CS_ORPHANS,					/* keys of stripes without a row */
@@ -139,21 +139,20 @@ append_params(StringInfo sql, const CounterTable *t, int first)
 }
 
 /*
- * "INSERT INTO <stripes> ... SELECT $1, $2, $3.. [WHERE ...] ON CONFLICT
- * DO UPDATE": add to this backend's stripe ($2) of the key ($1).  The
- * stripe is written by this backend only (MyBackendId is unique among
- * live backends), so the upsert waits for nobody.
+ * "INSERT INTO <stripes> ... SELECT $1, $2, $3.. ON CONFLICT DO UPDATE":
+ * add to this backend's stripe ($2) of the key ($1).  The stripe is
+ * written by this backend only (MyBackendId is unique among live
+ * backends), so the upsert waits for nobody.
  */
 static void
-append_stripe_upsert(StringInfo sql, const CounterTable *t, const char *where)
+append_stripe_upsert(StringInfo sql, const CounterTable *t)
 {
 	appendStringInfo(sql, "INSERT INTO drivetribe.%s AS s (%s, stripe, ",
 					 t->stripes, t->key);
 	append_columns(sql, t, "");
 	appendStringInfoString(sql, ") SELECT $1, $2, ");
 	append_params(sql, t, 3);
-	appendStringInfo(sql, "%s ON CONFLICT (%s, stripe) DO UPDATE SET ", where,
-					 t->key);
+	appendStringInfo(sql, " ON CONFLICT (%s, stripe) DO UPDATE SET ", t->key);
 	append_additions(sql, t, "s", "EXCLUDED.", 0);
 }
 
@@ -226,12 +225,11 @@ build_sql(const CounterTable *t, CounterStatement which)
 							 "updated AS (UPDATE drivetribe.%s r SET ",
 							 t->key, t->table, t->key, t->table);
 			append_additions(&sql, t, "r", NULL, 3);
-			appendStringInfo(&sql, " FROM target WHERE r.%s" EQ "target.%s RETURNING 1) ",
-							 t->key, t->key);
-			append_stripe_upsert(&sql, t, " WHERE NOT EXISTS (SELECT FROM updated)");
+			appendStringInfo(&sql, " FROM target WHERE r.%s" EQ "target.%s RETURNING 1) "
+							 "SELECT FROM updated", t->key, t->key);
 			break;
 		case CS_STRIPE:
-			append_stripe_upsert(&sql, t, "");
+			append_stripe_upsert(&sql, t);
 			break;
 		case CS_FOLD:
 			/* rows no writer holds, their stripes no writer holds */
@@ -326,7 +324,7 @@ counter_plan(DtCounterTable table, CounterStatement which)
 		types[0] = INT8OID;
 	}
 	sql = has_stripes ? build_sql(t, which) : build_unstriped_sql(t, which);
-	plan = SPI_prepare(sql, nargs, types);
+	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "drivetribe: SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
@@ -373,7 +371,15 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	}
 	if (!any)
 		return;
-	run(table, IsolationUsesXactSnapshot() ? CS_STRIPE : CS_ADD, values);
+	/* in place when the row is free (one statement, the common case) */
+	if (!IsolationUsesXactSnapshot())
+	{
+		run(table, CS_ADD, values);
+		if (SPI_processed > 0 || !striped())
+			return;
+	}
+	/* held by another transaction (or a snapshot older than the row) */
+	run(table, CS_STRIPE, values);
 }
 
 /*

@@ -365,7 +365,8 @@ dt_plan(DtStatement stmt)
 		return plans[stmt];
 
 	def = &statement_defs[stmt];
-	plan = SPI_prepare(def->sql, def->nargs, (Oid *) def->argtypes);
+	plan = SPI_prepare_cursor(def->sql, def->nargs, (Oid *) def->argtypes,
+							  CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "drivetribe: SPI_prepare failed for \"%s\": %s",
 			 def->sql, SPI_result_code_string(SPI_result));
