@@ -38,7 +38,8 @@
 
 #include "replay.h"
 
-#define RECONCILE_BATCH 10000
+/* live rows fetched per batch (comment bodies: about 10 MB at most) */
+#define RECONCILE_BATCH 1000
 
 typedef struct Reconcile
 {

@@ -32,7 +32,9 @@
 
 #include "replay.h"
 
-#define REPLAY_BATCH 10000
+/* events fetched per batch: 1,000 rows of at most 10,000-character bodies
+ * keep the batch near 10 MB */
+#define REPLAY_BATCH 1000
 
 const char *const dt_edge_tables[DT_NUM_EDGES] = {
 	[DT_EDGE_MEMBERSHIP] = "memberships",
