@@ -158,6 +158,7 @@ extern bool dt_event_lookup(const pg_uuid_t *event_id, DtEvent *out);
 extern void dt_event_from_row(int row, DtEvent *ev);
 extern bool dt_event_same_call(const DtEvent *a, const DtEvent *b);
 extern char *dt_uuid_to_cstring(const pg_uuid_t *uuid);
+extern Datum dt_id_datum(int64 id, char *null);
 
 /* SPEC's text limits, in characters */
 #define DT_USER_NAME_LIMIT	64

@@ -104,8 +104,9 @@ dt_uuid_to_cstring(const pg_uuid_t *uuid)
 											   UUIDPGetDatum((pg_uuid_t *) uuid)));
 }
 
-static Datum
-id_datum(int64 id, char *null)
+/* dt_id_datum: an id as a bound parameter; 0 ("not part of it") is NULL */
+Datum
+dt_id_datum(int64 id, char *null)
 {
 	*null = (id == 0) ? 'n' : ' ';
 	return Int64GetDatum(id);
@@ -149,12 +150,12 @@ dt_event_append(DtEvent *ev)
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = UUIDPGetDatum(&ev->event_id);
 	values[1] = CStringGetTextDatum(dt_kind_names[ev->kind]);
-	values[2] = id_datum(ev->user_id, &nulls[2]);
-	values[3] = id_datum(ev->tribe_id, &nulls[3]);
-	values[4] = id_datum(ev->article_id, &nulls[4]);
-	values[5] = id_datum(ev->comment_id, &nulls[5]);
-	values[6] = id_datum(ev->target_id, &nulls[6]);
-	values[7] = id_datum(ev->recipient_id, &nulls[7]);
+	values[2] = dt_id_datum(ev->user_id, &nulls[2]);
+	values[3] = dt_id_datum(ev->tribe_id, &nulls[3]);
+	values[4] = dt_id_datum(ev->article_id, &nulls[4]);
+	values[5] = dt_id_datum(ev->comment_id, &nulls[5]);
+	values[6] = dt_id_datum(ev->target_id, &nulls[6]);
+	values[7] = dt_id_datum(ev->recipient_id, &nulls[7]);
 	values[8] = ev->body ? CStringGetTextDatum(ev->body) : (Datum) 0;
 	nulls[8] = ev->body ? ' ' : 'n';
 	values[9] = CStringGetTextDatum(context.data);

@@ -65,12 +65,6 @@ noop_calls_exist(void)
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid("noop_calls", nsp));
 }
 
-static Datum
-id_datum(int64 id, char *null)
-{
-	*null = (id == 0) ? 'n' : ' ';
-	return Int64GetDatum(id);
-}
 
 /*
  * dt_call_replay: what an earlier call with this event_id did, if the
@@ -141,11 +135,11 @@ dt_call_remember_noop(const DtEvent *call, bool given)
 	memset(n, ' ', sizeof(n));
 	v[0] = UUIDPGetDatum((pg_uuid_t *) &call->event_id);
 	v[1] = CStringGetTextDatum(dt_kind_names[call->kind]);
-	v[2] = id_datum(call->user_id, &n[2]);
-	v[3] = id_datum(call->tribe_id, &n[3]);
-	v[4] = id_datum(call->article_id, &n[4]);
-	v[5] = id_datum(call->comment_id, &n[5]);
-	v[6] = id_datum(call->target_id, &n[6]);
+	v[2] = dt_id_datum(call->user_id, &n[2]);
+	v[3] = dt_id_datum(call->tribe_id, &n[3]);
+	v[4] = dt_id_datum(call->article_id, &n[4]);
+	v[5] = dt_id_datum(call->comment_id, &n[5]);
+	v[6] = dt_id_datum(call->target_id, &n[6]);
 	v[7] = call->body ? CStringGetTextDatum(call->body) : (Datum) 0;
 	n[7] = call->body ? ' ' : 'n';
 	dt_exec_expect(DT_SQL_NOOP_INSERT, v, n, 1);

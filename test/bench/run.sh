@@ -1,0 +1,757 @@
+#!/usr/bin/env bash
+# drivetribe benchmark suite (issue 9, item 3): every case next to its
+# baseline, in one run, on one durable throwaway cluster (fsync and
+# synchronous_commit on), with pgbench; prints a table
+#   figure | ours | baseline | ratio | goal | met?
+# and writes it to OUT/latest.md (with the machine, the PostgreSQL version,
+# the date and the command), OUT/latest.tsv (machine-readable), OUT/latest.png
+# (gnuplot: one bar per figure, its ratio against its goal) and OUT/latest.log
+# (every pgbench summary).  Every ratio is ours / baseline.
+#
+#   bash test/bench/run.sh [--smoke] [--only CASE...] [--out DIR]
+#     --smoke     every case for a few transactions per client on small data:
+#                 the whole run takes well under a minute and still produces
+#                 the table (a test that the suite works, not numbers);
+#                 default OUT is test/bench/results/smoke
+#     --only C..  run only these cases (repeatable, or several names after
+#                 one --only): hot ceiling card vote plpgsql rebuild rename
+#     --out DIR   where the results go (default test/bench/results)
+#   env: DT_BENCH_PORT (default 54350), DT_BENCH_SECONDS (seconds per
+#        pgbench run, default 8), DT_KEEP=1 (leave the cluster running)
+#
+# Cases (pgbench -n -M simple -j 2, one call per transaction unless said):
+#   hot      each hot key vs the same calls spread over 10,000 keys, at 8 and
+#            64 clients, goal >= 0.9: view_article(1) vs over 10,000
+#            articles; bump+unbump of article 1 by random users vs over
+#            10,000 articles (two transactions per pair: one per call);
+#            post_comment on article 1 vs over 10,000 (ids from a sequence);
+#            follow_user+unfollow_user of user 1 by random followers vs over
+#            10,000 followees; join_tribe+leave_tribe of tribe 1 vs over
+#            10,000 tribes.  Every call names a random viewer/user.
+#   ceiling  view_article spread vs a bare INSERT of the same event row (same
+#            columns and content) into a plain table with a primary key on
+#            seq and a unique event_id, 8 clients, goal >= 0.6
+#   card     SELECT * FROM drivetribe.article(:id) vs a primary-key SELECT of
+#            a plain table of precomputed card rows (same columns), ids
+#            random_zipfian(1, 10000, 1.08), 8 clients, simple protocol,
+#            goal >= 0.6; the extended protocol (-M prepared, both sides) is
+#            an informative extra row
+#   vote     95% article(:id), 5% bump(:id, random user), Zipf 1.08 over
+#            10,000 articles, over 1,000,000 prior views, vs the same mix at
+#            read time over plain normalised tables (the card from joins and
+#            count() per read; a bump is INSERT ... ON CONFLICT DO NOTHING),
+#            8 clients, goal >= 10.  The prior views follow the same Zipf
+#            law as the reads (article k gets a share proportional to
+#            k^-1.08: the popular articles are the viewed ones); an
+#            informative row repeats the baseline with the views spread
+#            evenly (100 per article).
+#   plpgsql  the same projections as PL/pgSQL functions + a row trigger on
+#            their own log (test/bench/plpgsql_dt.sql): view spread,
+#            bump+unbump spread, post_comment spread, 8 clients, goal >= 2
+#   rebuild  drivetribe.rebuild() of a generated 10,000,000-event log
+#            (test/bench/gen_log.sql; projections emptied first) vs a
+#            set-based SQL recomputation of the same tables
+#            (test/bench/recompute.sql), wall time, goal ours/theirs <= 1.5;
+#            events/s of both; verify() must be empty afterwards, and the
+#            recomputation must equal drivetribe's read API
+#   rename   rename_user of an author of 10,000 articles and 50,000 comments
+#            vs of a new author, 1 client, alternating two names (each call
+#            changes the name); figures are ms per call, goal
+#            prolific/new <= 2
+#
+# A benchmark, not a test: scripts/test.sh runs only the smoke run
+# (test/e2e/bench_smoke.sh).  Needs the extension installed (bash
+# scripts/build.sh); installs gnuplot-nox when gnuplot is missing (as root,
+# or through sudo).  Other load on the machine shows in the numbers: the
+# results record the load average before and after.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+ROOT=$(pwd)
+. scripts/cluster.sh
+
+ALL_CASES=(hot ceiling card vote plpgsql rebuild rename)
+SMOKE=0; ONLY=(); OUT=
+COMMAND="bash test/bench/run.sh${*:+ $*}"
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$ROOT/test/bench/run.sh"; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --smoke) SMOKE=1 ;;
+    --out) shift; OUT=${1:-}; [ -n "$OUT" ] || { echo "run.sh: --out needs a directory" >&2; exit 2; } ;;
+    --only)
+      shift
+      [ $# -gt 0 ] && [ "${1#--}" = "$1" ] || { echo "run.sh: --only needs a case" >&2; exit 2; }
+      while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do
+        IFS=, read -r -a names <<<"$1"; ONLY+=("${names[@]}"); shift
+      done
+      continue ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+for c in "${ONLY[@]}"; do
+  case " ${ALL_CASES[*]} " in *" $c "*) ;; *) echo "run.sh: unknown case $c (cases: ${ALL_CASES[*]})" >&2; exit 2 ;; esac
+done
+want() { [ ${#ONLY[@]} -eq 0 ] && return 0; local s; for s in "${ONLY[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+if [ $SMOKE = 1 ]; then
+  N=1000                 # users, tribes, articles of the world
+  PRIOR_VIEWS=10000
+  LOG_EVENTS=30000
+  PROLIFIC_ARTICLES=200; PROLIFIC_COMMENTS=1000
+  RUN=(-t 3)             # transactions per client (see bench())
+  RUN_LABEL="about 24 transactions per run"
+  SHARED_BUFFERS=128MB
+  : "${OUT:=$ROOT/test/bench/results/smoke}"
+else
+  N=10000
+  PRIOR_VIEWS=1000000
+  LOG_EVENTS=10000000
+  PROLIFIC_ARTICLES=10000; PROLIFIC_COMMENTS=50000
+  SECS=${DT_BENCH_SECONDS:-8}
+  RUN=(-T "$SECS")
+  RUN_LABEL="$SECS s per pgbench run"
+  SHARED_BUFFERS=2GB
+  : "${OUT:=$ROOT/test/bench/results}"
+fi
+mkdir -p "$OUT" || exit 2
+OUT=$(cd "$OUT" && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/dt-bench.XXXXXX") || exit 2
+chmod 755 "$WORK"
+LOG=$OUT/latest.log
+: >"$LOG"
+T_START=$SECONDS
+say() { printf '%s\n' "$*"; printf '%s\n' "$*" >>"$LOG"; }
+fail() { say "run.sh: $*"; exit 1; }
+
+# ------------------------------------------------------------------ gnuplot
+ensure_gnuplot() {
+  command -v gnuplot >/dev/null 2>&1 && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { say "gnuplot missing and no sudo to install gnuplot-nox"; return 1; }
+    sudo=(sudo)
+  fi
+  local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300)
+  say "installing gnuplot-nox (for the chart)"
+  if ! "${apt[@]}" install --no-install-recommends gnuplot-nox >"$WORK/apt.log" 2>&1; then
+    "${apt[@]}" update >>"$WORK/apt.log" 2>&1
+    "${apt[@]}" install --no-install-recommends gnuplot-nox >>"$WORK/apt.log" 2>&1 ||
+      { say "could not install gnuplot-nox:"; tail -n 20 "$WORK/apt.log"; return 1; }
+  fi
+  command -v gnuplot >/dev/null 2>&1
+}
+HAVE_GNUPLOT=1
+ensure_gnuplot || HAVE_GNUPLOT=0
+
+# ------------------------------------------------------------------ cluster
+SOFILE=$("$DT_PGBIN/pg_config" --pkglibdir)/drivetribe.so
+[ -f "$SOFILE" ] || fail "$SOFILE not found: install the extension first (bash scripts/build.sh)"
+so_sum() { md5sum "$SOFILE" 2>/dev/null | cut -c1-12; }
+SO_BEFORE=$(so_sum)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+PORT=${DT_BENCH_PORT:-54350}
+say "bench: starting a durable cluster on port $PORT"
+# shellcheck disable=SC2034  # read by dt_cluster_init
+DT_PG_CONF="max_connections = 200
+shared_buffers = $SHARED_BUFFERS
+max_wal_size = 16GB
+checkpoint_timeout = 30min
+log_min_messages = warning
+log_checkpoints = off" dt_cluster_temp "$PORT" postgres durable >/dev/null ||
+  { rm -rf "$WORK"; fail "could not start the cluster"; }
+trap 'rm -rf "$WORK"; dt__cleanup_temp' EXIT
+export PGDATABASE=bench
+createdb bench || fail "createdb failed"
+PGVERSION=$(psql -XAtc 'SHOW server_version' postgres)
+say "bench: PostgreSQL $PGVERSION, PGHOST=$PGHOST, $RUN_LABEL, results in $OUT"
+
+sql() { psql -X -q -v ON_ERROR_STOP=1 "$@" >>"$LOG" 2>&1; }           # run, output to the log
+val() { psql -X -A -t -q -v ON_ERROR_STOP=1 "$@" 2>>"$LOG"; }          # one value
+step() { say "  $(date +%H:%M:%S) $*"; }
+
+# ------------------------------------------------------------------ results
+TSV=$WORK/rows.tsv
+: >"$TSV"
+ERRORS=0
+NOTES=$WORK/notes
+: >"$NOTES"
+note() { printf '%s\n' "$*" >>"$NOTES"; }   # (also from subshells)
+
+# record CASE LABEL FIGURE OURS BASE UNIT GOAL   (GOAL: ">= 0.9", "<= 1.5" or "-")
+# OURS/BASE are numbers or ERR; ratio = ours / baseline
+record() {
+  local case=$1 label=$2 figure=$3 ours=$4 base=$5 unit=$6 goal=$7 ratio met
+  ratio=$(awk -v a="$ours" -v b="$base" 'BEGIN { if (a == "ERR" || b == "ERR" || b + 0 == 0) print "ERR"; else printf "%.3f", a / b }')
+  met=$(awk -v r="$ratio" -v g="$goal" 'BEGIN {
+    if (r == "ERR") { print "error"; exit }
+    if (g == "-") { print "-"; exit }
+    split(g, p, " "); if (p[1] == ">=") print (r + 0 >= p[2] + 0 ? "yes" : "no"); else print (r + 0 <= p[2] + 0 ? "yes" : "no") }')
+  [ "$met" = error ] && ERRORS=$((ERRORS + 1))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$label" "$figure" "$ours" "$base" "$unit" "$ratio" "$goal" "$met" >>"$TSV"
+  say "$(printf '    %-44s ours %s  baseline %s  ratio %s  goal %s  %s' "$label" "$ours" "$base" "$ratio" "$goal" "$met")"
+}
+
+# ------------------------------------------------------------------ pgbench
+# bench NAME CLIENTS CALLS_PER_TX [pgbench args...]: prints calls/s (or ERR)
+bench() {
+  local name=$1 clients=$2 calls=$3; shift 3
+  local out=$WORK/pgbench-$name-$clients.out rc tps failed
+  [ $SMOKE = 1 ] || psql -X -q -c CHECKPOINT >/dev/null 2>&1
+  local run=("${RUN[@]}")
+  # smoke: about 24 transactions in all, at least one per client
+  [ $SMOKE = 0 ] || run=(-t $(( clients >= 24 ? 1 : 24 / clients )))
+  pgbench -n -j 2 -c "$clients" "${run[@]}" --max-tries=10 "$@" >"$out" 2>&1; rc=$?
+  tps=$(awk -F' = ' '/^tps = / { split($2, a, " "); print a[1]; exit }' "$out")
+  failed=$(awk '/^number of failed transactions:/ { print $5; exit }' "$out")
+  {
+    echo "--- pgbench $name, $clients clients: exit $rc"
+    grep -E '^(tps|number of (transactions|failed)|latency average|maximum number of tries)' "$out"
+    grep -E 'error|ERROR|abort' "$out" | head -n 5
+  } >>"$LOG"
+  if [ $rc -ne 0 ] || [ -z "$tps" ]; then
+    {
+      echo "    pgbench $name ($clients clients) failed (exit $rc):"
+      grep -E 'error|ERROR|abort' "$out" | head -n 3 | sed 's/^/      /'
+    } | tee -a "$LOG" >&2
+    echo ERR; return
+  fi
+  [ "${failed:-0}" = 0 ] || note "pgbench $name at $clients clients: $failed transactions failed after retries (deadlock or serialization)"
+  awk -v t="$tps" -v c="$calls" 'BEGIN { printf "%.1f", t * c }'
+}
+
+# pgbench scripts; :n is the world's size
+script() { cat >"$WORK/$1.sql"; }
+D="-D n=$N"
+
+# ------------------------------------------------------------------ the world
+# N users, N tribes and N articles: user i owns tribe i and wrote article i
+# in tribe i; everything through the API.
+step "world: $N users, tribes and articles"
+sql -v n="$N" <<'SQL' || fail "loading the world failed (see $LOG)"
+CREATE EXTENSION drivetribe;
+SELECT count(drivetribe.register_user(u, 'user ' || u)) FROM generate_series(1, :n) u;
+SELECT count(drivetribe.create_tribe(t, t, 'tribe ' || t)) FROM generate_series(1, :n) t;
+SELECT count(drivetribe.post_article(a, a, a, 'article ' || a)) FROM generate_series(1, :n) a;
+CREATE SEQUENCE public.comment_ids START 1000000000;
+SQL
+EXTVERSION=$(val -c "SELECT extversion FROM pg_extension WHERE extname = 'drivetribe'")
+
+if want vote; then
+  # prior views: article k gets round(V * k^-1.08 / sum) views, set-based
+  # into the log, then rebuild() folds them into the projections
+  step "vote world: $PRIOR_VIEWS prior views (Zipf 1.08), plain normalised tables"
+  sql -v n="$N" -v views="$PRIOR_VIEWS" <<'SQL' || fail "loading the prior views failed (see $LOG)"
+CREATE TABLE public.prior_views AS
+SELECT k AS article_id, round(:views * w / sum(w) OVER ())::bigint AS cnt
+  FROM (SELECT k, power(k, -1.08) AS w FROM generate_series(1, :n) k) s;
+INSERT INTO drivetribe.events (event_id, kind, occurred_at, user_id, tribe_id, article_id, target_id, context)
+SELECT gen_random_uuid(), 'article_viewed', clock_timestamp(), v, p.article_id, p.article_id, p.article_id,
+       jsonb_build_object('user_name', 'user ' || v)
+  FROM public.prior_views p,
+       LATERAL (SELECT (p.article_id * 31 + g) % :n + 1 AS v FROM generate_series(1, p.cnt) g) x;
+SELECT drivetribe.rebuild();
+
+-- the baseline: plain normalised tables, counts at read time
+CREATE SCHEMA rt;
+CREATE TABLE rt.users (user_id bigint PRIMARY KEY, name text NOT NULL,
+                       registered_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE rt.tribes (tribe_id bigint PRIMARY KEY, owner_id bigint NOT NULL, name text NOT NULL,
+                        created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE rt.articles (article_id bigint PRIMARY KEY, tribe_id bigint NOT NULL,
+                          author_id bigint NOT NULL, title text NOT NULL,
+                          posted_at timestamptz NOT NULL DEFAULT now(),
+                          deleted boolean NOT NULL DEFAULT false);
+CREATE TABLE rt.views (view_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                       article_id bigint NOT NULL, viewer_id bigint,
+                       viewed_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE rt.views_uniform (view_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                               article_id bigint NOT NULL, viewer_id bigint,
+                               viewed_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE rt.bumps (article_id bigint NOT NULL, user_id bigint NOT NULL,
+                       bumped_at timestamptz NOT NULL DEFAULT now(),
+                       PRIMARY KEY (article_id, user_id));
+CREATE TABLE rt.comments (comment_id bigint PRIMARY KEY, article_id bigint NOT NULL,
+                          author_id bigint NOT NULL, body text NOT NULL,
+                          posted_at timestamptz NOT NULL DEFAULT now(),
+                          deleted boolean NOT NULL DEFAULT false);
+INSERT INTO rt.users SELECT user_id, name, registered_at FROM drivetribe.users;
+INSERT INTO rt.tribes SELECT tribe_id, owner_id, name, created_at FROM drivetribe.tribes;
+INSERT INTO rt.articles SELECT article_id, tribe_id, author_id, title, posted_at, deleted FROM drivetribe.articles;
+INSERT INTO rt.views (article_id, viewer_id)
+SELECT p.article_id, x.v
+  FROM public.prior_views p,
+       LATERAL (SELECT (p.article_id * 31 + g) % :n + 1 AS v FROM generate_series(1, p.cnt) g) x;
+INSERT INTO rt.views_uniform (article_id, viewer_id)
+SELECT a, (a * 31 + g) % :n + 1
+  FROM generate_series(1, :n) a, generate_series(1, :views / :n) g;
+CREATE INDEX ON rt.views (article_id);
+CREATE INDEX ON rt.views_uniform (article_id);
+CREATE INDEX ON rt.comments (article_id) WHERE NOT deleted;
+CREATE VIEW rt.article_card AS
+SELECT a.article_id, a.tribe_id, t.name AS tribe_name, a.author_id, u.name AS author_name,
+       a.title, a.posted_at, c.views, c.comments, c.bumps,
+       log(greatest(10 * c.bumps + 5 * c.comments + c.views, 1)::double precision)
+         + extract(epoch FROM a.posted_at)::double precision / 45000 AS score
+  FROM rt.articles a
+  JOIN rt.tribes t ON t.tribe_id = a.tribe_id
+  JOIN rt.users u ON u.user_id = a.author_id
+  CROSS JOIN LATERAL (
+    SELECT (SELECT count(*) FROM rt.views v WHERE v.article_id = a.article_id) AS views,
+           (SELECT count(*) FROM rt.comments m WHERE m.article_id = a.article_id AND NOT m.deleted) AS comments,
+           (SELECT count(*) FROM rt.bumps b WHERE b.article_id = a.article_id) AS bumps) c
+ WHERE NOT a.deleted;
+CREATE VIEW rt.article_card_uniform AS
+SELECT a.article_id, a.tribe_id, t.name AS tribe_name, a.author_id, u.name AS author_name,
+       a.title, a.posted_at, c.views, c.comments, c.bumps,
+       log(greatest(10 * c.bumps + 5 * c.comments + c.views, 1)::double precision)
+         + extract(epoch FROM a.posted_at)::double precision / 45000 AS score
+  FROM rt.articles a
+  JOIN rt.tribes t ON t.tribe_id = a.tribe_id
+  JOIN rt.users u ON u.user_id = a.author_id
+  CROSS JOIN LATERAL (
+    SELECT (SELECT count(*) FROM rt.views_uniform v WHERE v.article_id = a.article_id) AS views,
+           (SELECT count(*) FROM rt.comments m WHERE m.article_id = a.article_id AND NOT m.deleted) AS comments,
+           (SELECT count(*) FROM rt.bumps b WHERE b.article_id = a.article_id) AS bumps) c
+ WHERE NOT a.deleted;
+SQL
+  v_total=$(val -c "SELECT sum(cnt) FROM public.prior_views")
+  v_top=$(val -c "SELECT cnt FROM public.prior_views WHERE article_id = 1")
+  note "vote: $v_total prior views, article 1 (the most read) has $v_top of them; the uniform variant has $((PRIOR_VIEWS / N)) per article"
+fi
+
+if want card; then
+  sql <<'SQL' || fail "creating the card table failed (see $LOG)"
+CREATE TABLE public.cards AS SELECT * FROM drivetribe.article_view;
+ALTER TABLE public.cards ADD PRIMARY KEY (article_id);
+SQL
+fi
+
+if want ceiling; then
+  sql <<'SQL' || fail "creating the bare event table failed (see $LOG)"
+CREATE SEQUENCE public.bare_seq;
+CREATE TABLE public.bare_events (LIKE drivetribe.events INCLUDING DEFAULTS);
+ALTER TABLE public.bare_events ALTER seq SET DEFAULT nextval('public.bare_seq'),
+  ADD PRIMARY KEY (seq), ADD UNIQUE (event_id);
+SQL
+fi
+
+if want plpgsql; then
+  step "plpgsql world: the same $N users, tribes and articles through plpgsql_dt"
+  sql -f test/bench/plpgsql_dt.sql || fail "test/bench/plpgsql_dt.sql failed (see $LOG)"
+  sql -v n="$N" <<'SQL' || fail "loading the plpgsql world failed (see $LOG)"
+SELECT count(plpgsql_dt.register_user(u, 'user ' || u)) FROM generate_series(1, :n) u;
+SELECT count(plpgsql_dt.create_tribe(t, t, 'tribe ' || t)) FROM generate_series(1, :n) t;
+SELECT count(plpgsql_dt.post_article(a, a, a, 'article ' || a)) FROM generate_series(1, :n) a;
+SQL
+fi
+
+if want rename; then
+  PROLIFIC=$((N + 1)); NEWCOMER=$((N + 2))
+  step "rename world: user $PROLIFIC writes $PROLIFIC_ARTICLES articles and $PROLIFIC_COMMENTS comments"
+  sql <<'SQL' || fail "creating the rename loader failed (see $LOG)"
+-- articles and comments of one author through the API, 500 calls per
+-- transaction (one row updated many times in one transaction is quadratic)
+CREATE PROCEDURE public.bench_prolific(p bigint, first_article bigint, n_articles int,
+                                       n_comments int, n_tribes int)
+LANGUAGE plpgsql AS $$
+DECLARE
+  i int := 0;
+BEGIN
+  WHILE i < n_articles LOOP
+    PERFORM drivetribe.post_article(first_article + x, p, x % n_tribes + 1, 'article ' || (first_article + x))
+       FROM generate_series(i, least(i + 500, n_articles) - 1) x;
+    COMMIT;
+    i := i + 500;
+  END LOOP;
+  i := 0;
+  WHILE i < n_comments LOOP
+    PERFORM drivetribe.post_comment(nextval('public.comment_ids'), first_article + x % n_articles, p,
+                                    'comment number ' || x)
+       FROM generate_series(i, least(i + 500, n_comments) - 1) x;
+    COMMIT;
+    i := i + 500;
+  END LOOP;
+END
+$$;
+SQL
+  sql -c "SELECT drivetribe.register_user($PROLIFIC, 'prolific'), drivetribe.register_user($NEWCOMER, 'newcomer')" \
+      -c "CALL public.bench_prolific($PROLIFIC, 100000001, $PROLIFIC_ARTICLES, $PROLIFIC_COMMENTS, $N)" ||
+    fail "loading the prolific author failed (see $LOG)"
+  got=$(val -c "SELECT articles || ' articles, ' || comments || ' comments' FROM drivetribe.user_stats WHERE user_id = $PROLIFIC")
+  note "rename: the prolific author (user $PROLIFIC) has $got; the new author (user $NEWCOMER) none"
+fi
+
+step "VACUUM ANALYZE"
+sql -c "VACUUM ANALYZE" || fail "VACUUM failed"
+
+# ------------------------------------------------------------------ cases
+if want card; then
+  step "card: article(id) vs a primary-key SELECT of a precomputed card, Zipf 1.08, 8 clients"
+  script card_ours <<'B'
+\set id random_zipfian(1, :n, 1.08)
+SELECT * FROM drivetribe.article(:id);
+B
+  script card_base <<'B'
+\set id random_zipfian(1, :n, 1.08)
+SELECT * FROM public.cards WHERE article_id = :id;
+B
+  o=$(bench card_ours 8 1 $D -M simple -f "$WORK/card_ours.sql")
+  b=$(bench card_base 8 1 $D -M simple -f "$WORK/card_base.sql")
+  record card "card read, simple protocol" "article(id) vs PK SELECT of a precomputed card, Zipf 1.08 over $N articles, 8 clients, -M simple (reads/s)" "$o" "$b" "reads/s" ">= 0.6"
+  o=$(bench card_ours_prep 8 1 $D -M prepared -f "$WORK/card_ours.sql")
+  b=$(bench card_base_prep 8 1 $D -M prepared -f "$WORK/card_base.sql")
+  record card "card read, extended protocol" "article(id) vs PK SELECT of a precomputed card, Zipf 1.08 over $N articles, 8 clients, -M prepared (reads/s; informative)" "$o" "$b" "reads/s" "-"
+fi
+
+if want vote; then
+  step "vote: 95% article(id), 5% bump, Zipf 1.08, 8 clients, vs read time over plain tables"
+  script vote_read <<'B'
+\set id random_zipfian(1, :n, 1.08)
+SELECT * FROM drivetribe.article(:id);
+B
+  script vote_bump <<'B'
+\set id random_zipfian(1, :n, 1.08)
+\set u random(1, :n)
+SELECT drivetribe.bump(:id, :u);
+B
+  script rt_read <<'B'
+\set id random_zipfian(1, :n, 1.08)
+SELECT * FROM rt.article_card WHERE article_id = :id;
+B
+  script rt_read_uniform <<'B'
+\set id random_zipfian(1, :n, 1.08)
+SELECT * FROM rt.article_card_uniform WHERE article_id = :id;
+B
+  script rt_bump <<'B'
+\set id random_zipfian(1, :n, 1.08)
+\set u random(1, :n)
+INSERT INTO rt.bumps (article_id, user_id) VALUES (:id, :u) ON CONFLICT DO NOTHING;
+B
+  o=$(bench vote_ours 8 1 $D -f "$WORK/vote_read.sql@95" -f "$WORK/vote_bump.sql@5")
+  b=$(bench vote_base 8 1 $D -f "$WORK/rt_read.sql@95" -f "$WORK/rt_bump.sql@5")
+  record vote "vote shape (Zipf prior views)" "vote: 95% article(id) + 5% bump, Zipf 1.08 over $N articles, $PRIOR_VIEWS prior views, vs read time over plain tables, 8 clients (calls/s)" "$o" "$b" "calls/s" ">= 10"
+  b=$(bench vote_base_uniform 8 1 $D -f "$WORK/rt_read_uniform.sql@95" -f "$WORK/rt_bump.sql@5")
+  record vote "vote shape (uniform prior views)" "vote, same, baseline with the prior views spread evenly over the articles (calls/s; informative)" "$o" "$b" "calls/s" "-"
+fi
+
+if want ceiling; then
+  step "ceiling: view_article spread vs a bare INSERT of the same event row, 8 clients"
+  script view_spread <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT drivetribe.view_article(:a, :u);
+B
+  script bare_insert <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+INSERT INTO public.bare_events (event_id, kind, occurred_at, user_id, tribe_id, article_id, target_id, context)
+VALUES (gen_random_uuid(), 'article_viewed', now(), :u, :a, :a, :a, jsonb_build_object('user_name', 'user ' || :u));
+B
+  o=$(bench ceiling_view 8 1 $D -f "$WORK/view_spread.sql")
+  b=$(bench ceiling_insert 8 1 $D -f "$WORK/bare_insert.sql")
+  record ceiling "view spread vs bare INSERT" "view_article spread over $N articles vs a bare INSERT of the same event row, 8 clients (calls/s)" "$o" "$b" "calls/s" ">= 0.6"
+fi
+
+if want hot; then
+  step "hot: one key vs the same calls spread over $N keys, 8 and 64 clients"
+  script view_hot <<'B'
+\set u random(1, :n)
+SELECT drivetribe.view_article(1, :u);
+B
+  script view_spread <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT drivetribe.view_article(:a, :u);
+B
+  script bump_hot <<'B'
+\set u random(1, :n)
+SELECT drivetribe.bump(1, :u);
+SELECT drivetribe.unbump(1, :u);
+B
+  script bump_spread <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT drivetribe.bump(:a, :u);
+SELECT drivetribe.unbump(:a, :u);
+B
+  script comment_hot <<'B'
+\set u random(1, :n)
+SELECT drivetribe.post_comment(nextval('public.comment_ids'), 1, :u, 'a comment from the benchmark');
+B
+  script comment_spread <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT drivetribe.post_comment(nextval('public.comment_ids'), :a, :u, 'a comment from the benchmark');
+B
+  script follow_hot <<'B'
+\set u random(2, :n)
+SELECT drivetribe.follow_user(:u, 1);
+SELECT drivetribe.unfollow_user(:u, 1);
+B
+  script follow_spread <<'B'
+\set f random(1, :n)
+\set d random(1, :n - 1)
+\set e 1 + (:f - 1 + :d) % :n
+SELECT drivetribe.follow_user(:f, :e);
+SELECT drivetribe.unfollow_user(:f, :e);
+B
+  script join_hot <<'B'
+\set u random(2, :n)
+SELECT drivetribe.join_tribe(:u, 1);
+SELECT drivetribe.leave_tribe(:u, 1);
+B
+  script join_spread <<'B'
+\set t random(1, :n)
+\set d random(1, :n - 1)
+\set u 1 + (:t - 1 + :d) % :n
+SELECT drivetribe.join_tribe(:u, :t);
+SELECT drivetribe.leave_tribe(:u, :t);
+B
+  for shape in "view:1:view_article of article 1 vs spread" \
+               "bump:2:bump+unbump of article 1 vs spread" \
+               "comment:1:post_comment on article 1 vs spread" \
+               "follow:2:follow+unfollow of user 1 vs spread" \
+               "join:2:join+leave of tribe 1 vs spread"; do
+    IFS=: read -r k calls what <<<"$shape"
+    for c in 8 64; do
+      o=$(bench "${k}_hot" "$c" "$calls" $D -f "$WORK/${k}_hot.sql")
+      b=$(bench "${k}_spread" "$c" "$calls" $D -f "$WORK/${k}_spread.sql")
+      record hot "hot $k, $c clients" "$what over $N keys, $c clients (calls/s)" "$o" "$b" "calls/s" ">= 0.9"
+    done
+  done
+  note "hot: bump+unbump, follow+unfollow and join+leave run as two transactions (one per call) per pgbench transaction; calls/s counts both calls"
+fi
+
+if want plpgsql; then
+  step "plpgsql: the same projections as PL/pgSQL functions and a row trigger, 8 clients"
+  script pl_view <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT plpgsql_dt.view_article(:a, :u);
+B
+  script pl_bump <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT plpgsql_dt.bump(:a, :u);
+SELECT plpgsql_dt.unbump(:a, :u);
+B
+  script pl_comment <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT plpgsql_dt.post_comment(nextval('public.comment_ids'), :a, :u, 'a comment from the benchmark');
+B
+  # ours: the same scripts as the hot case's spread ones
+  script view_spread <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT drivetribe.view_article(:a, :u);
+B
+  script bump_spread <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT drivetribe.bump(:a, :u);
+SELECT drivetribe.unbump(:a, :u);
+B
+  script comment_spread <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT drivetribe.post_comment(nextval('public.comment_ids'), :a, :u, 'a comment from the benchmark');
+B
+  for shape in "view:view_spread:pl_view:1:view_article" \
+                "bump:bump_spread:pl_bump:2:bump+unbump" \
+                "comment:comment_spread:pl_comment:1:post_comment"; do
+    IFS=: read -r k ours theirs calls what <<<"$shape"
+    o=$(bench "pl_ours_$k" 8 "$calls" $D -f "$WORK/$ours.sql")
+    b=$(bench "pl_theirs_$k" 8 "$calls" $D -f "$WORK/$theirs.sql")
+    record plpgsql "C vs PL/pgSQL, $what" "$what spread: drivetribe (C) vs PL/pgSQL functions + trigger, 8 clients (calls/s)" "$o" "$b" "calls/s" ">= 2"
+  done
+fi
+
+if want rename; then
+  step "rename: rename_user of an author of $PROLIFIC_ARTICLES articles and $PROLIFIC_COMMENTS comments vs a new author, 1 client"
+  script rename_prolific <<B
+\\set k :k + 1
+SELECT drivetribe.rename_user($PROLIFIC, 'prolific ' || :k % 2);
+B
+  script rename_new <<B
+\\set k :k + 1
+SELECT drivetribe.rename_user($NEWCOMER, 'newcomer ' || :k % 2);
+B
+  o=$(bench rename_prolific 1 1 -D k=0 -f "$WORK/rename_prolific.sql")
+  b=$(bench rename_new 1 1 -D k=0 -f "$WORK/rename_new.sql")
+  ms() { awk -v r="$1" 'BEGIN { if (r == "ERR" || r + 0 == 0) print "ERR"; else printf "%.3f", 1000 / r }'; }
+  record rename "rename prolific vs new (time)" "rename_user of an author of $PROLIFIC_ARTICLES articles + $PROLIFIC_COMMENTS comments vs of a new author, 1 client (ms per call; ratio = prolific/new)" "$(ms "$o")" "$(ms "$b")" "ms/call" "<= 2"
+  renamed=$(val -c "SELECT count(*) FROM drivetribe.article_view WHERE author_id = $PROLIFIC AND author_name LIKE 'prolific _'")
+  note "rename: after the run, $renamed of the prolific author's cards show a renamed name"
+fi
+
+if [ ${#ONLY[@]} -eq 0 ] || want hot || want ceiling || want vote || want plpgsql || want rename; then
+  step "verify() of the benchmark database"
+  d=$(val -c "SELECT count(*) FROM drivetribe.verify()")
+  note "verify() of the benchmark database after the write cases: ${d:-ERR} differences"
+  [ "$d" = 0 ] || { ERRORS=$((ERRORS + 1)); say "    verify() found ${d:-ERR} differences"; }
+fi
+
+# ------------------------------------------------------------------ rebuild
+if want rebuild; then
+  step "rebuild: generating a log of about $LOG_EVENTS events (database rebuild)"
+  createdb rebuild >>"$LOG" 2>&1 && sql -d rebuild -c "CREATE EXTENSION drivetribe" || fail "createdb rebuild failed"
+  sql -d rebuild -v step=setup -v events="$LOG_EVENTS" -f test/bench/gen_log.sql || fail "gen_log.sql setup failed (see $LOG)"
+  sql -d rebuild -v step=activity -v part=0 -v parts=2 -f test/bench/gen_log.sql & p0=$!
+  sql -d rebuild -v step=activity -v part=1 -v parts=2 -f test/bench/gen_log.sql; r1=$?
+  wait $p0; r0=$?
+  [ $r0 = 0 ] && [ $r1 = 0 ] || fail "gen_log.sql activity failed (see $LOG)"
+  sql -d rebuild -v step=finish -f test/bench/gen_log.sql || fail "gen_log.sql finish failed (see $LOG)"
+  sql -d rebuild -c "VACUUM ANALYZE drivetribe.events" || fail "VACUUM failed"
+  sql -d rebuild -v step=schema -f test/bench/recompute.sql || fail "recompute.sql schema failed (see $LOG)"
+  events=$(val -d rebuild -c "SELECT count(*) FROM drivetribe.events")
+  step "rebuild: $events events; drivetribe.rebuild() on emptied projections"
+  sql -d rebuild <<'SQL' || fail "emptying the projections failed"
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['users', 'tribes', 'articles', 'comments', 'memberships', 'follows', 'bumps'] LOOP
+    IF to_regclass('drivetribe.' || t) IS NOT NULL THEN
+      EXECUTE format('TRUNCATE drivetribe.%I', t);
+    END IF;
+  END LOOP;
+END
+$$;
+CHECKPOINT;
+SQL
+  t0=$(date +%s.%N)
+  replayed=$(val -d rebuild -c "SELECT drivetribe.rebuild()") || replayed=ERR
+  t1=$(date +%s.%N)
+  ours=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  [ "$replayed" != ERR ] || ours=ERR
+  step "rebuild: the set-based SQL recomputation"
+  sql -d rebuild -c CHECKPOINT
+  t0=$(date +%s.%N)
+  if sql -d rebuild -v step=run -f test/bench/recompute.sql; then
+    t1=$(date +%s.%N); theirs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  else
+    theirs=ERR
+  fi
+  eps() { awk -v e="$events" -v s="$1" 'BEGIN { if (s == "ERR" || s + 0 == 0) print "ERR"; else printf "%.0f", e / s }'; }
+  record rebuild "rebuild() vs set-based SQL (time)" "rebuild() of $events events ($(eps "$ours") events/s) vs a set-based SQL recomputation of the same tables ($(eps "$theirs") events/s) (seconds; ratio = ours/theirs)" "$ours" "$theirs" "s" "<= 1.5"
+  note "rebuild: $events events in the log (rebuild() returned $replayed); events/s: rebuild() $(eps "$ours"), SQL recomputation $(eps "$theirs")"
+  step "rebuild: verify() and the recomputation against the read API"
+  d=$(val -d rebuild -c "SELECT count(*) FROM drivetribe.verify()")
+  note "rebuild: verify() after rebuild(): ${d:-ERR} differences"
+  [ "$d" = 0 ] || { ERRORS=$((ERRORS + 1)); say "    verify() found ${d:-ERR} differences after rebuild()"; }
+  d=$(val -d rebuild -v step=check -f test/bench/recompute.sql)
+  note "rebuild: rows where the SQL recomputation differs from drivetribe's read API (user_stats, tribe_stats, article_view): ${d:-ERR}"
+  [ "$d" = 0 ] || { ERRORS=$((ERRORS + 1)); say "    the recomputation differs from drivetribe in ${d:-ERR} rows"; }
+fi
+
+# ------------------------------------------------------------------ report
+SO_AFTER=$(so_sum)
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+[ "$SO_BEFORE" = "$SO_AFTER" ] ||
+  note "WARNING: drivetribe.so changed during the run ($SO_BEFORE -> $SO_AFTER): sessions that started after the change ran the new code"
+ELAPSED=$((SECONDS - T_START))
+
+fmt() {  # a number with thousands separators, or as it is
+  awk -v x="$1" -v u="$2" 'BEGIN {
+    if (x == "ERR") { print "ERR"; exit }
+    if (u == "s" || u == "ms/call") { printf (x + 0 >= 100 ? "%.0f %s" : x + 0 >= 10 ? "%.1f %s" : "%.2f %s"), x, (u == "s" ? "s" : "ms"); exit }
+    s = sprintf("%.0f", x); out = ""
+    while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+    printf "%s%s/s", s, out }'
+}
+fmt_goal() { case $1 in ">= "*) echo "≥ ${1#>= }" ;; "<= "*) echo "≤ ${1#<= }" ;; *) echo "$1" ;; esac; }
+fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "ERR") print "ERR"; else if (r + 0 >= 10) printf "%.1f", r; else printf "%.2f", r }'; }
+
+{
+  printf 'case\tfigure\tlabel\tours\tbaseline\tunit\tratio\tgoal\tmet\n'
+  awk -F'\t' -v OFS='\t' '{ print $1, $3, $2, $4, $5, $6, $7, $8, $9 }' "$TSV"
+} >"$OUT/latest.tsv"
+
+MACHINE="$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory"
+{
+  echo "# drivetribe benchmark results"
+  echo
+  echo "- command: \`$COMMAND\`$([ $SMOKE = 1 ] && echo " (smoke run: not numbers)")"
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $ELAPSED s in all"
+  echo "- machine: $MACHINE; load average $LOAD_BEFORE before, $LOAD_AFTER after (other work on the machine shows in the numbers)"
+  echo "- PostgreSQL $PGVERSION, durable commits (fsync on, synchronous_commit on), shared_buffers $SHARED_BUFFERS; drivetribe $EXTVERSION (drivetribe.so md5 $SO_BEFORE)"
+  echo "- pgbench -n -j 2, $RUN_LABEL, a CHECKPOINT before each run; -M simple unless the figure says otherwise; calls/s = transactions/s x calls per transaction"
+  echo "- every ratio is ours / baseline; goals from issue 9"
+  echo
+  echo "| figure | ours | baseline | ratio | goal | met? |"
+  echo "|---|---:|---:|---:|:---:|:---:|"
+  while IFS=$'\t' read -r case label figure ours base unit ratio goal met; do
+    echo "| $figure | $(fmt "$ours" "$unit") | $(fmt "$base" "$unit") | $(fmt_ratio "$ratio") | $(fmt_goal "$goal") | $met |"
+  done <"$TSV"
+  echo
+  if [ -s "$NOTES" ]; then
+    echo "Notes:"
+    echo
+    sed 's/^/- /' "$NOTES"
+    echo
+  fi
+  echo "![ratio per figure against its goal](latest.png)"
+  echo
+  echo "Cases (test/bench/run.sh --help has the details):"
+  echo
+  echo "- hot key vs spread: the same call on one key (article 1, user 1 as followee, tribe 1) vs spread uniformly over $N keys, random acting user; pairs (bump+unbump, follow+unfollow, join+leave) are two transactions, one per call"
+  echo "- view spread vs bare INSERT: the event row view_article appends, inserted by hand into a plain table with a primary key on seq and a unique event_id: the physical ceiling of an append"
+  echo "- card read: \`SELECT * FROM drivetribe.article(:id)\` vs \`SELECT * FROM cards WHERE article_id = :id\` on a plain table of precomputed card rows, ids random_zipfian(1, $N, 1.08)"
+  echo "- vote: 95% card reads and 5% bumps with the same Zipf ids; the baseline computes the card at read time (joins and count() of views, comments and bumps) over plain normalised tables holding the same $PRIOR_VIEWS prior views (Zipf-distributed like the reads; informative row: evenly spread), and a bump is INSERT ... ON CONFLICT DO NOTHING"
+  echo "- C vs PL/pgSQL: test/bench/plpgsql_dt.sql, the same validation, log and projections as PL/pgSQL functions and an AFTER INSERT row trigger"
+  echo "- rebuild: test/bench/gen_log.sql writes a consistent log set-based; rebuild() runs on emptied projections; the baseline is test/bench/recompute.sql (INSERT ... SELECT ... GROUP BY into copies of the projection tables), checked equal to drivetribe's read API"
+  echo "- rename: rename_user of an author of $PROLIFIC_ARTICLES articles and $PROLIFIC_COMMENTS comments vs of a new author, 1 client, alternating two names"
+} >"$OUT/latest.md"
+
+# the table on the terminal
+echo
+awk -F'\t' '{ printf "%-36s %14s %14s %8s %7s %s\n", $2, $4, $5, $7, $8, $9 }' \
+  <(printf 'x\tfigure\tf\tours\tbaseline\tu\tratio\tgoal\tmet?\n'; cat "$TSV") | tee -a "$LOG"
+echo
+sed 's/^/  - /' "$NOTES" | tee -a "$LOG"
+
+# ------------------------------------------------------------------ chart
+if [ $HAVE_GNUPLOT = 1 ] && [ -s "$TSV" ]; then
+  # idx label ratio goal color: green met, red not met, grey informative or error
+  awk -F'\t' -v OFS='\t' '{
+      goal = ($8 == "-") ? "NaN" : substr($8, 4)
+      color = ($9 == "yes") ? 3381555 : ($9 == "no") ? 14235942 : 10066329
+      ratio = ($7 == "ERR") ? "NaN" : $7
+      label = $2 (($8 == "-") ? " (info)" : " (" $8 ")")
+      print NR, "\"" label "\"", ratio, goal, color }' "$TSV" >"$WORK/chart.dat"
+  nfig=$(wc -l <"$WORK/chart.dat")
+  yr=$(awk -F'\t' '{ for (i = 3; i <= 4; i++) if ($i != "NaN") { if (min == "" || $i < min) min = $i; if ($i > max) max = $i } }
+                   END { lo = 0.05; if (min != "" && min / 2 < lo) lo = min / 2; hi = (max == "" ? 10 : max * 2.5); printf "%g:%g", lo, hi }' "$WORK/chart.dat")
+  cat >"$WORK/chart.gp" <<GP
+set terminal pngcairo size $((500 + 70 * nfig)),900 font "DejaVu Sans,10"
+set output '$OUT/latest.png'
+set title "drivetribe benchmark ($(date -u '+%Y-%m-%d'), $(nproc) CPUs, PostgreSQL $PGVERSION$([ $SMOKE = 1 ] && echo ', SMOKE RUN: not numbers'))\nbar = ratio ours/baseline (log scale), black line = goal; green: met, red: not met, grey: informative" font ",12"
+set logscale y
+set termoption noenhanced
+set yrange [$yr]
+set ylabel "ratio ours / baseline"
+set grid ytics
+set style fill solid 0.85 border rgb "black"
+set boxwidth 0.7
+set xrange [0.3:$nfig + 0.7]
+set xtics rotate by 45 right nomirror font ",9"
+set bmargin 14
+set lmargin 26
+set datafile missing "NaN"
+set key off
+plot '$WORK/chart.dat' using 1:3:5:xtic(2) with boxes lc rgb variable, \
+     '' using (\$1 - 0.45):4:(0.9):(0) with vectors nohead lw 3 lc rgb "black", \
+     '' using 1:((\$4 == \$4 && \$4 > \$3) ? \$4 : \$3):(sprintf("%.2f", \$3)) with labels offset 0,0.8 font ",9"
+GP
+  if ! gnuplot "$WORK/chart.gp" >>"$LOG" 2>&1; then
+    say "gnuplot failed (see $LOG)"; ERRORS=$((ERRORS + 1))
+  fi
+else
+  say "no chart: gnuplot is not available"; ERRORS=$((ERRORS + 1))
+fi
+
+say "bench: $ELAPSED s; results in $OUT/latest.md, latest.tsv, latest.png, latest.log"
+[ $ERRORS -eq 0 ] || { say "bench: $ERRORS errors (a run failed, verify() found differences, or no chart)"; exit 1; }
+exit 0
