@@ -55,8 +55,6 @@ SELECT pg_catalog.pg_extension_config_dump('drivetribe.article_stripes', '');
 SELECT pg_catalog.pg_extension_config_dump('drivetribe.user_stripes', '');
 SELECT pg_catalog.pg_extension_config_dump('drivetribe.tribe_stripes', '');
 
-COMMENT ON COLUMN drivetribe.articles.score IS
-  'rank as of the row''s own counters (stripes not folded in); article_view shows the exact score';
 
 ------------------------------------------------------------------------
 -- Reads: a count is its row plus its stripes.  For one key the
@@ -92,6 +90,12 @@ SELECT a.article_id, a.tribe_id, t.name AS tribe_name,
            a.comments OPERATOR(pg_catalog.+) COALESCE(d.comments, 0) AS comments,
            a.bumps OPERATOR(pg_catalog.+) COALESCE(d.bumps, 0) AS bumps) c
  WHERE NOT a.deleted;
+
+-- The stored, generated articles.score goes: every counter update of an
+-- article recomputed it (and re-read its expression), and with stripes it
+-- would only be the rank of the row's own share.  Reads compute the score
+-- from the exact counts (above); the feeds will keep their own ranking.
+ALTER TABLE drivetribe.articles DROP COLUMN score;
 
 CREATE OR REPLACE VIEW drivetribe.user_stats AS
 SELECT u.user_id, u.name,

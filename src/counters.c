@@ -8,7 +8,9 @@
  * statement when the row is free, two when it is held:
  *
  *	- At READ COMMITTED it tries the row with FOR NO KEY UPDATE SKIP LOCKED
- *	  and, when it gets the lock, adds its change in place.  When another
+ *	  and, when it gets the lock, adds its change in place.  (For a second
+ *	  after a backend found a key held, it skips that attempt for the key:
+ *	  see hot_keys below.)  When another
  *	  transaction holds the row (a concurrent writer of the same key, a
  *	  rename, a delete), it adds its change to this backend's stripe of the
  *	  key instead: the row (key, MyBackendId) of <table>_stripes, inserted
@@ -51,6 +53,7 @@
 #include "catalog/namespace.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "counters.h"
 
@@ -96,6 +99,54 @@ typedef enum CounterStatement
  * counter change is the 1.1 in-place update.
  */
 static SPIPlanPtr plans[DT_NUM_COUNTER_TABLES][CS_NUM][2];
+
+/*
+ * Keys this backend recently found held by another writer.  For a while
+ * (HOT_KEY_USECS) a change of such a key goes straight to the backend's
+ * stripe: one statement instead of a failed in-place attempt and then the
+ * stripe, and the hot row itself stops being rewritten by every writer
+ * that happens to find it free (each rewrite is a new row version that
+ * every reader of the card walks past).  A cold key never enters here.
+ * A direct-mapped cache: a collision only costs one in-place attempt.
+ */
+#define HOT_KEY_SLOTS	256
+#define HOT_KEY_USECS	1000000
+
+typedef struct HotKey
+{
+	DtCounterTable table;
+	int64		key;
+	TimestampTz until;
+} HotKey;
+
+static HotKey hot_keys[HOT_KEY_SLOTS];
+
+static HotKey *
+hot_key_slot(DtCounterTable table, int64 key)
+{
+	uint64		h = (uint64) key * UINT64CONST(0x9E3779B97F4A7C15) + (uint64) table;
+
+	return &hot_keys[(h >> 32) % HOT_KEY_SLOTS];
+}
+
+static bool
+key_is_hot(DtCounterTable table, int64 key)
+{
+	HotKey	   *slot = hot_key_slot(table, key);
+
+	return slot->key == key && slot->table == table &&
+		slot->until > GetCurrentTransactionStartTimestamp();
+}
+
+static void
+mark_key_hot(DtCounterTable table, int64 key)
+{
+	HotKey	   *slot = hot_key_slot(table, key);
+
+	slot->table = table;
+	slot->key = key;
+	slot->until = GetCurrentTransactionStartTimestamp() + HOT_KEY_USECS;
+}
 
 #define EQ " OPERATOR(pg_catalog.=) "
 #define PLUS " OPERATOR(pg_catalog.+) "
@@ -372,13 +423,19 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	if (!any)
 		return;
 	/* in place when the row is free (one statement, the common case) */
-	if (!IsolationUsesXactSnapshot())
+	if (!IsolationUsesXactSnapshot() && !key_is_hot(table, key))
 	{
 		run(table, CS_ADD, values);
 		if (SPI_processed > 0 || !striped())
 			return;
+		mark_key_hot(table, key);
 	}
-	/* held by another transaction (or a snapshot older than the row) */
+	/* held by another transaction, recently so, or a snapshot older than it */
+	if (!striped())
+	{
+		run(table, CS_ADD, values); /* 1.1's schema: wait for the row */
+		return;
+	}
 	run(table, CS_STRIPE, values);
 }
 

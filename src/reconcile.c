@@ -173,10 +173,12 @@ run_preserving(DtStatement stmt, Datum *values)
 {
 	SPITupleTable *saved_table = SPI_tuptable;
 	uint64		saved_processed = SPI_processed;
+	MemoryContext saved_cxt = CurrentMemoryContext;
 
 	dt_exec_expect(stmt, values, NULL, 1);
 	SPI_tuptable = saved_table;
 	SPI_processed = saved_processed;
+	MemoryContextSwitchTo(saved_cxt);
 }
 
 static void
@@ -227,6 +229,7 @@ batch_flush(RowBatch *b)
 	Datum		params[MAX_BATCH_COLUMNS];
 	SPITupleTable *saved_table = SPI_tuptable;
 	uint64		saved_processed = SPI_processed;
+	MemoryContext saved_cxt = CurrentMemoryContext;
 
 	if (b->rows == 0)
 		return;
@@ -244,6 +247,7 @@ batch_flush(RowBatch *b)
 	dt_exec_expect(b->stmt, params, NULL, b->rows);
 	SPI_tuptable = saved_table;
 	SPI_processed = saved_processed;
+	MemoryContextSwitchTo(saved_cxt);
 	b->rows = 0;
 }
 
@@ -263,13 +267,28 @@ batch_free(RowBatch *b)
 		pfree(b->columns[c]);
 }
 
+/*
+ * Every SPI call leaves CurrentMemoryContext at SPI's procedure context,
+ * where what the caller allocates next would stay until SPI_finish (one
+ * copy of every text compared, for the whole scan).  The helpers that run
+ * SPI while rows are walked therefore put the caller's context back:
+ * fetch_batch() the row context, the *_preserving() ones whatever was
+ * current.
+ */
+static void
+fetch_batch(Reconcile *rc, Portal portal)
+{
+	SPI_cursor_fetch(portal, true, RECONCILE_BATCH);
+	MemoryContextSwitchTo(rc->row_cxt);
+}
+
 /* free a batch of live rows and fetch the next one */
 static void
-next_batch(Portal portal)
+next_batch(Reconcile *rc, Portal portal)
 {
 	SPI_freetuptable(SPI_tuptable);
 	CHECK_FOR_INTERRUPTS();
-	SPI_cursor_fetch(portal, true, RECONCILE_BATCH);
+	fetch_batch(rc, portal);
 }
 
 /*
@@ -281,8 +300,8 @@ next_batch(Portal portal)
 	for (Portal portal_ = SPI_cursor_open(NULL, (plan), NULL, NULL, \
 										  !(rc)->repair); \
 		 portal_ != NULL; SPI_cursor_close(portal_), portal_ = NULL) \
-		for (SPI_cursor_fetch(portal_, true, RECONCILE_BATCH); SPI_processed > 0; \
-			 next_batch(portal_)) \
+		for (fetch_batch((rc), portal_); SPI_processed > 0; \
+			 next_batch((rc), portal_)) \
 			for (int row = 0; row < (int) SPI_processed; \
 				 row++, MemoryContextReset((rc)->row_cxt))
 
@@ -588,10 +607,12 @@ set_edge_preserving(DtEdgeKind kind, const EdgeKey *key, bool present)
 {
 	SPITupleTable *saved_table = SPI_tuptable;
 	uint64		saved_processed = SPI_processed;
+	MemoryContext saved_cxt = CurrentMemoryContext;
 
 	dt_live_sink.edge_set(NULL, kind, key->a, key->b, present);
 	SPI_tuptable = saved_table;
 	SPI_processed = saved_processed;
+	MemoryContextSwitchTo(saved_cxt);
 }
 
 static const Oid edge_types[2] = {INT8OID, INT8OID};
@@ -656,8 +677,7 @@ reconcile_orphan_deltas(Reconcile *rc, DtCounterTable table)
 	if (plan == NULL)
 		return;
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, !rc->repair);
-	for (SPI_cursor_fetch(portal, true, RECONCILE_BATCH); SPI_processed > 0;
-		 next_batch(portal))
+	for (fetch_batch(rc, portal); SPI_processed > 0; next_batch(rc, portal))
 		for (int row = 0; row < (int) SPI_processed; row++)
 		{
 			report(rc, dt_counters_stripe_table(table),
