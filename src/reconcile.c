@@ -162,10 +162,12 @@ run_preserving(DtStatement stmt, Datum *values)
 {
 	SPITupleTable *saved_table = SPI_tuptable;
 	uint64		saved_processed = SPI_processed;
+	MemoryContext saved_cxt = CurrentMemoryContext;
 
 	dt_exec_expect(stmt, values, NULL, 1);
 	SPI_tuptable = saved_table;
 	SPI_processed = saved_processed;
+	MemoryContextSwitchTo(saved_cxt);
 }
 
 static void
@@ -176,13 +178,28 @@ remove_row(DtStatement stmt, int64 key)
 	run_preserving(stmt, v);
 }
 
+/*
+ * Every SPI call leaves CurrentMemoryContext at SPI's procedure context,
+ * where what the caller allocates next would stay until SPI_finish (one
+ * copy of every text compared, for the whole scan).  The helpers that run
+ * SPI while rows are walked therefore put the caller's context back:
+ * fetch_batch() the row context, the *_preserving() ones whatever was
+ * current.
+ */
+static void
+fetch_batch(Reconcile *rc, Portal portal)
+{
+	SPI_cursor_fetch(portal, true, RECONCILE_BATCH);
+	MemoryContextSwitchTo(rc->row_cxt);
+}
+
 /* free a batch of live rows and fetch the next one */
 static void
-next_batch(Portal portal)
+next_batch(Reconcile *rc, Portal portal)
 {
 	SPI_freetuptable(SPI_tuptable);
 	CHECK_FOR_INTERRUPTS();
-	SPI_cursor_fetch(portal, true, RECONCILE_BATCH);
+	fetch_batch(rc, portal);
 }
 
 /*
@@ -194,8 +211,8 @@ next_batch(Portal portal)
 	for (Portal portal_ = SPI_cursor_open(NULL, dt_plan(stmt), NULL, NULL, \
 										  !(rc)->repair); \
 		 portal_ != NULL; SPI_cursor_close(portal_), portal_ = NULL) \
-		for (SPI_cursor_fetch(portal_, true, RECONCILE_BATCH); SPI_processed > 0; \
-			 next_batch(portal_)) \
+		for (fetch_batch((rc), portal_); SPI_processed > 0; \
+			 next_batch((rc), portal_)) \
 			for (int row = 0; row < (int) SPI_processed; \
 				 row++, MemoryContextReset((rc)->row_cxt))
 
@@ -440,10 +457,12 @@ set_edge_preserving(DtEdgeKind kind, const EdgeKey *key, bool present)
 {
 	SPITupleTable *saved_table = SPI_tuptable;
 	uint64		saved_processed = SPI_processed;
+	MemoryContext saved_cxt = CurrentMemoryContext;
 
 	dt_live_sink.edge_set(NULL, kind, key->a, key->b, present);
 	SPI_tuptable = saved_table;
 	SPI_processed = saved_processed;
+	MemoryContextSwitchTo(saved_cxt);
 }
 
 static void

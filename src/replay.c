@@ -67,6 +67,7 @@ dt_replayed_text(const ReplayState *state, const ReplayText *t)
 {
 	SPITupleTable *saved_table = SPI_tuptable;
 	uint64		saved_processed = SPI_processed;
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	Datum		v[1] = {Int64GetDatum(t->seq)};
 	char	   *text;
 
@@ -74,6 +75,8 @@ dt_replayed_text(const ReplayState *state, const ReplayText *t)
 	if (SPI_processed != 1)
 		elog(ERROR, "drivetribe: event seq " INT64_FORMAT " vanished during a replay",
 			 t->seq);
+	/* the copy goes to the caller's context, not SPI's (see reconcile.c) */
+	MemoryContextSwitchTo(caller_cxt);
 	text = dt_result_text(0, 1);
 	SPI_freetuptable(SPI_tuptable);
 	SPI_tuptable = saved_table;
