@@ -74,7 +74,7 @@ ALTER TABLE drivetribe.events ENABLE REPLICA TRIGGER events_are_immutable;
 SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
 ALTER TABLE drivetribe.events DROP CONSTRAINT events_valid;
 SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
-ALTER TABLE drivetribe.events DROP CONSTRAINT events_kind_check;
+ALTER TABLE drivetribe.events DROP CONSTRAINT events_event_id_key;
 SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
 CREATE RULE dt_swallow AS ON INSERT TO drivetribe.events DO INSTEAD NOTHING;
 SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
