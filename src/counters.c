@@ -107,10 +107,10 @@ static SPIPlanPtr plans[DT_NUM_COUNTER_TABLES][CS_NUM][2];
  * stripe, and the hot row itself stops being rewritten by every writer
  * that happens to find it free (each rewrite is a new row version that
  * every reader of the card walks past).  A cold key never enters here.
+ * "A while" is drivetribe.hot_key_memory (default 1 s; 0 turns it off).
  * A direct-mapped cache: a collision only costs one in-place attempt.
  */
 #define HOT_KEY_SLOTS	256
-#define HOT_KEY_USECS	1000000
 
 typedef struct HotKey
 {
@@ -134,7 +134,7 @@ key_is_hot(DtCounterTable table, int64 key)
 {
 	HotKey	   *slot = hot_key_slot(table, key);
 
-	return slot->key == key && slot->table == table &&
+	return dt_hot_key_memory > 0 && slot->key == key && slot->table == table &&
 		slot->until > GetCurrentTransactionStartTimestamp();
 }
 
@@ -145,7 +145,8 @@ mark_key_hot(DtCounterTable table, int64 key)
 
 	slot->table = table;
 	slot->key = key;
-	slot->until = GetCurrentTransactionStartTimestamp() + HOT_KEY_USECS;
+	slot->until = GetCurrentTransactionStartTimestamp() +
+		(TimestampTz) dt_hot_key_memory * 1000;
 }
 
 #define EQ " OPERATOR(pg_catalog.=) "

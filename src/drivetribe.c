@@ -27,6 +27,9 @@ bool		dt_allow_log_ddl = false;
 /* drivetribe.idempotency_retention: how long no-op event_ids are kept */
 int			dt_idempotency_retention = 86400;
 
+/* drivetribe.hot_key_memory: how long a backend sends a held key's counter changes straight to its stripe */
+int			dt_hot_key_memory = 1000;
+
 void		_PG_init(void);
 
 /*
@@ -58,6 +61,17 @@ _PG_init(void)
 							INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("drivetribe.hot_key_memory",
+							"How long a backend sends a counter change of a key it found held straight to its own stripe.",
+							"Saves a failed in-place attempt per change of a hot key and keeps the hot row "
+							"from being rewritten by every writer; 0 tries the row every time.",
+							&dt_hot_key_memory,
+							1000,
+							0,
+							60000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("drivetribe");
 }

@@ -82,9 +82,9 @@ SELECT is(
     WHERE abs(v.score - pg_temp.formula(v.bumps::bigint, v.comments::bigint, v.views::bigint, v.posted_at)) > 1e-9),
   0::bigint, 'article_view.score within 1e-9 of the formula');
 SELECT results_eq(
-  'SELECT article_id::bigint, score::float8 FROM drivetribe.articles WHERE NOT deleted ORDER BY article_id',
-  'SELECT article_id::bigint, score::float8 FROM drivetribe.article_view ORDER BY article_id',
-  'stored score in drivetribe.articles matches article_view');
+  'SELECT v.article_id::bigint, v.score::float8 FROM drivetribe.article_view v ORDER BY 1',
+  'SELECT v.article_id::bigint, (drivetribe.score(v.bumps::bigint, v.comments::bigint, v.views::bigint, v.posted_at))::float8 FROM drivetribe.article_view v ORDER BY 1',
+  'article_view.score is exactly drivetribe.score() over the same counts');
 
 -- posted_at is the time the article_posted event was accepted
 SELECT is(
