@@ -13,7 +13,9 @@
 -- place, which no other writer touches.  A count is its row plus the sum
 -- of its stripes: exact at any snapshot.  Stripes are folded back into
 -- their rows (and deleted) by drivetribe.fold_stripes() (pg_cron job
--- drivetribe-fold-stripes) and by rebuild().
+-- drivetribe-fold-stripes) and by rebuild().  fillfactor 10: a hot key's
+-- stripes (one per backend) spread over several pages instead of sharing
+-- one page's lock, and their in-place updates stay HOT.
 ------------------------------------------------------------------------
 CREATE TABLE drivetribe.article_stripes (
     article_id bigint NOT NULL,
@@ -22,7 +24,7 @@ CREATE TABLE drivetribe.article_stripes (
     comments   bigint NOT NULL DEFAULT 0,
     bumps      bigint NOT NULL DEFAULT 0,
     CONSTRAINT article_stripes_pkey PRIMARY KEY (article_id, stripe)
-);
+) WITH (fillfactor = 10);
 COMMENT ON TABLE drivetribe.article_stripes IS
   'counter changes of articles made while the article row was held by another writer, one row per backend';
 
@@ -37,7 +39,7 @@ CREATE TABLE drivetribe.user_stripes (
     following      bigint NOT NULL DEFAULT 0,
     tribes         bigint NOT NULL DEFAULT 0,
     CONSTRAINT user_stripes_pkey PRIMARY KEY (user_id, stripe)
-);
+) WITH (fillfactor = 10);
 COMMENT ON TABLE drivetribe.user_stripes IS
   'counter changes of users made while the user row was held by another writer, one row per backend';
 
@@ -47,7 +49,7 @@ CREATE TABLE drivetribe.tribe_stripes (
     members  bigint NOT NULL DEFAULT 0,
     articles bigint NOT NULL DEFAULT 0,
     CONSTRAINT tribe_stripes_pkey PRIMARY KEY (tribe_id, stripe)
-);
+) WITH (fillfactor = 10);
 COMMENT ON TABLE drivetribe.tribe_stripes IS
   'counter changes of tribes made while the tribe row was held by another writer, one row per backend';
 

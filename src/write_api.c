@@ -267,6 +267,18 @@ typedef struct ArticleRow
 	bool		deleted;
 } ArticleRow;
 
+/* the article row SPI_tuptable holds (ARTICLE_GET or ARTICLE_LOCK) */
+static void
+article_from_result(int64 article_id, ArticleRow *row)
+{
+	if (SPI_processed == 0)
+		unknown("article", article_id);
+	row->tribe_id = dt_result_int64(0, 1, NULL);
+	row->author_id = dt_result_int64(0, 2, NULL);
+	row->title = dt_result_text(0, 3);
+	row->deleted = dt_result_bool(0, 4);
+}
+
 /* an article's tribe, author, title and state, without a lock */
 static void
 read_article(int64 article_id, ArticleRow *row)
@@ -274,12 +286,7 @@ read_article(int64 article_id, ArticleRow *row)
 	Datum		v[1] = {Int64GetDatum(article_id)};
 
 	decide(DT_SQL_ARTICLE_GET, v);
-	if (SPI_processed == 0)
-		unknown("article", article_id);
-	row->tribe_id = dt_result_int64(0, 1, NULL);
-	row->author_id = dt_result_int64(0, 2, NULL);
-	row->title = dt_result_text(0, 3);
-	row->deleted = dt_result_bool(0, 4);
+	article_from_result(article_id, row);
 }
 
 /*
@@ -302,12 +309,7 @@ use_article(int64 article_id, LOCKMODE mode, bool lock_row, ArticleRow *row)
 		return;
 	}
 	dt_exec(DT_SQL_ARTICLE_LOCK, v, NULL, false, 1);
-	if (SPI_processed == 0)
-		unknown("article", article_id);
-	row->tribe_id = dt_result_int64(0, 1, NULL);
-	row->author_id = dt_result_int64(0, 2, NULL);
-	row->title = dt_result_text(0, 3);
-	row->deleted = dt_result_bool(0, 4);
+	article_from_result(article_id, row);
 }
 
 /*
