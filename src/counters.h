@@ -2,11 +2,11 @@
  *
  * counters.h
  *	  Counters without a hot row: the counter columns of articles, users
- *	  and tribes, changed in place when their row is free and through a
- *	  ledger of pending deltas when another writer holds it.
+ *	  and tribes, changed in place when their row is free and in a
+ *	  per-backend stripe row when another writer holds it.
  *
- * A count is its row's column plus the sum of the key's pending deltas in
- * <table>_deltas; both are ordinary MVCC rows written in the writer's
+ * A count is its row's column plus the sum of the key's stripes in
+ * <table>_stripes; both are ordinary MVCC rows written in the writer's
  * transaction, so every count is exact at any snapshot and a rollback or
  * a crash takes a change back whole.  See counters.c for the protocol.
  *

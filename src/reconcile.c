@@ -14,9 +14,9 @@
  * pg_dump) keep seeing whole projections, old rows until rebuild()
  * commits and corrected ones afterwards.
  *
- * A live count is its row plus its pending deltas (counters.c): verify()
- * compares that sum, and reports deltas of a key without a row; rebuild()
- * first folds every delta into its row (no writer holds one then) and
+ * A live count is its row plus its counter stripes (counters.c): verify()
+ * compares that sum, and reports stripes of a key without a row; rebuild()
+ * first folds every stripe into its row (no writer holds one then) and
  * drops orphans, so its corrections write plain rows.  Folding changes no
  * count a reader sees.
  *
@@ -665,11 +665,11 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 }
 
 /*
- * reconcile_orphan_deltas: pending counter deltas of a key that has no
+ * reconcile_orphan_stripes: counter stripes of a key that has no
  * row are a difference too (rebuild() has already dropped them).
  */
 static void
-reconcile_orphan_deltas(Reconcile *rc, DtCounterTable table)
+reconcile_orphan_stripes(Reconcile *rc, DtCounterTable table)
 {
 	SPIPlanPtr	plan = dt_counters_orphans_plan(table);
 	Portal		portal;
@@ -720,7 +720,7 @@ dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo)
 	reconcile_edges(&rc, DT_EDGE_FOLLOW, DT_SQL_FOLLOWS_ALL);
 	reconcile_edges(&rc, DT_EDGE_BUMP, DT_SQL_BUMPS_ALL);
 	for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
-		reconcile_orphan_deltas(&rc, (DtCounterTable) i);
+		reconcile_orphan_stripes(&rc, (DtCounterTable) i);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(rc.row_cxt);
@@ -751,7 +751,7 @@ drivetribe_rebuild(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	SPI_execute("LOCK TABLE drivetribe.events IN EXCLUSIVE MODE", false, 0);
-	/* no writer holds a row now: fold every pending counter delta */
+	/* no writer holds a row now: fold every counter stripe */
 	for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
 	{
 		dt_counters_fold((DtCounterTable) i);

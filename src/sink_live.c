@@ -6,7 +6,7 @@
  *
  * Each effect is one prepared statement touching one row.  Counters go
  * through counters.c, which never waits for another writer: in place when
- * the row is free, as a pending delta when it is held.  Names, titles,
+ * the row is free, into this backend's stripe when it is held.  Names, titles,
  * flags and edges are written under the locks the write API (write_api.c)
  * took to decide the call.
  *
