@@ -63,20 +63,21 @@ typedef struct CounterTable
 	const char *stripes;		/* drivetribe.<stripes> */
 	const char *key;
 	const char *others;			/* its other columns, as verify() reads them */
+	int			nothers;		/* how many */
 	int			ncounters;
 	const char *counters[DT_MAX_COUNTERS];
 } CounterTable;
 
 static const CounterTable counter_tables[DT_NUM_COUNTER_TABLES] = {
 	[DT_COUNTERS_ARTICLES] = {"articles", "article_stripes", "article_id",
-		"r.tribe_id, r.author_id, r.title, r.posted_at, r.deleted", 3,
+		"r.tribe_id, r.author_id, r.title, r.posted_at, r.deleted", 5, 3,
 	{"views", "comments", "bumps"}},
 	[DT_COUNTERS_USERS] = {"users", "user_stripes", "user_id",
-		"r.name, r.registered_at", 7,
+		"r.name, r.registered_at", 2, 7,
 		{"articles", "comments", "bumps_given", "bumps_received", "followers",
 	"following", "tribes"}},
 	[DT_COUNTERS_TRIBES] = {"tribes", "tribe_stripes", "tribe_id",
-		"r.owner_id, r.name, r.created_at", 2,
+		"r.owner_id, r.name, r.created_at", 3, 2,
 	{"members", "articles"}},
 };
 
@@ -349,12 +350,14 @@ striped(void)
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid("article_stripes", nsp));
 }
 
-/* the kept plan of one counter statement; caller is connected to SPI */
+/*
+ * the kept plan of one counter statement, for a schema with stripes or
+ * without; caller is connected to SPI
+ */
 static SPIPlanPtr
-counter_plan(DtCounterTable table, CounterStatement which)
+counter_plan(DtCounterTable table, CounterStatement which, bool has_stripes)
 {
 	const CounterTable *t = &counter_tables[table];
-	bool		has_stripes = striped();
 	Oid			types[DT_MAX_COUNTERS + 2];
 	int			nargs = 0;
 	SPIPlanPtr	plan;
@@ -388,10 +391,11 @@ counter_plan(DtCounterTable table, CounterStatement which)
 }
 
 static int
-run(DtCounterTable table, CounterStatement which, Datum *values)
+run(DtCounterTable table, CounterStatement which, bool has_stripes,
+	Datum *values)
 {
-	int			rc = SPI_execute_plan(counter_plan(table, which), values, NULL,
-									  false, 0);
+	int			rc = SPI_execute_plan(counter_plan(table, which, has_stripes),
+									  values, NULL, false, 0);
 
 	if (rc < 0)
 		elog(ERROR, "drivetribe: counter statement %d of %s failed: %s",
@@ -412,6 +416,7 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	const CounterTable *t = &counter_tables[table];
 	Datum		values[DT_MAX_COUNTERS + 2];
 	bool		any = false;
+	bool		has_stripes;
 	int			i;
 
 	values[0] = Int64GetDatum(key);
@@ -423,21 +428,23 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	}
 	if (!any)
 		return;
+	has_stripes = striped();
+	if (!has_stripes)
+	{
+		/* SQL version before 1.2: in place, waiting for the row, as 1.1 */
+		run(table, CS_ADD, false, values);
+		return;
+	}
 	/* in place when the row is free (one statement, the common case) */
 	if (!IsolationUsesXactSnapshot() && !key_is_hot(table, key))
 	{
-		run(table, CS_ADD, values);
-		if (SPI_processed > 0 || !striped())
+		run(table, CS_ADD, true, values);
+		if (SPI_processed > 0)
 			return;
 		mark_key_hot(table, key);
 	}
 	/* held by another transaction, recently so, or a snapshot older than it */
-	if (!striped())
-	{
-		run(table, CS_ADD, values); /* 1.1's schema: wait for the row */
-		return;
-	}
-	run(table, CS_STRIPE, values);
+	run(table, CS_STRIPE, true, values);
 }
 
 /*
@@ -449,7 +456,7 @@ dt_counters_fold(DtCounterTable table)
 {
 	if (!striped())
 		return 0;
-	run(table, CS_FOLD, NULL);
+	run(table, CS_FOLD, true, NULL);
 	return (int64) SPI_processed;
 }
 
@@ -459,7 +466,7 @@ dt_counters_drop_orphans(DtCounterTable table)
 {
 	if (!striped())
 		return 0;
-	run(table, CS_DROP_ORPHANS, NULL);
+	run(table, CS_DROP_ORPHANS, true, NULL);
 	return (int64) SPI_processed;
 }
 
@@ -470,7 +477,7 @@ dt_counters_drop_orphans(DtCounterTable table)
 SPIPlanPtr
 dt_counters_orphans_plan(DtCounterTable table)
 {
-	return striped() ? counter_plan(table, CS_ORPHANS) : NULL;
+	return striped() ? counter_plan(table, CS_ORPHANS, true) : NULL;
 }
 
 /*
@@ -480,7 +487,7 @@ dt_counters_orphans_plan(DtCounterTable table)
 SPIPlanPtr
 dt_counters_live_rows_plan(DtCounterTable table)
 {
-	return counter_plan(table, CS_LIVE_ROWS);
+	return counter_plan(table, CS_LIVE_ROWS, striped());
 }
 
 /*
@@ -493,25 +500,22 @@ dt_counters_totals(DtCounterTable table, int64 key, bool latest, int64 *out)
 {
 	const CounterTable *t = &counter_tables[table];
 	Datum		v[1] = {Int64GetDatum(key)};
-	int			other_columns = 1;
+	SPIPlanPtr	plan = counter_plan(table, CS_TOTALS, striped());
 	int			rc;
 	int			i;
 
-	for (const char *c = t->others; *c; c++)
-		other_columns += (*c == ',');
 	if (latest)
-		rc = SPI_execute_snapshot(counter_plan(table, CS_TOTALS), v, NULL,
-								  GetLatestSnapshot(), InvalidSnapshot,
-								  true, false, 1);
+		rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(),
+								  InvalidSnapshot, true, false, 1);
 	else
-		rc = SPI_execute_plan(counter_plan(table, CS_TOTALS), v, NULL, false, 1);
+		rc = SPI_execute_plan(plan, v, NULL, false, 1);
 	if (rc < 0)
 		elog(ERROR, "drivetribe: counter totals of %s failed: %s",
 			 t->table, SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return false;
 	for (i = 0; i < t->ncounters; i++)
-		out[i] = dt_result_int64(0, 2 + other_columns + i, NULL);
+		out[i] = dt_result_int64(0, 2 + t->nothers + i, NULL);
 	return true;
 }
 

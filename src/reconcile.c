@@ -307,20 +307,24 @@ next_batch(Reconcile *rc, Portal portal)
 
 /* ---------- users ---------- */
 
+/*
+ * A replayed row as the parameters of its *_CORRECT (one row) and
+ * *_RESTORE (arrays of rows) statements: the same columns in the same
+ * order, a text column as the seq of the event holding it.
+ */
 static void
-write_user(const ReplayState *state, ReplayUser *u, DtStatement stmt)
+user_row(const ReplayUser *u, Datum *row)
 {
-	Datum		v[10] = {Int64GetDatum(u->user_id),
-		CStringGetTextDatum(dt_replayed_text(state, &u->name)),
-		TimestampTzGetDatum(u->registered_at),
-		Int64GetDatum(u->counts.articles), Int64GetDatum(u->counts.comments),
-		Int64GetDatum(u->counts.bumps_given),
-		Int64GetDatum(u->counts.bumps_received),
-		Int64GetDatum(u->counts.followers),
-		Int64GetDatum(u->counts.following),
-	Int64GetDatum(u->counts.tribes)};
-
-	run_preserving(stmt, v);
+	row[0] = Int64GetDatum(u->user_id);
+	row[1] = Int64GetDatum(u->name.seq);
+	row[2] = TimestampTzGetDatum(u->registered_at);
+	row[3] = Int64GetDatum(u->counts.articles);
+	row[4] = Int64GetDatum(u->counts.comments);
+	row[5] = Int64GetDatum(u->counts.bumps_given);
+	row[6] = Int64GetDatum(u->counts.bumps_received);
+	row[7] = Int64GetDatum(u->counts.followers);
+	row[8] = Int64GetDatum(u->counts.following);
+	row[9] = Int64GetDatum(u->counts.tribes);
 }
 
 static const Oid user_types[10] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID,
@@ -356,7 +360,12 @@ reconcile_users(Reconcile *rc)
 		compare_int(rc, "following", dt_result_int64(row, 9, NULL), u->counts.following);
 		compare_int(rc, "tribes", dt_result_int64(row, 10, NULL), u->counts.tribes);
 		if (row_differs(rc, "users", "user_id", id) && rc->repair)
-			write_user(rc->state, u, DT_SQL_USER_CORRECT);
+		{
+			Datum		v[10];
+
+			user_row(u, v);
+			run_preserving(DT_SQL_USER_CORRECT, v);
+		}
 	}
 	batch_init(&batch, rc->cxt, DT_SQL_USER_RESTORE, 10, user_types);
 	hash_seq_init(&scan, rc->state->users);
@@ -367,15 +376,9 @@ reconcile_users(Reconcile *rc)
 		report(rc, "users", psprintf("user_id=" INT64_FORMAT, u->user_id), MISSING);
 		if (rc->repair)
 		{
-			Datum		row[10] = {Int64GetDatum(u->user_id),
-				Int64GetDatum(u->name.seq), TimestampTzGetDatum(u->registered_at),
-				Int64GetDatum(u->counts.articles), Int64GetDatum(u->counts.comments),
-				Int64GetDatum(u->counts.bumps_given),
-				Int64GetDatum(u->counts.bumps_received),
-				Int64GetDatum(u->counts.followers),
-				Int64GetDatum(u->counts.following),
-			Int64GetDatum(u->counts.tribes)};
+			Datum		row[10];
 
+			user_row(u, row);
 			batch_add(&batch, row);
 		}
 		MemoryContextReset(rc->row_cxt);
@@ -387,14 +390,14 @@ reconcile_users(Reconcile *rc)
 /* ---------- tribes ---------- */
 
 static void
-write_tribe(const ReplayState *state, ReplayTribe *t, DtStatement stmt)
+tribe_row(const ReplayTribe *t, Datum *row)
 {
-	Datum		v[6] = {Int64GetDatum(t->tribe_id), Int64GetDatum(t->owner_id),
-		CStringGetTextDatum(dt_replayed_text(state, &t->name)),
-		TimestampTzGetDatum(t->created_at),
-	Int64GetDatum(t->counts.members), Int64GetDatum(t->counts.articles)};
-
-	run_preserving(stmt, v);
+	row[0] = Int64GetDatum(t->tribe_id);
+	row[1] = Int64GetDatum(t->owner_id);
+	row[2] = Int64GetDatum(t->name.seq);
+	row[3] = TimestampTzGetDatum(t->created_at);
+	row[4] = Int64GetDatum(t->counts.members);
+	row[5] = Int64GetDatum(t->counts.articles);
 }
 
 static const Oid tribe_types[6] = {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID,
@@ -426,7 +429,12 @@ reconcile_tribes(Reconcile *rc)
 		compare_int(rc, "members", dt_result_int64(row, 5, NULL), t->counts.members);
 		compare_int(rc, "articles", dt_result_int64(row, 6, NULL), t->counts.articles);
 		if (row_differs(rc, "tribes", "tribe_id", id) && rc->repair)
-			write_tribe(rc->state, t, DT_SQL_TRIBE_CORRECT);
+		{
+			Datum		v[6];
+
+			tribe_row(t, v);
+			run_preserving(DT_SQL_TRIBE_CORRECT, v);
+		}
 	}
 	batch_init(&batch, rc->cxt, DT_SQL_TRIBE_RESTORE, 6, tribe_types);
 	hash_seq_init(&scan, rc->state->tribes);
@@ -437,11 +445,9 @@ reconcile_tribes(Reconcile *rc)
 		report(rc, "tribes", psprintf("tribe_id=" INT64_FORMAT, t->tribe_id), MISSING);
 		if (rc->repair)
 		{
-			Datum		row[6] = {Int64GetDatum(t->tribe_id),
-				Int64GetDatum(t->owner_id), Int64GetDatum(t->name.seq),
-				TimestampTzGetDatum(t->created_at),
-			Int64GetDatum(t->counts.members), Int64GetDatum(t->counts.articles)};
+			Datum		row[6];
 
+			tribe_row(t, row);
 			batch_add(&batch, row);
 		}
 		MemoryContextReset(rc->row_cxt);
@@ -453,16 +459,17 @@ reconcile_tribes(Reconcile *rc)
 /* ---------- articles ---------- */
 
 static void
-write_article(const ReplayState *state, ReplayArticle *a, DtStatement stmt)
+article_row(const ReplayArticle *a, Datum *row)
 {
-	Datum		v[9] = {Int64GetDatum(a->article_id),
-		Int64GetDatum(a->tribe_id), Int64GetDatum(a->author_id),
-		CStringGetTextDatum(dt_replayed_text(state, &a->title)),
-		TimestampTzGetDatum(a->posted_at),
-		BoolGetDatum(a->deleted), Int64GetDatum(a->counts.views),
-	Int64GetDatum(a->counts.comments), Int64GetDatum(a->counts.bumps)};
-
-	run_preserving(stmt, v);
+	row[0] = Int64GetDatum(a->article_id);
+	row[1] = Int64GetDatum(a->tribe_id);
+	row[2] = Int64GetDatum(a->author_id);
+	row[3] = Int64GetDatum(a->title.seq);
+	row[4] = TimestampTzGetDatum(a->posted_at);
+	row[5] = BoolGetDatum(a->deleted);
+	row[6] = Int64GetDatum(a->counts.views);
+	row[7] = Int64GetDatum(a->counts.comments);
+	row[8] = Int64GetDatum(a->counts.bumps);
 }
 
 static const Oid article_types[9] = {INT8OID, INT8OID, INT8OID, INT8OID,
@@ -497,7 +504,12 @@ reconcile_articles(Reconcile *rc)
 		compare_int(rc, "comments", dt_result_int64(row, 8, NULL), a->counts.comments);
 		compare_int(rc, "bumps", dt_result_int64(row, 9, NULL), a->counts.bumps);
 		if (row_differs(rc, "articles", "article_id", id) && rc->repair)
-			write_article(rc->state, a, DT_SQL_ARTICLE_CORRECT);
+		{
+			Datum		v[9];
+
+			article_row(a, v);
+			run_preserving(DT_SQL_ARTICLE_CORRECT, v);
+		}
 	}
 	batch_init(&batch, rc->cxt, DT_SQL_ARTICLE_RESTORE, 9, article_types);
 	hash_seq_init(&scan, rc->state->articles);
@@ -508,12 +520,9 @@ reconcile_articles(Reconcile *rc)
 		report(rc, "articles", psprintf("article_id=" INT64_FORMAT, a->article_id), MISSING);
 		if (rc->repair)
 		{
-			Datum		row[9] = {Int64GetDatum(a->article_id),
-				Int64GetDatum(a->tribe_id), Int64GetDatum(a->author_id),
-				Int64GetDatum(a->title.seq), TimestampTzGetDatum(a->posted_at),
-				BoolGetDatum(a->deleted), Int64GetDatum(a->counts.views),
-			Int64GetDatum(a->counts.comments), Int64GetDatum(a->counts.bumps)};
+			Datum		row[9];
 
+			article_row(a, row);
 			batch_add(&batch, row);
 		}
 		MemoryContextReset(rc->row_cxt);
@@ -525,15 +534,14 @@ reconcile_articles(Reconcile *rc)
 /* ---------- comments ---------- */
 
 static void
-write_comment(const ReplayState *state, ReplayComment *c, DtStatement stmt)
+comment_row(const ReplayComment *c, Datum *row)
 {
-	Datum		v[6] = {Int64GetDatum(c->comment_id),
-		Int64GetDatum(c->article_id), Int64GetDatum(c->author_id),
-		CStringGetTextDatum(dt_replayed_text(state, &c->body)),
-		TimestampTzGetDatum(c->posted_at),
-	BoolGetDatum(c->deleted)};
-
-	run_preserving(stmt, v);
+	row[0] = Int64GetDatum(c->comment_id);
+	row[1] = Int64GetDatum(c->article_id);
+	row[2] = Int64GetDatum(c->author_id);
+	row[3] = Int64GetDatum(c->body.seq);
+	row[4] = TimestampTzGetDatum(c->posted_at);
+	row[5] = BoolGetDatum(c->deleted);
 }
 
 static const Oid comment_types[6] = {INT8OID, INT8OID, INT8OID, INT8OID,
@@ -565,7 +573,12 @@ reconcile_comments(Reconcile *rc)
 		compare_time(rc, "posted_at", result_time(row, 5), c->posted_at);
 		compare_int(rc, "deleted", dt_result_bool(row, 6), c->deleted);
 		if (row_differs(rc, "comments", "comment_id", id) && rc->repair)
-			write_comment(rc->state, c, DT_SQL_COMMENT_CORRECT);
+		{
+			Datum		v[6];
+
+			comment_row(c, v);
+			run_preserving(DT_SQL_COMMENT_CORRECT, v);
+		}
 	}
 	batch_init(&batch, rc->cxt, DT_SQL_COMMENT_RESTORE, 6, comment_types);
 	hash_seq_init(&scan, rc->state->comments);
@@ -576,11 +589,9 @@ reconcile_comments(Reconcile *rc)
 		report(rc, "comments", psprintf("comment_id=" INT64_FORMAT, c->comment_id), MISSING);
 		if (rc->repair)
 		{
-			Datum		row[6] = {Int64GetDatum(c->comment_id),
-				Int64GetDatum(c->article_id), Int64GetDatum(c->author_id),
-				Int64GetDatum(c->body.seq), TimestampTzGetDatum(c->posted_at),
-			BoolGetDatum(c->deleted)};
+			Datum		row[6];
 
+			comment_row(c, row);
 			batch_add(&batch, row);
 		}
 		MemoryContextReset(rc->row_cxt);

@@ -289,29 +289,34 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))",
 		2, {INT8ARRAYOID, INT8ARRAYOID}
 	},
+	/* rebuild(): one row that differs; text as the seq holding it */
 	[DT_SQL_USER_CORRECT] = {
-		"UPDATE drivetribe.users SET name = $2, registered_at = $3, "
+		"UPDATE drivetribe.users r SET name = e.body, registered_at = $3, "
 		"articles = $4, comments = $5, bumps_given = $6, bumps_received = $7, "
-		"followers = $8, following = $9, tribes = $10 WHERE user_id" EQ "$1",
-		10, {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
+		"followers = $8, following = $9, tribes = $10 "
+		"FROM drivetribe.events e WHERE r.user_id" EQ "$1 AND e.seq" EQ "$2",
+		10, {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
 		INT8OID, INT8OID, INT8OID, INT8OID}
 	},
 	[DT_SQL_TRIBE_CORRECT] = {
-		"UPDATE drivetribe.tribes SET owner_id = $2, name = $3, "
-		"created_at = $4, members = $5, articles = $6 WHERE tribe_id" EQ "$1",
-		6, {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+		"UPDATE drivetribe.tribes r SET owner_id = $2, name = e.body, "
+		"created_at = $4, members = $5, articles = $6 "
+		"FROM drivetribe.events e WHERE r.tribe_id" EQ "$1 AND e.seq" EQ "$3",
+		6, {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID}
 	},
 	[DT_SQL_ARTICLE_CORRECT] = {
-		"UPDATE drivetribe.articles SET tribe_id = $2, author_id = $3, "
-		"title = $4, posted_at = $5, deleted = $6, views = $7, comments = $8, "
-		"bumps = $9 WHERE article_id" EQ "$1",
-		9, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID,
+		"UPDATE drivetribe.articles r SET tribe_id = $2, author_id = $3, "
+		"title = e.body, posted_at = $5, deleted = $6, views = $7, "
+		"comments = $8, bumps = $9 "
+		"FROM drivetribe.events e WHERE r.article_id" EQ "$1 AND e.seq" EQ "$4",
+		9, {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID,
 		INT8OID, INT8OID, INT8OID}
 	},
 	[DT_SQL_COMMENT_CORRECT] = {
-		"UPDATE drivetribe.comments SET article_id = $2, author_id = $3, "
-		"body = $4, posted_at = $5, deleted = $6 WHERE comment_id" EQ "$1",
-		6, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID}
+		"UPDATE drivetribe.comments r SET article_id = $2, author_id = $3, "
+		"body = e.body, posted_at = $5, deleted = $6 "
+		"FROM drivetribe.events e WHERE r.comment_id" EQ "$1 AND e.seq" EQ "$4",
+		6, {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID}
 	},
 	[DT_SQL_USER_REMOVE] = {
 		"DELETE FROM drivetribe.users WHERE user_id" EQ "$1",
