@@ -59,6 +59,15 @@ SELECT pg_catalog.pg_extension_config_dump('drivetribe.tribe_stripes', '');
 
 
 ------------------------------------------------------------------------
+-- A celebrity's followers: 1.0's index on followee_id alone keeps one
+-- followee's entries in heap order, so every new follower of the same
+-- user inserted into the same (last) leaf page of that key.  Keyed on
+-- (followee_id, follower_id) they spread over the key's pages by follower,
+-- and the index also lists a user's followers in order.
+DROP INDEX drivetribe.follows_followee_idx;
+CREATE INDEX follows_followee_idx
+    ON drivetribe.follows (followee_id, follower_id);
+
 -- Reads: a count is its row plus its stripes.  For one key the
 -- planner pushes the key into the grouped subquery (an index probe of a
 -- handful of rows at most); for a whole scan it hashes the groups.
