@@ -1,7 +1,8 @@
 # drivetribe: PGXS build.  See README.md for the two commands that matter.
 EXTENSION = drivetribe
 MODULE_big = drivetribe
-DATA = drivetribe--1.0.sql drivetribe--1.0--1.1.sql drivetribe--1.1--1.2.sql
+DATA = drivetribe--1.0.sql drivetribe--1.0--1.1.sql drivetribe--1.1--1.2.sql \
+	drivetribe--1.2--1.3.sql
 OBJS = \
 	src/drivetribe.o \
 	src/event.o \
@@ -10,6 +11,8 @@ OBJS = \
 	src/sink_live.o \
 	src/counters.o \
 	src/read_api.o \
+	src/feed.o \
+	src/rank_worker.o \
 	src/validate.o \
 	src/idempotency.o \
 	src/replay.o \

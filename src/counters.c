@@ -51,6 +51,7 @@
 #include "miscadmin.h"
 #include "storage/backendid.h"
 #include "catalog/namespace.h"
+#include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -90,16 +91,18 @@ typedef enum CounterStatement
 	CS_DROP_ORPHANS,			/* delete those stripes */
 	CS_LIVE_ROWS,				/* every row with its counts (verify) */
 	CS_TOTALS,					/* one key's counts */
+	CS_LOCK,					/* ranked: lock the row if it is free */
+	CS_RESCORE,					/* ranked: rows' scores from their counts */
 	CS_NUM
 } CounterStatement;
 
 /*
- * Kept plans, per table and statement, for a database whose SQL version
- * has stripes (1.2 and later) and for one that has not: one library
- * serves every installed version, and before ALTER EXTENSION ... UPDATE a
- * counter change is the 1.1 in-place update.
+ * Kept plans, per table, statement and schema level: one library serves
+ * every installed version.  Before 1.2 (no stripes) a counter change is
+ * the 1.1 in-place update; from 1.3 on an article's change also keeps its
+ * stored score (the feeds' rank).
  */
-static SPIPlanPtr plans[DT_NUM_COUNTER_TABLES][CS_NUM][2];
+static SPIPlanPtr plans[DT_NUM_COUNTER_TABLES][CS_NUM][DT_NUM_SCHEMA_LEVELS];
 
 /*
  * Keys this backend recently found held by another writer.  For a while
@@ -303,8 +306,8 @@ build_sql(const CounterTable *t, CounterStatement which)
 			appendStringInfo(&sql, " FROM folded GROUP BY %s) UPDATE drivetribe.%s r SET ",
 							 t->key, t->table);
 			append_additions(&sql, t, "r", "sums.", 0);
-			appendStringInfo(&sql, " FROM sums WHERE r.%s" EQ "sums.%s",
-							 t->key, t->key);
+			appendStringInfo(&sql, " FROM sums WHERE r.%s" EQ "sums.%s "
+							 "RETURNING r.%s", t->key, t->key, t->key);
 			break;
 		case CS_ORPHANS:
 		case CS_DROP_ORPHANS:
@@ -331,31 +334,77 @@ build_sql(const CounterTable *t, CounterStatement which)
 			if (which == CS_TOTALS)
 				appendStringInfo(&sql, " WHERE r.%s" EQ "$1", t->key);
 			break;
+		case CS_LOCK:
+		case CS_RESCORE:
 		case CS_NUM:
-			elog(ERROR, "drivetribe: invalid counter statement");
+			elog(ERROR, "drivetribe: invalid counter statement %d for %s",
+				 (int) which, t->table);
 	}
 	return sql.data;
 }
 
 /*
- * striped: whether this database's SQL version has counter stripes.  A
- * syscache lookup per call: cheap, and right at once after ALTER
- * EXTENSION ... UPDATE in another session.
+ * Articles from 1.3 on: their rows also hold the score (the feeds' rank),
+ * SPEC's formula over the row's counts plus its stripes.  A statement that
+ * sets it must see the row and the stripes as of one moment: an UPDATE
+ * that found its row changed by a transaction that committed after the
+ * statement's snapshot works on the newest row version, while a stripe
+ * sum would still be read from the snapshot (a fold in between would be
+ * counted twice).  So the score is only ever set by a statement that runs
+ * under a snapshot taken after the row was locked: the row cannot change
+ * under it, and the only stripe changes it can miss are ones still
+ * committing, which leave stripes behind for the next fold.  Hence, in
+ * place, CS_LOCK first, then CS_ADD (a new snapshot: SPI takes one per
+ * non-read-only statement at READ COMMITTED); and folding, CS_FOLD (which
+ * keeps the rows it folded into locked) then CS_RESCORE of those rows.
  */
-static bool
-striped(void)
-{
-	Oid			nsp = get_namespace_oid("drivetribe", true);
+#define STRIPE_SUMS \
+	"pg_catalog.sum(x.views)::pg_catalog.int8 AS views, " \
+	"pg_catalog.sum(x.comments)::pg_catalog.int8 AS comments, " \
+	"pg_catalog.sum(x.bumps)::pg_catalog.int8 AS bumps"
 
-	return OidIsValid(nsp) && OidIsValid(get_relname_relid("article_stripes", nsp));
-}
+static const char *const ranked_article_sql[CS_NUM] = {
+	[CS_LOCK] =
+	"SELECT FROM drivetribe.articles r WHERE r.article_id" EQ "$1 "
+	"FOR NO KEY UPDATE OF r SKIP LOCKED",
+	[CS_ADD] =
+	"UPDATE drivetribe.articles r SET views = r.views" PLUS "$3, "
+	"comments = r.comments" PLUS "$4, bumps = r.bumps" PLUS "$5, score = "
+	DT_SCORE_SQL("r.bumps" PLUS "$5" PLUS "COALESCE(s.bumps, 0)",
+				 "r.comments" PLUS "$4" PLUS "COALESCE(s.comments, 0)",
+				 "r.views" PLUS "$3" PLUS "COALESCE(s.views, 0)", "r.posted_at")
+	" FROM (SELECT " STRIPE_SUMS " FROM drivetribe.article_stripes x "
+	"WHERE x.article_id" EQ "$1) s WHERE r.article_id" EQ "$1",
+	[CS_RESCORE] =
+	"UPDATE drivetribe.articles r SET score = "
+	DT_SCORE_SQL("r.bumps" PLUS "COALESCE(s.bumps, 0)",
+				 "r.comments" PLUS "COALESCE(s.comments, 0)",
+				 "r.views" PLUS "COALESCE(s.views, 0)", "r.posted_at")
+	" FROM (SELECT k.article_id, " STRIPE_SUMS " FROM pg_catalog.unnest($1) "
+	"AS k(article_id) LEFT JOIN drivetribe.article_stripes x "
+	"ON x.article_id" EQ "k.article_id GROUP BY k.article_id) s "
+	"WHERE r.article_id" EQ "s.article_id",
+	[CS_LIVE_ROWS] =
+	"SELECT r.article_id, r.tribe_id, r.author_id, r.title, r.posted_at, "
+	"r.deleted, r.views" PLUS "COALESCE(s.views, 0) AS views, "
+	"r.comments" PLUS "COALESCE(s.comments, 0) AS comments, "
+	"r.bumps" PLUS "COALESCE(s.bumps, 0) AS bumps, "
+	"r.score, "
+	/* the score follows from the counts, or stripes may be folding */
+	"(s.article_id IS NOT NULL OR r.score" EQ
+	DT_SCORE_SQL("r.bumps", "r.comments", "r.views", "r.posted_at")
+	") AS score_ok "
+	"FROM drivetribe.articles r LEFT JOIN (SELECT x.article_id, " STRIPE_SUMS
+	" FROM drivetribe.article_stripes x GROUP BY x.article_id) s "
+	"ON s.article_id" EQ "r.article_id",
+};
 
 /*
  * the kept plan of one counter statement, for a schema with stripes or
  * without; caller is connected to SPI
  */
 static SPIPlanPtr
-counter_plan(DtCounterTable table, CounterStatement which, bool has_stripes)
+counter_plan(DtCounterTable table, CounterStatement which, DtSchemaLevel level)
 {
 	const CounterTable *t = &counter_tables[table];
 	Oid			types[DT_MAX_COUNTERS + 2];
@@ -364,8 +413,8 @@ counter_plan(DtCounterTable table, CounterStatement which, bool has_stripes)
 	char	   *sql;
 	int			i;
 
-	if (plans[table][which][has_stripes] != NULL)
-		return plans[table][which][has_stripes];
+	if (plans[table][which][level] != NULL)
+		return plans[table][which][level];
 	if (which == CS_ADD || which == CS_STRIPE)
 	{
 		nargs = t->ncounters + 2;
@@ -373,28 +422,39 @@ counter_plan(DtCounterTable table, CounterStatement which, bool has_stripes)
 			types[i] = INT8OID;
 		types[1] = INT4OID;
 	}
-	else if (which == CS_TOTALS)
+	else if (which == CS_TOTALS || which == CS_LOCK)
 	{
 		nargs = 1;
 		types[0] = INT8OID;
 	}
-	sql = has_stripes ? build_sql(t, which) : build_unstriped_sql(t, which);
+	else if (which == CS_RESCORE)
+	{
+		nargs = 1;
+		types[0] = INT8ARRAYOID;
+	}
+	if (level == DT_SCHEMA_PLAIN)
+		sql = build_unstriped_sql(t, which);
+	else if (level == DT_SCHEMA_RANKED && table == DT_COUNTERS_ARTICLES &&
+			 ranked_article_sql[which] != NULL)
+		sql = pstrdup(ranked_article_sql[which]);
+	else
+		sql = build_sql(t, which);
 	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "drivetribe: SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "drivetribe: SPI_keepplan failed");
-	plans[table][which][has_stripes] = plan;
+	plans[table][which][level] = plan;
 	pfree(sql);
 	return plan;
 }
 
 static int
-run(DtCounterTable table, CounterStatement which, bool has_stripes,
+run(DtCounterTable table, CounterStatement which, DtSchemaLevel level,
 	Datum *values)
 {
-	int			rc = SPI_execute_plan(counter_plan(table, which, has_stripes),
+	int			rc = SPI_execute_plan(counter_plan(table, which, level),
 									  values, NULL, false, 0);
 
 	if (rc < 0)
@@ -402,6 +462,20 @@ run(DtCounterTable table, CounterStatement which, bool has_stripes,
 			 (int) which, counter_tables[table].table,
 			 SPI_result_code_string(rc));
 	return rc;
+}
+
+/* the first column of the last statement's rows, as an int8[] */
+static Datum
+result_keys(void)
+{
+	Datum	   *keys = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		keys[i] = Int64GetDatum(dt_result_int64((int) i, 1, NULL));
+	return PointerGetDatum(construct_array(keys, (int) SPI_processed, INT8OID,
+										   sizeof(int64), FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
 }
 
 /*
@@ -416,7 +490,7 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	const CounterTable *t = &counter_tables[table];
 	Datum		values[DT_MAX_COUNTERS + 2];
 	bool		any = false;
-	bool		has_stripes;
+	DtSchemaLevel level;
 	int			i;
 
 	values[0] = Int64GetDatum(key);
@@ -428,23 +502,43 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	}
 	if (!any)
 		return;
-	has_stripes = striped();
-	if (!has_stripes)
+	level = dt_schema_level();
+	if (level == DT_SCHEMA_PLAIN)
 	{
 		/* SQL version before 1.2: in place, waiting for the row, as 1.1 */
-		run(table, CS_ADD, false, values);
+		run(table, CS_ADD, level, values);
 		return;
 	}
 	/* in place when the row is free (one statement, the common case) */
 	if (!IsolationUsesXactSnapshot() && !key_is_hot(table, key))
 	{
-		run(table, CS_ADD, true, values);
-		if (SPI_processed > 0)
-			return;
+		if (level == DT_SCHEMA_RANKED && table == DT_COUNTERS_ARTICLES)
+		{
+			/* lock, then counts and score under a newer snapshot (above) */
+			run(table, CS_LOCK, level, values);
+			if (SPI_processed > 0)
+			{
+				run(table, CS_ADD, level, values);
+				dt_rank_worker_wanted(false);
+				return;
+			}
+		}
+		else
+		{
+			run(table, CS_ADD, level, values);
+			if (SPI_processed > 0)
+			{
+				if (level == DT_SCHEMA_RANKED)
+					dt_rank_worker_wanted(false);
+				return;
+			}
+		}
 		mark_key_hot(table, key);
 	}
 	/* held by another transaction, recently so, or a snapshot older than it */
-	run(table, CS_STRIPE, true, values);
+	run(table, CS_STRIPE, level, values);
+	if (level == DT_SCHEMA_RANKED)
+		dt_rank_worker_wanted(table == DT_COUNTERS_ARTICLES);
 }
 
 /*
@@ -454,19 +548,32 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 int64
 dt_counters_fold(DtCounterTable table)
 {
-	if (!striped())
+	DtSchemaLevel level = dt_schema_level();
+	int64		folded;
+
+	if (level == DT_SCHEMA_PLAIN)
 		return 0;
-	run(table, CS_FOLD, true, NULL);
-	return (int64) SPI_processed;
+	run(table, CS_FOLD, level, NULL);
+	folded = (int64) SPI_processed;
+	if (folded > 0 && level == DT_SCHEMA_RANKED && table == DT_COUNTERS_ARTICLES)
+	{
+		/* the rows stay locked: their scores under a newer snapshot */
+		Datum		keys = result_keys();
+
+		run(table, CS_RESCORE, level, &keys);
+	}
+	return folded;
 }
 
 /* delete stripes whose row does not exist; returns how many */
 int64
 dt_counters_drop_orphans(DtCounterTable table)
 {
-	if (!striped())
+	DtSchemaLevel level = dt_schema_level();
+
+	if (level == DT_SCHEMA_PLAIN)
 		return 0;
-	run(table, CS_DROP_ORPHANS, true, NULL);
+	run(table, CS_DROP_ORPHANS, level, NULL);
 	return (int64) SPI_processed;
 }
 
@@ -477,7 +584,9 @@ dt_counters_drop_orphans(DtCounterTable table)
 SPIPlanPtr
 dt_counters_orphans_plan(DtCounterTable table)
 {
-	return striped() ? counter_plan(table, CS_ORPHANS, true) : NULL;
+	DtSchemaLevel level = dt_schema_level();
+
+	return level == DT_SCHEMA_PLAIN ? NULL : counter_plan(table, CS_ORPHANS, level);
 }
 
 /*
@@ -487,7 +596,7 @@ dt_counters_orphans_plan(DtCounterTable table)
 SPIPlanPtr
 dt_counters_live_rows_plan(DtCounterTable table)
 {
-	return counter_plan(table, CS_LIVE_ROWS, striped());
+	return counter_plan(table, CS_LIVE_ROWS, dt_schema_level());
 }
 
 /*
@@ -500,7 +609,7 @@ dt_counters_totals(DtCounterTable table, int64 key, bool latest, int64 *out)
 {
 	const CounterTable *t = &counter_tables[table];
 	Datum		v[1] = {Int64GetDatum(key)};
-	SPIPlanPtr	plan = counter_plan(table, CS_TOTALS, striped());
+	SPIPlanPtr	plan = counter_plan(table, CS_TOTALS, dt_schema_level());
 	int			rc;
 	int			i;
 

@@ -38,4 +38,13 @@ extern bool dt_counters_totals(DtCounterTable table, int64 key, bool latest,
 extern const char *dt_counters_stripe_table(DtCounterTable table);
 extern const char *dt_counters_key(DtCounterTable table);
 
+/*
+ * rank_worker.c: a background worker per database folds article stripes
+ * about every drivetribe.fold_interval, so a stored score lags its counts
+ * by about that much while the article is written concurrently.
+ */
+extern int	dt_fold_interval;
+extern void dt_rank_worker_wanted(bool wrote_stripe);
+extern PGDLLEXPORT void dt_rank_worker_main(Datum main_arg);
+
 #endif							/* DRIVETRIBE_COUNTERS_H */

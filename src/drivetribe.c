@@ -17,7 +17,7 @@
 #include "utils/guc.h"
 #include "utils/numeric.h"
 
-#include "drivetribe.h"
+#include "counters.h"
 
 PG_MODULE_MAGIC;
 
@@ -71,6 +71,17 @@ _PG_init(void)
 							0,
 							60000,
 							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("drivetribe.fold_interval",
+							"How often the rank worker folds counter stripes while there are any.",
+							"An article written by concurrent transactions gets its stored score "
+							"from a fold: the score lags its counts by about this much.",
+							&dt_fold_interval,
+							1000,
+							10,
+							60000,
+							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("drivetribe");

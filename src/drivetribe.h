@@ -263,8 +263,45 @@ typedef enum DtStatement
 	DT_SQL_MEMBERSHIPS_ALL,
 	DT_SQL_FOLLOWS_ALL,
 	DT_SQL_BUMPS_ALL,
+	/* 1.3 and later: articles carry their rank (articles.score) */
+	DT_SQL_ARTICLE_INSERT_RANKED,
+	DT_SQL_ARTICLE_RESTORE_RANKED,
+	DT_SQL_ARTICLE_CORRECT_RANKED,
+	DT_SQL_ARTICLE_STRIPES_EXIST,
+	/* feeds (feed.c) */
+	DT_SQL_FEED_FIRST,
+	DT_SQL_FEED_AFTER,
+	DT_SQL_TRIBE_FEED_FIRST,
+	DT_SQL_TRIBE_FEED_AFTER,
 	DT_NUM_STATEMENTS
 } DtStatement;
+
+/*
+ * What this database's SQL version has, for the statements that differ:
+ * one library serves every installed version (SPEC "Versions").
+ */
+typedef enum DtSchemaLevel
+{
+	DT_SCHEMA_PLAIN,			/* 1.0, 1.1: counters in their rows only */
+	DT_SCHEMA_STRIPED,			/* 1.2: counter stripes */
+	DT_SCHEMA_RANKED,			/* 1.3 and later: stripes and articles.score */
+	DT_NUM_SCHEMA_LEVELS
+} DtSchemaLevel;
+
+extern DtSchemaLevel dt_schema_level(void);
+
+/*
+ * SPEC's score as SQL over three int8 expressions and a timestamptz one,
+ * pg_catalog's functions only (every reader may call them).  Every
+ * statement that stores or checks a score uses this one text, so equal
+ * counts give bit-equal scores.
+ */
+#define DT_SCORE_SQL(bumps, comments, views, posted_at) \
+	"(pg_catalog.log10(GREATEST((10 OPERATOR(pg_catalog.*) (" bumps ")) " \
+	"OPERATOR(pg_catalog.+) (5 OPERATOR(pg_catalog.*) (" comments ")) " \
+	"OPERATOR(pg_catalog.+) (" views "), 1)::pg_catalog.float8) " \
+	"OPERATOR(pg_catalog.+) (EXTRACT(epoch FROM " posted_at ") " \
+	"OPERATOR(pg_catalog./) 45000)::pg_catalog.float8)"
 
 extern SPIPlanPtr dt_plan(DtStatement stmt);
 extern int	dt_exec(DtStatement stmt, Datum *values, const char *nulls,

@@ -481,6 +481,7 @@ reconcile_articles(Reconcile *rc)
 	HASH_SEQ_STATUS scan;
 	ReplayArticle *a;
 	RowBatch	batch;
+	bool		ranked = dt_schema_level() == DT_SCHEMA_RANKED;
 
 	FOR_EACH_LIVE_ROW(rc, dt_counters_live_rows_plan(DT_COUNTERS_ARTICLES), row)
 	{
@@ -503,15 +504,23 @@ reconcile_articles(Reconcile *rc)
 		compare_int(rc, "views", dt_result_int64(row, 7, NULL), a->counts.views);
 		compare_int(rc, "comments", dt_result_int64(row, 8, NULL), a->counts.comments);
 		compare_int(rc, "bumps", dt_result_int64(row, 9, NULL), a->counts.bumps);
+		/* the stored rank, where the counts are right (else they are the news) */
+		if (ranked && rc->detail.len == 0 && !dt_result_bool(row, 11))
+			appendStringInfo(&rc->detail, "score: live %s, not SPEC's score of its counts",
+							 SPI_getvalue(SPI_tuptable->vals[row],
+										  SPI_tuptable->tupdesc, 10));
 		if (row_differs(rc, "articles", "article_id", id) && rc->repair)
 		{
 			Datum		v[9];
 
 			article_row(a, v);
-			run_preserving(DT_SQL_ARTICLE_CORRECT, v);
+			run_preserving(ranked ? DT_SQL_ARTICLE_CORRECT_RANKED :
+						   DT_SQL_ARTICLE_CORRECT, v);
 		}
 	}
-	batch_init(&batch, rc->cxt, DT_SQL_ARTICLE_RESTORE, 9, article_types);
+	batch_init(&batch, rc->cxt,
+			   ranked ? DT_SQL_ARTICLE_RESTORE_RANKED : DT_SQL_ARTICLE_RESTORE,
+			   9, article_types);
 	hash_seq_init(&scan, rc->state->articles);
 	while ((a = hash_seq_search(&scan)) != NULL)
 	{

@@ -64,7 +64,9 @@ live_article_created(void *ctx, int64 article_id, int64 tribe_id,
 		Int64GetDatum(author_id), CStringGetTextDatum(title),
 	TimestampTzGetDatum(at)};
 
-	dt_exec_expect(DT_SQL_ARTICLE_INSERT, v, NULL, 1);
+	dt_exec_expect(dt_schema_level() == DT_SCHEMA_RANKED ?
+				   DT_SQL_ARTICLE_INSERT_RANKED : DT_SQL_ARTICLE_INSERT,
+				   v, NULL, 1);
 }
 
 static void

@@ -17,9 +17,11 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
 #include "drivetribe.h"
@@ -39,6 +41,35 @@ typedef struct DtStatementDef
 	"seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
 	"comment_id, target_id, recipient_id, body, " \
 	"context OPERATOR(pg_catalog.->>) 'bumps' AS bumps"
+
+/* feeds: rows strictly after ($3, $4) in (score DESC, article_id DESC) */
+#define AFTER_CURSOR \
+	" AND ROW(a.score, a.article_id) OPERATOR(pg_catalog.<) ROW($3, $4)"
+
+/* one source's best live articles: "a.<column> = <source>" */
+#define SOURCE_TOP(column, source, after) \
+	"SELECT a.article_id, a.score FROM drivetribe.articles a " \
+	"WHERE a." column EQ source " AND NOT a.deleted" after " " \
+	"ORDER BY a.score DESC, a.article_id DESC LIMIT $2"
+
+/* the cards of a page (p: article_id, score), in page order */
+#define PAGE_CARDS(page) \
+	"SELECT v.* FROM (" page ") p " \
+	"JOIN drivetribe.article_view v ON v.article_id" EQ "p.article_id " \
+	"ORDER BY p.score DESC, p.article_id DESC"
+
+#define FEED_SQL(after) PAGE_CARDS( \
+	"SELECT c.article_id, c.score FROM (" \
+	"SELECT x.article_id, x.score FROM drivetribe.memberships m " \
+	"CROSS JOIN LATERAL (" SOURCE_TOP("tribe_id", "m.tribe_id", after) ") x " \
+	"WHERE m.user_id" EQ "$1 " \
+	"UNION " \
+	"SELECT y.article_id, y.score FROM drivetribe.follows f " \
+	"CROSS JOIN LATERAL (" SOURCE_TOP("author_id", "f.followee_id", after) ") y " \
+	"WHERE f.follower_id" EQ "$1" \
+	") c ORDER BY c.score DESC, c.article_id DESC LIMIT $2")
+
+#define TRIBE_FEED_SQL(after) PAGE_CARDS(SOURCE_TOP("tribe_id", "$1", after))
 
 static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	[DT_SQL_EVENT_INSERT] = {
@@ -352,9 +383,91 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"SELECT article_id, user_id FROM drivetribe.bumps",
 		0, {InvalidOid}
 	},
+
+	/* 1.3 and later: the article's score stored with its counts */
+	[DT_SQL_ARTICLE_INSERT_RANKED] = {
+		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
+		"title, posted_at, score) VALUES ($1, $2, $3, $4, $5, "
+		DT_SCORE_SQL("0", "0", "0", "$5") ")",
+		5, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID}
+	},
+	[DT_SQL_ARTICLE_RESTORE_RANKED] = {
+		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
+		"title, posted_at, deleted, views, comments, bumps, score) "
+		"SELECT r.id, r.tribe, r.author, e.body, r.at, r.deleted, r.v, r.c, r.b, "
+		DT_SCORE_SQL("r.b", "r.c", "r.v", "r.at") " "
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+		"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9)) "
+		"AS r(id, tribe, author, text_seq, at, deleted, v, c, b) "
+		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
+		9, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+			TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		INT8ARRAYOID}
+	},
+	[DT_SQL_ARTICLE_CORRECT_RANKED] = {
+		"UPDATE drivetribe.articles r SET tribe_id = $2, author_id = $3, "
+		"title = e.body, posted_at = $5, deleted = $6, views = $7, "
+		"comments = $8, bumps = $9, score = "
+		DT_SCORE_SQL("$9", "$8", "$7", "$5") " "
+		"FROM drivetribe.events e WHERE r.article_id" EQ "$1 AND e.seq" EQ "$4",
+		9, {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID,
+		INT8OID, INT8OID, INT8OID}
+	},
+
+	[DT_SQL_ARTICLE_STRIPES_EXIST] = {
+		"SELECT EXISTS (SELECT FROM drivetribe.article_stripes)",
+		0, {InvalidOid}
+	},
+
+	/*
+	 * Feeds (feed.c).  A page is the first page_size rows, in (score DESC,
+	 * article_id DESC) order, of the union of the reader's sources; each
+	 * source (a tribe they are a member of, an author they follow) gives at
+	 * most page_size rows from its rank index (the union's top page_size
+	 * is among them), so a page reads at most page_size index rows per
+	 * source, however many articles there are and however deep the page.
+	 * The cards are then joined by primary key.  $1 reader or tribe,
+	 * $2 page_size, $3/$4 the last row of the previous page.
+	 */
+	[DT_SQL_FEED_FIRST] = {
+		FEED_SQL(""),
+		2, {INT8OID, INT4OID}
+	},
+	[DT_SQL_FEED_AFTER] = {
+		FEED_SQL(AFTER_CURSOR),
+		4, {INT8OID, INT4OID, FLOAT8OID, INT8OID}
+	},
+	[DT_SQL_TRIBE_FEED_FIRST] = {
+		TRIBE_FEED_SQL(""),
+		2, {INT8OID, INT4OID}
+	},
+	[DT_SQL_TRIBE_FEED_AFTER] = {
+		TRIBE_FEED_SQL(AFTER_CURSOR),
+		4, {INT8OID, INT4OID, FLOAT8OID, INT8OID}
+	},
 };
 
 static SPIPlanPtr plans[DT_NUM_STATEMENTS];
+
+/*
+ * dt_schema_level: what this database's SQL version has, found in the
+ * catalogs by the objects each version adds.  A syscache lookup or two per
+ * call: cheap, and right at once after ALTER EXTENSION ... UPDATE in
+ * another session.
+ */
+DtSchemaLevel
+dt_schema_level(void)
+{
+	Oid			nsp = get_namespace_oid("drivetribe", true);
+
+	if (!OidIsValid(nsp) ||
+		!OidIsValid(get_relname_relid("article_stripes", nsp)))
+		return DT_SCHEMA_PLAIN;
+	if (!OidIsValid(get_relname_relid("articles_tribe_rank_idx", nsp)))
+		return DT_SCHEMA_STRIPED;
+	return DT_SCHEMA_RANKED;
+}
 
 /*
  * dt_plan: the prepared plan of a statement.  Caller must be connected to

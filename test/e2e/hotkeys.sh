@@ -207,7 +207,8 @@ $$;
 SQL
 }
 
-# check_counts LABEL: the recount and verify() (and the scores) are clean
+# check_counts LABEL [noscore]: the recount and verify() (and, unless
+# noscore, the scores) are clean
 check_counts() {
   local n
   n=$(q -c "SELECT count(*) FROM public.recount_diffs()")
@@ -221,9 +222,17 @@ check_counts() {
     psql -X -d "$db" -c "SELECT * FROM drivetribe.verify() LIMIT 20"
     fail "$1: verify() found $n differences"
   fi
-  n=$(q -c "SELECT count(*) FROM drivetribe.article_view
-             WHERE abs(score - public.spec_score(bumps, comments, views, posted_at)) > 1e-9")
-  [ "$n" = 0 ] || fail "$1: $n rows of article_view show a score that is not SPEC's formula over their counts"
+  [ "${2:-}" = noscore ] && return 0
+  # a stored score may lag its counts for a few seconds after concurrent
+  # writes (SPEC "Ranking": at most 5 s); then it is the formula
+  local waited=0
+  while :; do
+    n=$(q -c "SELECT count(*) FROM drivetribe.article_view
+               WHERE abs(score - public.spec_score(bumps, comments, views, posted_at)) > 1e-9")
+    [ "$n" = 0 ] && break
+    [ $waited -ge 60 ] && fail "$1: 6 s on, $n rows of article_view show a score that is not SPEC's formula over their counts"
+    sleep 0.1; waited=$((waited + 1))
+  done
 }
 
 # pgbench_ok LABEL FILE: pgbench ran, no client aborted, no error
@@ -611,7 +620,10 @@ fi
   stripes=$(q -c "SELECT (SELECT count(*) FROM drivetribe.article_stripes) + (SELECT count(*) FROM drivetribe.user_stripes)
                        + (SELECT count(*) FROM drivetribe.tribe_stripes)")
   [ "$stripes" -gt 0 ] || fail "part 3: no counter stripe survived the crash (the load did not contend?)"
-  check_counts "part 3, after the crash"
+  # counts exact and verify() empty at once; the scores of articles whose
+  # stripes survived catch up once writes resume (the first write starts
+  # the rank worker) -- checked after the load below
+  check_counts "part 3, after the crash" noscore
   folds3=$(grep -c . "$work/fold3.out" || true)
   step "part 3: crashed under load ($folds3 fold_stripes() ran) after $events events; $acked acknowledged witness commits all in the log; $stripes stripes; recount and verify() clean"
   # writing goes on over the stripes left by the dead backends, then folds

@@ -245,6 +245,39 @@ diffs=$(q -c "SELECT count(*) FROM drivetribe.verify()")
 [ "$diffs" = 0 ] || { q -c "SELECT * FROM drivetribe.verify() LIMIT 20"; fail "verify() after new writes: $diffs differences"; }
 new_events=$(( $(q -c "SELECT count(*) FROM drivetribe.events") - events_before ))
 
+# ---------------------------------------------------------------- feeds (1.3 on)
+# every user's and tribe's feed over the upgraded data and the new writes,
+# paged to the end three rows at a time, is SPEC's definition
+if [ "$(q -c "SELECT to_regprocedure('drivetribe.feed(bigint,integer,double precision,bigint)') IS NOT NULL")" = t ]; then
+  bad=$(q <<'SQL'
+CREATE FUNCTION pg_temp.walk(reader bigint, tribe bigint) RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE ids bigint[] := '{}'; r record; s float8; a bigint; n int;
+BEGIN
+  LOOP
+    n := 0;
+    FOR r IN SELECT * FROM drivetribe.feed(reader, 3, s, a) WHERE tribe IS NULL
+             UNION ALL SELECT * FROM drivetribe.tribe_feed(tribe, 3, s, a) WHERE tribe IS NOT NULL LOOP
+      ids := ids || r.article_id; s := r.score; a := r.article_id; n := n + 1;
+    END LOOP;
+    EXIT WHEN n < 3;
+  END LOOP;
+  RETURN ids;
+END $$;
+CREATE FUNCTION pg_temp.spec(reader bigint, tribe bigint) RETURNS bigint[] LANGUAGE sql AS $$
+  SELECT coalesce(array_agg(v.article_id ORDER BY v.score DESC, v.article_id DESC), '{}')
+    FROM drivetribe.article_view v
+   WHERE v.tribe_id = tribe
+      OR v.tribe_id IN (SELECT m.tribe_id FROM drivetribe.memberships m WHERE m.user_id = reader)
+      OR v.author_id IN (SELECT f.followee_id FROM drivetribe.follows f WHERE f.follower_id = reader)
+$$;
+SELECT (SELECT count(*) FROM drivetribe.users u WHERE pg_temp.walk(u.user_id, NULL) IS DISTINCT FROM pg_temp.spec(u.user_id, NULL))
+     + (SELECT count(*) FROM drivetribe.tribes t WHERE pg_temp.walk(NULL, t.tribe_id) IS DISTINCT FROM pg_temp.spec(NULL, t.tribe_id));
+SQL
+)
+  [ "$bad" = 0 ] || fail "after the update, $bad feeds differ from SPEC's definition"
+  [ "$(q -c "SELECT count(*) FROM drivetribe.feed(9101)")" -ge 1 ] || fail "user 9101's feed is empty after the update"
+fi
+
 # ---------------------------------------------------------------- fresh install
 qf -c "CREATE EXTENSION drivetribe"
 [ "$(qf -c "SELECT extversion FROM pg_extension WHERE extname = 'drivetribe'")" = "$target" ] ||
