@@ -35,8 +35,13 @@ UPDATE drivetribe.articles a
 
 ALTER TABLE drivetribe.articles ALTER COLUMN score SET NOT NULL;
 
--- The per-source rankings a feed page merges: the live articles of one
--- tribe, and of one author, best first.
+-- The rankings a feed page reads: every live article best first (a
+-- reader with many sources finds their page by walking it), and the live
+-- articles of one tribe and of one author (merged for a reader whose
+-- sources are a small part of the site).  src/feed.c has the plan.
+CREATE INDEX articles_rank_idx
+    ON drivetribe.articles (score DESC, article_id DESC)
+    WHERE NOT deleted;
 CREATE INDEX articles_tribe_rank_idx
     ON drivetribe.articles (tribe_id, score DESC, article_id DESC)
     WHERE NOT deleted;

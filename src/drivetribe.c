@@ -18,6 +18,7 @@
 #include "utils/numeric.h"
 
 #include "counters.h"
+#include "feed.h"
 
 PG_MODULE_MAGIC;
 
@@ -83,6 +84,18 @@ _PG_init(void)
 							60000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("drivetribe.feed_walk_rows",
+							"How many rows of the global ranking a feed page may walk per source of the reader.",
+							"A reader whose sources write a good share of the site finds a page by walking "
+							"the ranking of every article; past this many rows per source the page merges "
+							"the rankings of the reader's sources instead.  0 always merges.",
+							&dt_feed_walk_rows,
+							4,
+							0,
+							1000,
+							PGC_USERSET,
+							0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("drivetribe");
 }

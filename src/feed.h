@@ -17,4 +17,6 @@
  */
 #define DT_FEED_MAX_PAGE_SIZE 1000
 
+extern int	dt_feed_walk_rows;
+
 #endif							/* DRIVETRIBE_FEED_H */

@@ -33,6 +33,7 @@ typedef struct DtStatementDef
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[DT_MAX_ARGS];
+	bool		fast_start;		/* read through a cursor, a few rows at a time */
 } DtStatementDef;
 
 #define EQ " OPERATOR(pg_catalog.=) "
@@ -58,7 +59,7 @@ typedef struct DtStatementDef
 	"JOIN drivetribe.article_view v ON v.article_id" EQ "p.article_id " \
 	"ORDER BY p.score DESC, p.article_id DESC"
 
-#define FEED_SQL(after) PAGE_CARDS( \
+#define FEED_MERGE_SQL(after) \
 	"SELECT c.article_id, c.score FROM (" \
 	"SELECT x.article_id, x.score FROM drivetribe.memberships m " \
 	"CROSS JOIN LATERAL (" SOURCE_TOP("tribe_id", "m.tribe_id", after) ") x " \
@@ -67,7 +68,12 @@ typedef struct DtStatementDef
 	"SELECT y.article_id, y.score FROM drivetribe.follows f " \
 	"CROSS JOIN LATERAL (" SOURCE_TOP("author_id", "f.followee_id", after) ") y " \
 	"WHERE f.follower_id" EQ "$1" \
-	") c ORDER BY c.score DESC, c.article_id DESC LIMIT $2")
+	") c ORDER BY c.score DESC, c.article_id DESC LIMIT $2"
+
+#define RANK_SCAN(after) \
+	"SELECT a.article_id, a.score, a.tribe_id, a.author_id " \
+	"FROM drivetribe.articles a WHERE NOT a.deleted" after " " \
+	"ORDER BY a.score DESC, a.article_id DESC"
 
 #define TRIBE_FEED_SQL(after) PAGE_CARDS(SOURCE_TOP("tribe_id", "$1", after))
 
@@ -421,22 +427,41 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	},
 
 	/*
-	 * Feeds (feed.c).  A page is the first page_size rows, in (score DESC,
-	 * article_id DESC) order, of the union of the reader's sources; each
-	 * source (a tribe they are a member of, an author they follow) gives at
-	 * most page_size rows from its rank index (the union's top page_size
-	 * is among them), so a page reads at most page_size index rows per
-	 * source, however many articles there are and however deep the page.
-	 * The cards are then joined by primary key.  $1 reader or tribe,
-	 * $2 page_size, $3/$4 the last row of the previous page.
+	 * Feeds (feed.c explains the plan).  $1 reader or tribe, $2 rows
+	 * wanted, $3/$4 the position to start after.  The merge: from each
+	 * source (a tribe the reader is a member of, an author they follow) at
+	 * most $2 rows of its rank index, then the best $2 of their union.
 	 */
-	[DT_SQL_FEED_FIRST] = {
-		FEED_SQL(""),
+	[DT_SQL_FEED_MERGE_FIRST] = {
+		FEED_MERGE_SQL(""),
 		2, {INT8OID, INT4OID}
 	},
-	[DT_SQL_FEED_AFTER] = {
-		FEED_SQL(AFTER_CURSOR),
+	[DT_SQL_FEED_MERGE] = {
+		FEED_MERGE_SQL(AFTER_CURSOR),
 		4, {INT8OID, INT4OID, FLOAT8OID, INT8OID}
+	},
+	/* the reader's sources: 0 = a tribe, 1 = an author */
+	[DT_SQL_FEED_SOURCES] = {
+		"SELECT 0, m.tribe_id FROM drivetribe.memberships m WHERE m.user_id" EQ "$1 "
+		"UNION ALL "
+		"SELECT 1, f.followee_id FROM drivetribe.follows f WHERE f.follower_id" EQ "$1",
+		1, {INT8OID}
+	},
+	/* every live article by rank, from the top or after ($1, $2) */
+	[DT_SQL_RANK_SCAN_FIRST] = {
+		RANK_SCAN(""),
+		0, {InvalidOid}, true
+	},
+	[DT_SQL_RANK_SCAN_AFTER] = {
+		RANK_SCAN(" AND ROW(a.score, a.article_id) OPERATOR(pg_catalog.<) ROW($1, $2)"),
+		2, {FLOAT8OID, INT8OID}, true
+	},
+	/* the cards of a page's articles ($1), in the array's order */
+	[DT_SQL_PAGE_CARDS] = {
+		"SELECT v.* FROM pg_catalog.unnest($1) WITH ORDINALITY AS p(article_id, ord) "
+		"JOIN drivetribe.article_view v ON v.article_id" EQ "p.article_id "
+		"ORDER BY p.ord",
+		1, {INT8ARRAYOID}
 	},
 	[DT_SQL_TRIBE_FEED_FIRST] = {
 		TRIBE_FEED_SQL(""),
@@ -484,7 +509,8 @@ dt_plan(DtStatement stmt)
 
 	def = &statement_defs[stmt];
 	plan = SPI_prepare_cursor(def->sql, def->nargs, (Oid *) def->argtypes,
-							  CURSOR_OPT_GENERIC_PLAN);
+							  CURSOR_OPT_GENERIC_PLAN |
+							  (def->fast_start ? CURSOR_OPT_FAST_PLAN : 0));
 	if (plan == NULL)
 		elog(ERROR, "drivetribe: SPI_prepare failed for \"%s\": %s",
 			 def->sql, SPI_result_code_string(SPI_result));

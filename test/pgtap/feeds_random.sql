@@ -3,7 +3,7 @@
 -- follows, unfollows, views, bumps, unbumps, comments, renames).  After
 -- each round, every user's feed and every tribe's feed is paged to the
 -- end through the public API with a random page size (1..7, keyset from
--- the last row) and compared with an independent evaluation of SPEC's
+-- the last row), with each of the page's plans (src/feed.c), and compared with an independent evaluation of SPEC's
 -- definition in plain SQL: the live articles in the user's tribes or by
 -- users they follow, each once, by score DESC, article_id DESC, the score
 -- computed here from the article's counts with SPEC's formula.  All calls
@@ -91,18 +91,24 @@ END $$;
 CREATE TEMP TABLE mismatches (round int, what text, id bigint, page_size int, got bigint[], want bigint[]);
 CREATE FUNCTION pg_temp.check_round(round int) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
+  w text;
   ps int;
   got bigint[];
   want bigint[];
 BEGIN
-  FOR i IN 1 .. 60 LOOP
-    ps := 1 + floor(random() * 7)::int;
-    got := pg_temp.walk(i, NULL, ps);
-    want := pg_temp.spec(i, NULL);
-    IF got IS DISTINCT FROM want THEN
-      INSERT INTO mismatches VALUES (round, 'feed', i, ps, got, want);
-    END IF;
+  -- both phases of a page (src/feed.c): the default, merge only, walk only
+  FOREACH w IN ARRAY ARRAY['4', '0', '1000'] LOOP
+    PERFORM set_config('drivetribe.feed_walk_rows', w, true);
+    FOR i IN 1 .. 60 LOOP
+      ps := 1 + floor(random() * 7)::int;
+      got := pg_temp.walk(i, NULL, ps);
+      want := pg_temp.spec(i, NULL);
+      IF got IS DISTINCT FROM want THEN
+        INSERT INTO mismatches VALUES (round, 'feed (walk rows ' || w || ')', i, ps, got, want);
+      END IF;
+    END LOOP;
   END LOOP;
+  PERFORM set_config('drivetribe.feed_walk_rows', '4', true);
   FOR i IN 1 .. 12 LOOP
     ps := 1 + floor(random() * 7)::int;
     got := pg_temp.walk(NULL, i, ps);
