@@ -179,6 +179,8 @@ FROM (VALUES
   ('drivetribe.article(bigint)'),
   ('drivetribe.article_comments(bigint,integer,bigint)'),
   ('drivetribe.has_bumped(bigint,bigint)'),
+  ('drivetribe.feed(bigint,integer,double precision,bigint)'),
+  ('drivetribe.tribe_feed(bigint,integer,double precision,bigint)'),
   ('drivetribe.rebuild()'),
   ('drivetribe.verify()'),
   ('drivetribe.schedule_maintenance()'),

@@ -56,6 +56,8 @@ INSERT INTO dt_calls VALUES
   (2, 'read', 'SELECT count(*) FROM drivetribe.user_stats'),
   (3, 'read', 'SELECT count(*) FROM drivetribe.tribe_stats'),
   (4, 'read', 'SELECT count(*) FROM drivetribe.article(100)'),
+  (5, 'read', 'SELECT count(*) FROM drivetribe.feed(1)'),
+  (6, 'read', 'SELECT count(*) FROM drivetribe.tribe_feed(10)'),
   (7, 'read', 'SELECT count(*) FROM drivetribe.article_comments(101)'),
   (8, 'read', 'SELECT drivetribe.has_bumped(101, 1)'),
   (11, 'write', 'SELECT drivetribe.register_user(41, ''x'')'),

@@ -91,7 +91,6 @@ typedef enum CounterStatement
 	CS_DROP_ORPHANS,			/* delete those stripes */
 	CS_LIVE_ROWS,				/* every row with its counts (verify) */
 	CS_TOTALS,					/* one key's counts */
-	CS_LOCK,					/* ranked: lock the row if it is free */
 	CS_RESCORE,					/* ranked: rows' scores from their counts */
 	CS_NUM
 } CounterStatement;
@@ -334,7 +333,6 @@ build_sql(const CounterTable *t, CounterStatement which)
 			if (which == CS_TOTALS)
 				appendStringInfo(&sql, " WHERE r.%s" EQ "$1", t->key);
 			break;
-		case CS_LOCK:
 		case CS_RESCORE:
 		case CS_NUM:
 			elog(ERROR, "drivetribe: invalid counter statement %d for %s",
@@ -345,18 +343,25 @@ build_sql(const CounterTable *t, CounterStatement which)
 
 /*
  * Articles from 1.3 on: their rows also hold the score (the feeds' rank),
- * SPEC's formula over the row's counts plus its stripes.  A statement that
- * sets it must see the row and the stripes as of one moment: an UPDATE
- * that found its row changed by a transaction that committed after the
- * statement's snapshot works on the newest row version, while a stripe
- * sum would still be read from the snapshot (a fold in between would be
- * counted twice).  So the score is only ever set by a statement that runs
- * under a snapshot taken after the row was locked: the row cannot change
- * under it, and the only stripe changes it can miss are ones still
- * committing, which leave stripes behind for the next fold.  Hence, in
- * place, CS_LOCK first, then CS_ADD (a new snapshot: SPI takes one per
- * non-read-only statement at READ COMMITTED); and folding, CS_FOLD (which
- * keeps the rows it folded into locked) then CS_RESCORE of those rows.
+ * SPEC's formula over the row's counts plus its stripes.  The invariant
+ * verify() checks: an article's score is the formula over its counts, or
+ * the article has stripes (folding will set it).  A statement that sets a
+ * score must not mix snapshots: an UPDATE that found its row changed by a
+ * transaction that committed after the statement's snapshot works on the
+ * newest row version, while anything else it reads (a stripe sum) comes
+ * from the snapshot, so a fold committed in between would be counted
+ * twice.  Hence:
+ *
+ *	- In place (CS_ADD), only an article without stripes: the score is the
+ *	  formula over the row alone, which is right for whichever version the
+ *	  UPDATE lands on (a fold that committed meanwhile moved its stripes
+ *	  into that version).  An article with stripes takes the change in
+ *	  this backend's stripe instead, like a held one, until it is folded.
+ *	- Folding: CS_FOLD, which keeps the rows it folded into locked, then
+ *	  CS_RESCORE of those rows in a new statement (SPI takes a new
+ *	  snapshot per non-read-only statement at READ COMMITTED): the rows
+ *	  cannot change under it, and the only stripe changes it can miss are
+ *	  ones still committing, which leave stripes behind.
  */
 #define STRIPE_SUMS \
 	"pg_catalog.sum(x.views)::pg_catalog.int8 AS views, " \
@@ -364,17 +369,16 @@ build_sql(const CounterTable *t, CounterStatement which)
 	"pg_catalog.sum(x.bumps)::pg_catalog.int8 AS bumps"
 
 static const char *const ranked_article_sql[CS_NUM] = {
-	[CS_LOCK] =
-	"SELECT FROM drivetribe.articles r WHERE r.article_id" EQ "$1 "
-	"FOR NO KEY UPDATE OF r SKIP LOCKED",
 	[CS_ADD] =
-	"UPDATE drivetribe.articles r SET views = r.views" PLUS "$3, "
+	"WITH target AS (SELECT r.article_id FROM drivetribe.articles r "
+	"WHERE r.article_id" EQ "$1 AND NOT EXISTS (SELECT FROM drivetribe.article_stripes x "
+	"WHERE x.article_id" EQ "$1) FOR NO KEY UPDATE OF r SKIP LOCKED), "
+	"updated AS (UPDATE drivetribe.articles r SET views = r.views" PLUS "$3, "
 	"comments = r.comments" PLUS "$4, bumps = r.bumps" PLUS "$5, score = "
-	DT_SCORE_SQL("r.bumps" PLUS "$5" PLUS "COALESCE(s.bumps, 0)",
-				 "r.comments" PLUS "$4" PLUS "COALESCE(s.comments, 0)",
-				 "r.views" PLUS "$3" PLUS "COALESCE(s.views, 0)", "r.posted_at")
-	" FROM (SELECT " STRIPE_SUMS " FROM drivetribe.article_stripes x "
-	"WHERE x.article_id" EQ "$1) s WHERE r.article_id" EQ "$1",
+	DT_SCORE_SQL("r.bumps" PLUS "$5", "r.comments" PLUS "$4", "r.views" PLUS "$3",
+				 "r.posted_at")
+	" FROM target WHERE r.article_id" EQ "target.article_id RETURNING 1) "
+	"SELECT FROM updated",
 	[CS_RESCORE] =
 	"UPDATE drivetribe.articles r SET score = "
 	DT_SCORE_SQL("r.bumps" PLUS "COALESCE(s.bumps, 0)",
@@ -422,7 +426,7 @@ counter_plan(DtCounterTable table, CounterStatement which, DtSchemaLevel level)
 			types[i] = INT8OID;
 		types[1] = INT4OID;
 	}
-	else if (which == CS_TOTALS || which == CS_LOCK)
+	else if (which == CS_TOTALS)
 	{
 		nargs = 1;
 		types[0] = INT8OID;
@@ -512,26 +516,12 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	/* in place when the row is free (one statement, the common case) */
 	if (!IsolationUsesXactSnapshot() && !key_is_hot(table, key))
 	{
-		if (level == DT_SCHEMA_RANKED && table == DT_COUNTERS_ARTICLES)
+		run(table, CS_ADD, level, values);
+		if (SPI_processed > 0)
 		{
-			/* lock, then counts and score under a newer snapshot (above) */
-			run(table, CS_LOCK, level, values);
-			if (SPI_processed > 0)
-			{
-				run(table, CS_ADD, level, values);
+			if (level == DT_SCHEMA_RANKED)
 				dt_rank_worker_wanted(false);
-				return;
-			}
-		}
-		else
-		{
-			run(table, CS_ADD, level, values);
-			if (SPI_processed > 0)
-			{
-				if (level == DT_SCHEMA_RANKED)
-					dt_rank_worker_wanted(false);
-				return;
-			}
+			return;
 		}
 		mark_key_hot(table, key);
 	}

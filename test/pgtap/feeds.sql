@@ -6,7 +6,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION drivetribe CASCADE;
-SELECT plan(33);
+SELECT plan(36);
 
 CREATE TEMP TABLE _r (n serial, v bigint);
 INSERT INTO _r(v) SELECT drivetribe.register_user(u, 'user' || u) FROM generate_series(1, 6) u ORDER BY u;
@@ -115,7 +115,13 @@ SELECT results_eq(
   $$SELECT article_id::bigint, tribe_name::text, author_name::text, score::float8 FROM drivetribe.article_view
      WHERE tribe_id = 10 ORDER BY score DESC, article_id DESC$$,
   'tribe_feed rows equal article_view rows (names, score), in order');
-SELECT is_empty('SELECT * FROM drivetribe.tribe_feed(424242)', 'tribe_feed of an unknown tribe: empty');
+-- issue 10: an unknown user or tribe is 23503, a bad page size 22004/22023
+SELECT throws_ok('SELECT * FROM drivetribe.tribe_feed(424242)', '23503',
+                 'tribe 424242 does not exist', 'tribe_feed of an unknown tribe: 23503');
+SELECT throws_ok('SELECT * FROM drivetribe.feed(424242)', '23503',
+                 'user 424242 does not exist', 'feed of an unknown user: 23503');
+SELECT throws_ok('SELECT * FROM drivetribe.feed(4, NULL)', '22004', NULL, 'feed: NULL page size: 22004');
+SELECT throws_ok('SELECT * FROM drivetribe.tribe_feed(10, 0)', '22023', NULL, 'tribe_feed: page size 0: 22023');
 
 -- the feed follows membership, follows and engagement at once
 INSERT INTO _r(v) VALUES (drivetribe.leave_tribe(6, 10));
