@@ -147,6 +147,12 @@ echo "=== most followed users (drivetribe.user_stats)"
 echo "=== biggest tribes (drivetribe.tribe_stats)"
 "${PSQL[@]}" -P footer=off -c "SELECT tribe_id, name, owner_id, members, articles
                                 FROM drivetribe.tribe_stats ORDER BY members DESC, tribe_id LIMIT 5" || die "tribe_stats failed"
+reader=$("${PSQL[@]}" -Atc "SELECT user_id FROM drivetribe.user_stats ORDER BY tribes + following DESC, user_id LIMIT 1")
+if [ -n "$reader" ]; then
+  echo "=== the first page of user $reader's feed (drivetribe.feed($reader, 5)): their tribes' and followees' articles, best first"
+  "${PSQL[@]}" -P footer=off -c "SELECT article_id, tribe_name, author_name, title, views, comments, bumps, round(score::numeric, 3) AS score
+                                  FROM drivetribe.feed($reader, 5)" || die "feed failed"
+fi
 echo "=== the log (drivetribe.events)"
 "${PSQL[@]}" -P footer=off -c "SELECT kind, count(*) AS events FROM drivetribe.events GROUP BY kind ORDER BY 2 DESC" || die "events failed"
 

@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/execnodes.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -319,5 +320,6 @@ extern int64 dt_result_int64(int row, int col, bool *isnull);
 extern char *dt_result_text(int row, int col);
 extern bool dt_result_text_equals(int row, int col, const char *s);
 extern bool dt_result_bool(int row, int col);
+extern void dt_put_result_rows(ReturnSetInfo *rsinfo, const char *what);
 
 #endif							/* DRIVETRIBE_H */

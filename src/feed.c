@@ -87,7 +87,6 @@ tribe_page(FunctionCallInfo fcinfo)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	bool		has_cursor = feed_arguments(fcinfo, "tribe_id");
 	Datum		values[4];
-	uint64		row;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	values[0] = PG_GETARG_DATUM(0);
@@ -106,11 +105,7 @@ tribe_page(FunctionCallInfo fcinfo)
 				 errmsg("tribe " INT64_FORMAT " does not exist", PG_GETARG_INT64(0))));
 	dt_exec(has_cursor ? DT_SQL_TRIBE_FEED_AFTER : DT_SQL_TRIBE_FEED_FIRST,
 			values, NULL, true, 0);
-	if (SPI_tuptable->tupdesc->natts != rsinfo->setDesc->natts)
-		elog(ERROR, "drivetribe: article_view has %d columns, the feed returns %d",
-			 SPI_tuptable->tupdesc->natts, rsinfo->setDesc->natts);
-	for (row = 0; row < SPI_processed; row++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[row]);
+	dt_put_result_rows(rsinfo, "tribe_feed()");
 	SPI_finish();
 }
 
@@ -231,7 +226,6 @@ page_cards(ReturnSetInfo *rsinfo, const int64 *ids, int n)
 {
 	Datum	   *elems;
 	Datum		v[1];
-	uint64		row;
 	int			i;
 
 	if (n == 0)
@@ -242,11 +236,7 @@ page_cards(ReturnSetInfo *rsinfo, const int64 *ids, int n)
 	v[0] = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	dt_exec(DT_SQL_PAGE_CARDS, v, NULL, true, 0);
-	if (SPI_tuptable->tupdesc->natts != rsinfo->setDesc->natts)
-		elog(ERROR, "drivetribe: article_view has %d columns, the feed returns %d",
-			 SPI_tuptable->tupdesc->natts, rsinfo->setDesc->natts);
-	for (row = 0; row < SPI_processed; row++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[row]);
+	dt_put_result_rows(rsinfo, "feed()");
 }
 
 /*

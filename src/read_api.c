@@ -33,17 +33,12 @@ drivetribe_article(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		v[1] = {PG_GETARG_DATUM(0)};
-	uint64		row;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	dt_exec(DT_SQL_ARTICLE_CARD, v, NULL, true, 1);
-	if (SPI_tuptable->tupdesc->natts != rsinfo->setDesc->natts)
-		elog(ERROR, "drivetribe: article_view has %d columns, article() returns %d",
-			 SPI_tuptable->tupdesc->natts, rsinfo->setDesc->natts);
-	for (row = 0; row < SPI_processed; row++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[row]);
+	dt_put_result_rows(rsinfo, "article()");
 	SPI_finish();
 	return (Datum) 0;
 }

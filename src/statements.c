@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
 
 #include "drivetribe.h"
 
@@ -42,6 +43,39 @@ typedef struct DtStatementDef
 	"seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
 	"comment_id, target_id, recipient_id, body, " \
 	"context OPERATOR(pg_catalog.->>) 'bumps' AS bumps"
+
+/*
+ * Article rows, with and without the stored score of 1.3: COLS/VALS (or
+ * SET) add the score's column and value.  RESTORE inserts many rows from
+ * arrays, one per column, the title as the seq of the event holding it;
+ * CORRECT rewrites one row, likewise.
+ */
+#define ARTICLE_INSERT_SQL(cols, vals) \
+	"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, " \
+	"title, posted_at" cols ") VALUES ($1, $2, $3, $4, $5" vals ")"
+
+#define ARTICLE_RESTORE_SQL(cols, vals) \
+	"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, " \
+	"title, posted_at, deleted, views, comments, bumps" cols ") " \
+	"SELECT r.id, r.tribe, r.author, e.body, r.at, r.deleted, r.v, r.c, r.b" vals " " \
+	"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), " \
+	"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
+	"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9)) " \
+	"AS r(id, tribe, author, text_seq, at, deleted, v, c, b) " \
+	"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq"
+#define ARTICLE_RESTORE_TYPES \
+	{INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, \
+	 TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID, \
+	 INT8ARRAYOID}
+
+#define ARTICLE_CORRECT_SQL(set) \
+	"UPDATE drivetribe.articles r SET tribe_id = $2, author_id = $3, " \
+	"title = e.body, posted_at = $5, deleted = $6, views = $7, " \
+	"comments = $8, bumps = $9" set " " \
+	"FROM drivetribe.events e WHERE r.article_id" EQ "$1 AND e.seq" EQ "$4"
+#define ARTICLE_CORRECT_TYPES \
+	{INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, \
+	 INT8OID, INT8OID, INT8OID}
 
 /* feeds: rows strictly after ($3, $4) in (score DESC, article_id DESC) */
 #define AFTER_CURSOR \
@@ -201,8 +235,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		2, {INT8OID, TEXTOID}
 	},
 	[DT_SQL_ARTICLE_INSERT] = {
-		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
-		"title, posted_at) VALUES ($1, $2, $3, $4, $5)",
+		ARTICLE_INSERT_SQL("", ""),
 		5, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID}
 	},
 	[DT_SQL_ARTICLE_RETITLE] = {
@@ -288,17 +321,8 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		INT8ARRAYOID, INT8ARRAYOID}
 	},
 	[DT_SQL_ARTICLE_RESTORE] = {
-		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
-		"title, posted_at, deleted, views, comments, bumps) "
-		"SELECT r.id, r.tribe, r.author, e.body, r.at, r.deleted, r.v, r.c, r.b "
-		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-		"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9)) "
-		"AS r(id, tribe, author, text_seq, at, deleted, v, c, b) "
-		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
-		9, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-			TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		INT8ARRAYOID}
+		ARTICLE_RESTORE_SQL("", ""),
+		9, ARTICLE_RESTORE_TYPES
 	},
 	[DT_SQL_COMMENT_RESTORE] = {
 		"INSERT INTO drivetribe.comments (comment_id, article_id, author_id, "
@@ -342,12 +366,8 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		6, {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID}
 	},
 	[DT_SQL_ARTICLE_CORRECT] = {
-		"UPDATE drivetribe.articles r SET tribe_id = $2, author_id = $3, "
-		"title = e.body, posted_at = $5, deleted = $6, views = $7, "
-		"comments = $8, bumps = $9 "
-		"FROM drivetribe.events e WHERE r.article_id" EQ "$1 AND e.seq" EQ "$4",
-		9, {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID,
-		INT8OID, INT8OID, INT8OID}
+		ARTICLE_CORRECT_SQL(""),
+		9, ARTICLE_CORRECT_TYPES
 	},
 	[DT_SQL_COMMENT_CORRECT] = {
 		"UPDATE drivetribe.comments r SET article_id = $2, author_id = $3, "
@@ -392,33 +412,16 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 
 	/* 1.3 and later: the article's score stored with its counts */
 	[DT_SQL_ARTICLE_INSERT_RANKED] = {
-		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
-		"title, posted_at, score) VALUES ($1, $2, $3, $4, $5, "
-		DT_SCORE_SQL("0", "0", "0", "$5") ")",
+		ARTICLE_INSERT_SQL(", score", ", " DT_SCORE_SQL("0", "0", "0", "$5")),
 		5, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID}
 	},
 	[DT_SQL_ARTICLE_RESTORE_RANKED] = {
-		"INSERT INTO drivetribe.articles (article_id, tribe_id, author_id, "
-		"title, posted_at, deleted, views, comments, bumps, score) "
-		"SELECT r.id, r.tribe, r.author, e.body, r.at, r.deleted, r.v, r.c, r.b, "
-		DT_SCORE_SQL("r.b", "r.c", "r.v", "r.at") " "
-		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-		"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9)) "
-		"AS r(id, tribe, author, text_seq, at, deleted, v, c, b) "
-		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
-		9, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-			TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		INT8ARRAYOID}
+		ARTICLE_RESTORE_SQL(", score", ", " DT_SCORE_SQL("r.b", "r.c", "r.v", "r.at")),
+		9, ARTICLE_RESTORE_TYPES
 	},
 	[DT_SQL_ARTICLE_CORRECT_RANKED] = {
-		"UPDATE drivetribe.articles r SET tribe_id = $2, author_id = $3, "
-		"title = e.body, posted_at = $5, deleted = $6, views = $7, "
-		"comments = $8, bumps = $9, score = "
-		DT_SCORE_SQL("$9", "$8", "$7", "$5") " "
-		"FROM drivetribe.events e WHERE r.article_id" EQ "$1 AND e.seq" EQ "$4",
-		9, {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID,
-		INT8OID, INT8OID, INT8OID}
+		ARTICLE_CORRECT_SQL(", score = " DT_SCORE_SQL("$9", "$8", "$7", "$5")),
+		9, ARTICLE_CORRECT_TYPES
 	},
 
 	[DT_SQL_ARTICLE_STRIPES_EXIST] = {
@@ -632,4 +635,21 @@ dt_result_bool(int row, int col)
 								  col, &null);
 
 	return null ? false : DatumGetBool(d);
+}
+
+/*
+ * dt_put_result_rows: the last statement's rows into a materialized SRF's
+ * tuplestore (InitMaterializedSRF done), after checking they have the
+ * function's columns; `what` names the function in the error.
+ */
+void
+dt_put_result_rows(ReturnSetInfo *rsinfo, const char *what)
+{
+	uint64		row;
+
+	if (SPI_tuptable->tupdesc->natts != rsinfo->setDesc->natts)
+		elog(ERROR, "drivetribe: article_view has %d columns, %s returns %d",
+			 SPI_tuptable->tupdesc->natts, what, rsinfo->setDesc->natts);
+	for (row = 0; row < SPI_processed; row++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[row]);
 }

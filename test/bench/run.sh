@@ -880,7 +880,7 @@ ELAPSED=$((SECONDS - T_START))
 fmt() {  # a number with thousands separators, or as it is
   awk -v x="$1" -v u="$2" 'BEGIN {
     if (x == "ERR") { print "ERR"; exit }
-    if (u == "s" || u == "ms/call") { printf (x + 0 >= 100 ? "%.0f %s" : x + 0 >= 10 ? "%.1f %s" : "%.2f %s"), x, (u == "s" ? "s" : "ms"); exit }
+    if (u == "s" || u == "ms/call" || u == "ms") { printf (x + 0 >= 100 ? "%.0f %s" : x + 0 >= 10 ? "%.1f %s" : "%.2f %s"), x, (u == "s" ? "s" : "ms"); exit }
     s = sprintf("%.0f", x); out = ""
     while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
     printf "%s%s/s", s, out }'
