@@ -902,7 +902,7 @@ MACHINE="$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cp
   echo "- machine: $MACHINE; load average $LOAD_BEFORE before, $LOAD_AFTER after (other work on the machine shows in the numbers)"
   echo "- PostgreSQL $PGVERSION, durable commits (fsync on, synchronous_commit on), shared_buffers $SHARED_BUFFERS; drivetribe $EXTVERSION (drivetribe.so md5 $SO_BEFORE)"
   echo "- pgbench -n -j 2, $RUN_LABEL, a CHECKPOINT before each run; -M simple unless the figure says otherwise; calls/s = transactions/s x calls per transaction"
-  echo "- every ratio is ours / baseline; goals from issue 9"
+  echo "- every ratio is ours / baseline (for page latencies: baseline / ours, the speedup); goals from issues 9 and 10"
   echo
   echo "| figure | ours | baseline | ratio | goal | met? |"
   echo "|---|---:|---:|---:|:---:|:---:|"
