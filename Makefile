@@ -2,7 +2,7 @@
 EXTENSION = drivetribe
 MODULE_big = drivetribe
 DATA = drivetribe--1.0.sql drivetribe--1.0--1.1.sql drivetribe--1.1--1.2.sql \
-	drivetribe--1.2--1.3.sql
+	drivetribe--1.2--1.3.sql drivetribe--1.3--1.4.sql
 OBJS = \
 	src/drivetribe.o \
 	src/event.o \
@@ -13,6 +13,7 @@ OBJS = \
 	src/read_api.o \
 	src/feed.o \
 	src/rank_worker.o \
+	src/stream_output.o \
 	src/validate.o \
 	src/idempotency.o \
 	src/replay.o \
