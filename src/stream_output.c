@@ -287,17 +287,46 @@ stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	state->skipped = 0;
 }
 
-/* ,"name":<int8 or null> */
+/* an int8 in decimal, without a format string */
 static void
-append_id(StringInfo out, const char *name, Datum *values, bool *nulls,
+append_int64(StringInfo out, int64 value)
+{
+	char		digits[MAXINT8LEN + 1];
+
+	appendBinaryStringInfo(out, digits, pg_lltoa(value, digits));
+}
+
+/* ,"name":<int8 or null> (name given with its quotes and colon) */
+static void
+append_id(StringInfo out, const char *key, Datum *values, bool *nulls,
 		  EventColumn c)
 {
-	appendStringInfo(out, ",\"%s\":", name);
+	appendStringInfoString(out, key);
 	if (nulls[events_attnum[c]])
 		appendStringInfoString(out, "null");
 	else
-		appendStringInfo(out, INT64_FORMAT,
-						 DatumGetInt64(values[events_attnum[c]]));
+		append_int64(out, DatumGetInt64(values[events_attnum[c]]));
+}
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+static void
+append_uuid(StringInfo out, const pg_uuid_t *uuid)
+{
+	static const char hex[] = "0123456789abcdef";
+	char		text[UUID_LEN * 2 + 6];
+	int			n = 0;
+	int			i;
+
+	text[n++] = '"';
+	for (i = 0; i < UUID_LEN; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			text[n++] = '-';
+		text[n++] = hex[uuid->data[i] >> 4];
+		text[n++] = hex[uuid->data[i] & 0x0f];
+	}
+	text[n++] = '"';
+	appendBinaryStringInfo(out, text, n);
 }
 
 /* ,"lsn":"X/X" and the optional fields of the transaction */
@@ -360,15 +389,12 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	OutputPluginPrepareWrite(ctx, true);
 	out = ctx->out;
-	appendStringInfo(out, "{\"seq\":" INT64_FORMAT,
-					 DatumGetInt64(values[events_attnum[EC_SEQ]]));
+	append_id(out, "{\"seq\":", values, nulls, EC_SEQ);
 	appendStringInfoString(out, ",\"event_id\":");
 	if (nulls[events_attnum[EC_EVENT_ID]])
 		appendStringInfoString(out, "null");
 	else
-		appendStringInfo(out, "\"%s\"",
-						 DatumGetCString(DirectFunctionCall1(uuid_out,
-															 values[events_attnum[EC_EVENT_ID]])));
+		append_uuid(out, DatumGetUUIDP(values[events_attnum[EC_EVENT_ID]]));
 	appendStringInfoString(out, ",\"kind\":");
 	escape_json(out, kind);
 	appendStringInfoString(out, ",\"occurred_at\":");
@@ -378,16 +404,18 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	{
 		JsonEncodeDateTime(buf, values[events_attnum[EC_OCCURRED_AT]],
 						   TIMESTAMPTZOID, NULL);
-		appendStringInfo(out, "\"%s\"", buf);
+		appendStringInfoChar(out, '"');
+		appendStringInfoString(out, buf);
+		appendStringInfoChar(out, '"');
 	}
-	append_id(out, "user_id", values, nulls, EC_USER_ID);
-	append_id(out, "tribe_id", values, nulls, EC_TRIBE_ID);
-	append_id(out, "article_id", values, nulls, EC_ARTICLE_ID);
-	append_id(out, "comment_id", values, nulls, EC_COMMENT_ID);
-	append_id(out, "target_id", values, nulls, EC_TARGET_ID);
+	append_id(out, ",\"user_id\":", values, nulls, EC_USER_ID);
+	append_id(out, ",\"tribe_id\":", values, nulls, EC_TRIBE_ID);
+	append_id(out, ",\"article_id\":", values, nulls, EC_ARTICLE_ID);
+	append_id(out, ",\"comment_id\":", values, nulls, EC_COMMENT_ID);
+	append_id(out, ",\"target_id\":", values, nulls, EC_TARGET_ID);
 	for (i = 0; i < lengthof(notifying_kinds); i++)
 		if (strcmp(kind, notifying_kinds[i]) == 0)
-			append_id(out, "recipient_id", values, nulls, EC_RECIPIENT_ID);
+			append_id(out, ",\"recipient_id\":", values, nulls, EC_RECIPIENT_ID);
 	appendStringInfoString(out, ",\"body\":");
 	if (nulls[events_attnum[EC_BODY]])
 		appendStringInfoString(out, "null");

@@ -15,7 +15,7 @@
 #                 default OUT is test/bench/results/smoke
 #     --only C..  run only these cases (repeatable, or several names after
 #                 one --only): hot ceiling card vote plpgsql rename feeds
-#                 rebuild
+#                 decode rebuild
 #     --out DIR   where the results go (default test/bench/results)
 #   env: DT_BENCH_PORT (default 54350), DT_BENCH_SECONDS (seconds per
 #        pgbench run, default 8), DT_KEEP=1 (leave the cluster running)
@@ -67,6 +67,13 @@
 #            author nobody follows, join_tribe+leave_tribe of a tribe of
 #            100,000 articles vs an empty one, follow_user+unfollow_user of
 #            an author of 10,000 articles vs a new one (time per call, <= 2x)
+#   decode   the same WAL (view_article, bump, post_comment calls by 8
+#            clients, every call its own transaction: the log and the
+#            projections' changes) decoded through three slots created
+#            before it: drivetribe, wal2json (format 2, filtered to the event
+#            table, no transaction records) and test_decoding; events/s of
+#            pg_logical_slot_peek_changes (best of 3), goal drivetribe >= 2x
+#            wal2json; bytes per event in the notes
 #   rename   rename_user of an author of 10,000 articles and 50,000 comments
 #            vs of a new author, 1 client, alternating two names (each call
 #            changes the name); figures are ms per call, goal
@@ -82,7 +89,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 ROOT=$(pwd)
 . scripts/cluster.sh
 
-ALL_CASES=(hot ceiling card vote plpgsql rename feeds rebuild)
+ALL_CASES=(hot ceiling card vote plpgsql rename feeds decode rebuild)
 SMOKE=0; ONLY=(); OUT=
 COMMAND="bash test/bench/run.sh${*:+ $*}"
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$ROOT/test/bench/run.sh"; }
@@ -117,6 +124,7 @@ if [ $SMOKE = 1 ]; then
   HOT_RUN=(-t 3)
   RUN_LABEL="about 24 transactions per run"
   SHARED_BUFFERS=128MB
+  DECODE_TX=40            # transactions per client of the decode workload
   FEEDS_WORLD=(-v users=3000 -v tribes=40 -v articles=2000 -v authors=1000 -v big_articles=500
                -v prolific=100 -v views=5000 -v bumps=1000 -v comments=500 -v typical_tribes=5
                -v typical_follows=20 -v heavy_tribes=20 -v heavy_follows=500)
@@ -133,6 +141,7 @@ else
   HOT_ROUNDS=${DT_BENCH_HOT_ROUNDS:-4}
   HOT_RUN=(-T "$(( (SECS + 1) / 2 ))")
   SHARED_BUFFERS=2GB
+  DECODE_TX=12000
   FEEDS_WORLD=(-v users=1000000 -v tribes=1000 -v articles=100000 -v authors=10000 -v big_articles=100000
                -v prolific=10000 -v views=1000000 -v bumps=200000 -v comments=100000 -v typical_tribes=50
                -v typical_follows=200 -v heavy_tribes=200 -v heavy_follows=5000)
@@ -818,6 +827,62 @@ B
   export PGDATABASE=bench
 fi
 
+# ------------------------------------------------------------------ decode
+if want decode; then
+  step "decode: one workload's WAL through drivetribe, wal2json and test_decoding"
+  createdb decode >>"$LOG" 2>&1 && sql -d decode -v n="$N" <<'SQL' || fail "the decode world failed (see $LOG)"
+CREATE EXTENSION drivetribe;
+SELECT count(drivetribe.register_user(u, 'user ' || u)) FROM generate_series(1, :n) u;
+SELECT count(drivetribe.create_tribe(t, t, 'tribe ' || t)) FROM generate_series(1, :n) t;
+SELECT count(drivetribe.post_article(a, a, a, 'article ' || a)) FROM generate_series(1, :n) a;
+CREATE SEQUENCE public.comment_ids START 1000000;
+SQL
+  for p in drivetribe wal2json test_decoding; do
+    sql -d decode -c "SELECT 'init' FROM pg_create_logical_replication_slot('bench_$p', '$p')" ||
+      fail "could not create a $p slot (see $LOG)"
+  done
+  script decode_mix <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+\set k random(1, 10)
+\if :k <= 6
+SELECT drivetribe.view_article(:a, :u);
+\elif :k <= 9
+SELECT drivetribe.bump(:a, :u);
+\else
+SELECT drivetribe.post_comment(nextval('public.comment_ids'), :a, :u, 'a comment from the decoding benchmark, of an ordinary length');
+\endif
+B
+  PGDATABASE=decode pgbench -n -j 2 -c 8 -t "$DECODE_TX" $D -f "$WORK/decode_mix.sql" >"$WORK/decode_load.out" 2>&1 ||
+    { tail -5 "$WORK/decode_load.out" >>"$LOG"; fail "the decode workload failed (see $LOG)"; }
+  sql -d decode -c CHECKPOINT
+  devents=$(val -d decode -c "SELECT count(*) FROM drivetribe.events WHERE seq > 3 * $N")
+  walsize=$(val -d decode -c "SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), (SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'bench_drivetribe')))")
+  # decode SLOT 'OPTIONS' 'EVENT FILTER': "events bytes seconds" (best of 3 peeks)
+  decode() {
+    local best="" i t0 t1 r secs
+    for i in 1 2 3; do
+      t0=$(date +%s.%N)
+      r=$(val -d decode -F ' ' -c "SELECT count(*) FILTER (WHERE $3), coalesce(sum(octet_length(data)) FILTER (WHERE $3), 0)
+                                    FROM pg_logical_slot_peek_changes('$1', NULL, NULL $2)") || { echo "ERR ERR ERR"; return; }
+      t1=$(date +%s.%N)
+      secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+      if [ -z "$best" ] || awk -v s="$secs" -v b="${best##* }" 'BEGIN { exit !(s < b) }'; then best="$r $secs"; fi
+    done
+    echo "$best"
+  }
+  read -r e_dt b_dt s_dt <<<"$(decode bench_drivetribe "" "data LIKE '{\"seq\":%'")"
+  read -r e_wj b_wj s_wj <<<"$(decode bench_wal2json ", 'format-version', '2', 'add-tables', 'drivetribe.events', 'include-transaction', 'false'" "data LIKE '{\"action\":\"I\"%'")"
+  read -r e_td b_td s_td <<<"$(decode bench_test_decoding ", 'skip-empty-xacts', '1', 'include-xids', '0'" "data LIKE 'table drivetribe.events: INSERT:%'")"
+  eps() { awk -v e="$1" -v s="$2" 'BEGIN { if (e == "ERR" || s + 0 == 0) print "ERR"; else printf "%.0f", e / s }'; }
+  bpe() { awk -v b="$1" -v e="$2" 'BEGIN { if (e == "ERR" || e + 0 == 0) print "ERR"; else printf "%.0f", b / e }'; }
+  record decode "decode: drivetribe vs wal2json" "decoding $devents events (the same WAL, $walsize): drivetribe plugin vs wal2json format 2 filtered to drivetribe.events (events/s)" "$(eps "$e_dt" "$s_dt")" "$(eps "$e_wj" "$s_wj")" "calls/s" ">= 2"
+  record decode "decode: drivetribe vs test_decoding" "decoding the same WAL: drivetribe plugin vs test_decoding, which cannot filter tables (events/s; informative)" "$(eps "$e_dt" "$s_dt")" "$(eps "$e_td" "$s_td")" "calls/s" "-"
+  note "decode: $devents events committed by the workload; events seen: drivetribe $e_dt, wal2json $e_wj, test_decoding $e_td; bytes per event: drivetribe $(bpe "$b_dt" "$e_dt"), wal2json $(bpe "$b_wj" "$e_wj"), test_decoding $(bpe "$b_td" "$e_td"); seconds (best of 3 peeks): $s_dt, $s_wj, $s_td"
+  [ "$e_dt" = "$devents" ] || { ERRORS=$((ERRORS + 1)); say "    the drivetribe slot gave $e_dt events, the log has $devents"; }
+  for p in drivetribe wal2json test_decoding; do sql -d decode -c "SELECT pg_drop_replication_slot('bench_$p')"; done
+fi
+
 # ------------------------------------------------------------------ rebuild
 if want rebuild; then
   step "rebuild: generating a log of about $LOG_EVENTS events (database rebuild)"
@@ -927,6 +992,7 @@ MACHINE="$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cp
   echo "- C vs PL/pgSQL: test/bench/plpgsql_dt.sql, the same validation, log and projections as PL/pgSQL functions and an AFTER INSERT row trigger"
   echo "- rebuild: test/bench/gen_log.sql writes a consistent log set-based; rebuild() runs on emptied projections; the baseline is test/bench/recompute.sql (INSERT ... SELECT ... GROUP BY into copies of the projection tables), checked equal to drivetribe's read API"
   echo "- rename: rename_user of an author of $PROLIFIC_ARTICLES articles and $PROLIFIC_COMMENTS comments vs of a new author, 1 client, alternating two names"
+  echo "- decode: three slots (drivetribe; wal2json with format-version 2, add-tables drivetribe.events, include-transaction false; test_decoding with skip-empty-xacts) created before one workload of API calls, each then read with pg_logical_slot_peek_changes (best of 3, so all three decode exactly the same WAL); events/s counts event objects"
   echo "- feeds: test/bench/gen_feeds.sql generates the world (sizes in the notes); a page is \`SELECT * FROM drivetribe.feed(:r, 20)\` for a random reader of the kind; the baseline computes the same 20 cards at read time over plain normalised tables (the reader's tribes and followees by IN, each article's views, comments and bumps by count(), SPEC's score, ORDER BY ... LIMIT 20); latencies from pgbench's per-transaction log; posts, joins and follows are time per call, 8 clients, big key vs small key"
 } >"$OUT/latest.md"
 
