@@ -153,9 +153,12 @@ done
 # a checkpoint logs the running transactions, which lets decoding move
 # the slot's restart point; then one more heartbeat to confirm past it
 q -c "CHECKPOINT" >/dev/null
-q -c "SELECT drivetribe.heartbeat()" >/dev/null
-sleep 3
-read -r retained lag <<<"$(q -F ' ' -c "SELECT retained_bytes, lag_bytes FROM drivetribe.stream_slots WHERE slot_name = '$slot'")"
+for i in $(seq 1 20); do
+  q -c "SELECT drivetribe.heartbeat()" >/dev/null
+  sleep 1
+  read -r retained lag <<<"$(q -F ' ' -c "SELECT retained_bytes, lag_bytes FROM drivetribe.stream_slots WHERE slot_name = '$slot'")"
+  [ "$retained" -lt $((3 * 16 * 1024 * 1024)) ] && [ "$lag" -lt $((16 * 1024 * 1024)) ] && break
+done
 written=$(q -c "SELECT pg_size_pretty(pg_total_relation_size('public.busy'))")
 stop_recv
 [ "$(q -c "SELECT max(seq) FROM drivetribe.events")" = "$base" ] || fail "part 2 wrote events"
