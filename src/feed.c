@@ -80,6 +80,19 @@ feed_arguments(FunctionCallInfo fcinfo, const char *id_name)
 	return !PG_ARGISNULL(2);
 }
 
+/* the feed's user or tribe must exist (23503); caller is connected to SPI */
+static void
+require_source(const char *what, DtStatement get, int64 id)
+{
+	Datum		v[1] = {Int64GetDatum(id)};
+
+	dt_exec(get, v, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("%s " INT64_FORMAT " does not exist", what, id)));
+}
+
 /* one page of a tribe's feed into the call's tuplestore */
 static void
 tribe_page(FunctionCallInfo fcinfo)
@@ -98,11 +111,7 @@ tribe_page(FunctionCallInfo fcinfo)
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	dt_exec(DT_SQL_TRIBE_GET, values, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("tribe " INT64_FORMAT " does not exist", PG_GETARG_INT64(0))));
+	require_source("tribe", DT_SQL_TRIBE_GET, PG_GETARG_INT64(0));
 	dt_exec(has_cursor ? DT_SQL_TRIBE_FEED_AFTER : DT_SQL_TRIBE_FEED_FIRST,
 			values, NULL, true, 0);
 	dt_put_result_rows(rsinfo, "tribe_feed()");
@@ -251,18 +260,13 @@ drivetribe_feed(PG_FUNCTION_ARGS)
 	bool		has_cursor = feed_arguments(fcinfo, "user_id");
 	int32		page_size = PG_GETARG_INT32(1);
 	int64		user_id = PG_GETARG_INT64(0);
-	Datum		v[1] = {Int64GetDatum(user_id)};
 	int64	   *ids;
 	int			n;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	dt_exec(DT_SQL_USER_GET, v, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("user " INT64_FORMAT " does not exist", user_id)));
+	require_source("user", DT_SQL_USER_GET, user_id);
 	ids = palloc(sizeof(int64) * page_size);
 	n = user_page_ids(user_id, page_size, has_cursor,
 					  has_cursor ? PG_GETARG_FLOAT8(2) : 0,

@@ -97,9 +97,12 @@ static const char *const event_column_names[EC_NUM] = {
 };
 
 /* the kinds that notify someone (SPEC "Stream") */
-static const char *const notifying_kinds[] = {
-	"article_bumped", "comment_posted", "user_followed", "tribe_joined"
-};
+static bool
+kind_notifies(DtEventKind k)
+{
+	return k == DT_ARTICLE_BUMPED || k == DT_COMMENT_POSTED ||
+		k == DT_USER_FOLLOWED || k == DT_TRIBE_JOINED;
+}
 
 /* one slot's decoding state */
 typedef struct StreamState
@@ -220,7 +223,8 @@ parse_kinds_option(StreamState *state, DefElem *elem)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("\"%s\" is not an event kind", kind),
 					 errdetail("The drivetribe plugin's option \"kinds\" lists event kinds such as article_bumped.")));
-		state->kinds[k] = true;
+		else
+			state->kinds[k] = true;
 	}
 	pfree(list);
 }
@@ -296,15 +300,26 @@ append_int64(StringInfo out, int64 value)
 	appendBinaryStringInfo(out, digits, pg_lltoa(value, digits));
 }
 
-/* ,"name":<int8 or null> (name given with its quotes and colon) */
+/*
+ * ,"name": (the key given with its quotes and colon), then null when the
+ * column is; returns whether the caller must append the value
+ */
+static bool
+append_key_or_null(StringInfo out, const char *key, bool *nulls, EventColumn c)
+{
+	appendStringInfoString(out, key);
+	if (!nulls[events_attnum[c]])
+		return true;
+	appendStringInfoString(out, "null");
+	return false;
+}
+
+/* ,"name":<int8 or null> */
 static void
 append_id(StringInfo out, const char *key, Datum *values, bool *nulls,
 		  EventColumn c)
 {
-	appendStringInfoString(out, key);
-	if (nulls[events_attnum[c]])
-		appendStringInfoString(out, "null");
-	else
+	if (append_key_or_null(out, key, nulls, c))
 		append_int64(out, DatumGetInt64(values[events_attnum[c]]));
 }
 
@@ -357,7 +372,6 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	char	   *kind;
 	DtEventKind k;
 	StringInfo	out;
-	int			i;
 	char		buf[MAXDATELEN + 1];
 
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
@@ -390,17 +404,11 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	OutputPluginPrepareWrite(ctx, true);
 	out = ctx->out;
 	append_id(out, "{\"seq\":", values, nulls, EC_SEQ);
-	appendStringInfoString(out, ",\"event_id\":");
-	if (nulls[events_attnum[EC_EVENT_ID]])
-		appendStringInfoString(out, "null");
-	else
+	if (append_key_or_null(out, ",\"event_id\":", nulls, EC_EVENT_ID))
 		append_uuid(out, DatumGetUUIDP(values[events_attnum[EC_EVENT_ID]]));
 	appendStringInfoString(out, ",\"kind\":");
 	escape_json(out, kind);
-	appendStringInfoString(out, ",\"occurred_at\":");
-	if (nulls[events_attnum[EC_OCCURRED_AT]])
-		appendStringInfoString(out, "null");
-	else
+	if (append_key_or_null(out, ",\"occurred_at\":", nulls, EC_OCCURRED_AT))
 	{
 		JsonEncodeDateTime(buf, values[events_attnum[EC_OCCURRED_AT]],
 						   TIMESTAMPTZOID, NULL);
@@ -413,18 +421,11 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	append_id(out, ",\"article_id\":", values, nulls, EC_ARTICLE_ID);
 	append_id(out, ",\"comment_id\":", values, nulls, EC_COMMENT_ID);
 	append_id(out, ",\"target_id\":", values, nulls, EC_TARGET_ID);
-	for (i = 0; i < lengthof(notifying_kinds); i++)
-		if (strcmp(kind, notifying_kinds[i]) == 0)
-			append_id(out, ",\"recipient_id\":", values, nulls, EC_RECIPIENT_ID);
-	appendStringInfoString(out, ",\"body\":");
-	if (nulls[events_attnum[EC_BODY]])
-		appendStringInfoString(out, "null");
-	else
+	if (kind_notifies(k))
+		append_id(out, ",\"recipient_id\":", values, nulls, EC_RECIPIENT_ID);
+	if (append_key_or_null(out, ",\"body\":", nulls, EC_BODY))
 		escape_json(out, TextDatumGetCString(values[events_attnum[EC_BODY]]));
-	appendStringInfoString(out, ",\"context\":");
-	if (nulls[events_attnum[EC_CONTEXT]])
-		appendStringInfoString(out, "null");
-	else
+	if (append_key_or_null(out, ",\"context\":", nulls, EC_CONTEXT))
 	{
 		Jsonb	   *context = DatumGetJsonbP(values[events_attnum[EC_CONTEXT]]);
 

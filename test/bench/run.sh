@@ -619,23 +619,22 @@ B
 \set u random(1, :n)
 SELECT drivetribe.post_comment(nextval('public.comment_ids'), :a, :u, 'a comment from the benchmark');
 B
-  for shape in "view:view_spread:pl_view:1:view_article" \
-                "bump:bump_spread:pl_bump:2:bump+unbump" \
-                "comment:comment_spread:pl_comment:1:post_comment"; do
-    IFS=: read -r k ours theirs calls what <<<"$shape"
-    o=$(bench "pl_ours_$k" 8 "$calls" $D -f "$WORK/$ours.sql")
-    b=$(bench "pl_theirs_$k" 8 "$calls" $D -f "$WORK/$theirs.sql")
-    record plpgsql "C vs PL/pgSQL, $what" "$what spread: drivetribe (C) vs PL/pgSQL functions + trigger, 8 clients (calls/s)" "$o" "$b" "calls/s" ">= 2"
-  done
-  # The same calls without waiting for the WAL flush at commit: what is
-  # left is the CPU each call costs, which is what the language changes.
-  for shape in "view:view_spread:pl_view:1:view_article" \
-                "bump:bump_spread:pl_bump:2:bump+unbump" \
-                "comment:comment_spread:pl_comment:1:post_comment"; do
-    IFS=: read -r k ours theirs calls what <<<"$shape"
-    o=$(PGOPTIONS='-c synchronous_commit=off' bench "pl_ours_async_$k" 8 "$calls" $D -f "$WORK/$ours.sql")
-    b=$(PGOPTIONS='-c synchronous_commit=off' bench "pl_theirs_async_$k" 8 "$calls" $D -f "$WORK/$theirs.sql")
-    record plpgsql "C vs PL/pgSQL, $what, CPU" "$what spread: drivetribe (C) vs PL/pgSQL, 8 clients, synchronous_commit off: CPU per call, no flush wait (calls/s)" "$o" "$b" "calls/s" ">= 2"
+  # durable, then without waiting for the WAL flush at commit: what is
+  # left then is the CPU each call costs, which is what the language changes
+  for mode in durable async; do
+    opts=; tag=; suffix=; figure_tail="PL/pgSQL functions + trigger, 8 clients (calls/s)"
+    if [ $mode = async ]; then
+      opts='-c synchronous_commit=off'; tag=async_; suffix=", CPU"
+      figure_tail="PL/pgSQL, 8 clients, synchronous_commit off: CPU per call, no flush wait (calls/s)"
+    fi
+    for shape in "view:view_spread:pl_view:1:view_article" \
+                  "bump:bump_spread:pl_bump:2:bump+unbump" \
+                  "comment:comment_spread:pl_comment:1:post_comment"; do
+      IFS=: read -r k ours theirs calls what <<<"$shape"
+      o=$(PGOPTIONS=$opts bench "pl_ours_$tag$k" 8 "$calls" $D -f "$WORK/$ours.sql")
+      b=$(PGOPTIONS=$opts bench "pl_theirs_$tag$k" 8 "$calls" $D -f "$WORK/$theirs.sql")
+      record plpgsql "C vs PL/pgSQL, $what$suffix" "$what spread: drivetribe (C) vs $figure_tail" "$o" "$b" "calls/s" ">= 2"
+    done
   done
   # The physical ceiling against the same baseline: the view's event row
   # appended by hand, no projection at all.  With durable commits no
