@@ -33,3 +33,19 @@ include $(PGXS)
 
 # every object depends on the shared headers (PGXS tracks no dependencies)
 $(OBJS): $(wildcard src/*.h)
+
+# the stream consumer program, src/consume (its own PGXS Makefile: one
+# Makefile builds either a module or a program)
+all: consume
+consume:
+	$(MAKE) -C src/consume PG_CONFIG=$(PG_CONFIG)
+install: install-consume
+install-consume:
+	$(MAKE) -C src/consume PG_CONFIG=$(PG_CONFIG) install
+uninstall: uninstall-consume
+uninstall-consume:
+	$(MAKE) -C src/consume PG_CONFIG=$(PG_CONFIG) uninstall
+clean: clean-consume
+clean-consume:
+	$(MAKE) -C src/consume PG_CONFIG=$(PG_CONFIG) clean
+.PHONY: consume install-consume uninstall-consume clean-consume

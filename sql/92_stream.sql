@@ -84,10 +84,27 @@ SELECT count(*) AS objects, count(DISTINCT d ->> 'xid') AS xids,
           FROM pg_logical_slot_get_changes('regress_stream', NULL, NULL,
                                            'include_xid', 'true', 'include_commit_time', 'on')) s;
 
+-- include_commits: a commit object after each transaction that emitted
+-- something (events or a heartbeat), none for one that did not; its
+-- end_lsn lies past its commit LSN (the position a consumer confirms)
+BEGIN;
+SELECT drivetribe.register_user(9208, 'Commit One') IS NOT NULL AS appended;
+SELECT drivetribe.register_user(9209, 'Commit Two') IS NOT NULL AS appended;
+COMMIT;
+INSERT INTO public.stream_other VALUES (1);
+SELECT drivetribe.heartbeat() IS NOT NULL AS sent;
+SELECT n, d - 'seq' - 'event_id' - 'occurred_at' - 'lsn' - 'end_lsn' - 'context' AS object,
+       (d ->> 'end_lsn')::pg_lsn > (d ->> 'lsn')::pg_lsn AS end_after_commit,
+       d ->> 'lsn' = lag(d ->> 'lsn') OVER (ORDER BY n) AS same_lsn_as_previous
+  FROM (SELECT row_number() OVER () AS n, data::jsonb AS d
+          FROM pg_logical_slot_get_changes('regress_stream', NULL, NULL, 'include_commits', 'on')) s
+ ORDER BY n;
+
 -- bad options: 22023, naming the value
 SELECT drivetribe.register_user(9207, 'Option Tester') IS NOT NULL AS appended;
 SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', 'article_bumped,nonsense');
 SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'include_xid', 'maybe');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'include_commits', 'sometimes');
 SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'format', 'v2');
 -- the peeks consumed nothing
 SELECT object FROM pg_temp.changes();

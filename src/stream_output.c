@@ -26,7 +26,12 @@
  * that inserted no event: no BEGIN/COMMIT frames at all.
  *
  * Options: kinds 'k1,k2,...' (only these kinds), include_xid and
- * include_commit_time (booleans: add "xid" and "commit_time").  No
+ * include_commit_time (booleans: add "xid" and "commit_time"), and
+ * include_commits (boolean): after the last object of each transaction
+ * it emitted something for, {"commit":true,"events":N,"end_lsn":"...",
+ * "lsn":"..."}, so a consumer knows a transaction is complete and can
+ * confirm end_lsn (drivetribe-consume does; pg_recvlogical users need
+ * not).  No
  * streaming or two-phase callbacks: a transaction is decoded once it
  * committed.
  *
@@ -112,9 +117,15 @@ typedef struct StreamState
 	bool		kinds[DT_NUM_KINDS];	/* with it: the kinds to emit */
 	bool		include_xid;
 	bool		include_commit_time;
+	bool		include_commits;	/* a commit object ends each transaction */
 	int			skipped;		/* changes skipped since the last progress report */
 	bool		emitted;		/* the current transaction emitted something */
+	int64		events;			/* events emitted for the current transaction */
 } StreamState;
+
+static void append_int64(StringInfo out, int64 value);
+static void append_transaction(StringInfo out, StreamState *state,
+							   ReorderBufferTXN *txn, XLogRecPtr lsn);
 
 /*
  * The event table's OID and its columns' positions, per backend (a
@@ -253,11 +264,14 @@ stream_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 		else if (strcmp(elem->defname, "include_commit_time") == 0 ||
 				 strcmp(elem->defname, "include-commit-time") == 0)
 			state->include_commit_time = parse_bool_option(elem);
+		else if (strcmp(elem->defname, "include_commits") == 0 ||
+				 strcmp(elem->defname, "include-commits") == 0)
+			state->include_commits = parse_bool_option(elem);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the drivetribe plugin has no option \"%s\"", elem->defname),
-					 errhint("Its options are kinds, include_xid and include_commit_time.")));
+					 errhint("Its options are kinds, include_xid, include_commit_time and include_commits.")));
 	}
 	ctx->output_plugin_private = state;
 }
@@ -277,6 +291,7 @@ stream_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 
 	/* no frame: a transaction shows only through its events */
 	state->emitted = false;
+	state->events = 0;
 }
 
 static void
@@ -288,6 +303,22 @@ stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	/* nothing sent for it: let the walsender confirm past it */
 	if (!state->emitted)
 		OutputPluginUpdateProgress(ctx, true);
+	else if (state->include_commits)
+	{
+		/*
+		 * The transaction's end, for a consumer that confirms whole
+		 * transactions only: confirming end_lsn (this message's own LSN)
+		 * means the server will not send this transaction again.
+		 */
+		OutputPluginPrepareWrite(ctx, true);
+		appendStringInfoString(ctx->out, "{\"commit\":true,\"events\":");
+		append_int64(ctx->out, state->events);
+		appendStringInfo(ctx->out, ",\"end_lsn\":\"%X/%X\"",
+						 LSN_FORMAT_ARGS(txn->end_lsn));
+		append_transaction(ctx->out, state, txn, commit_lsn);
+		appendStringInfoChar(ctx->out, '}');
+		OutputPluginWrite(ctx, true);
+	}
 	state->skipped = 0;
 }
 
@@ -435,6 +466,7 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	appendStringInfoChar(out, '}');
 	OutputPluginWrite(ctx, true);
 	state->emitted = true;
+	state->events++;
 
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_cxt);

@@ -20,6 +20,7 @@
 # Needs PGHOST/PGPORT/PGUSER of a running server (wal_level = logical,
 # drivetribe allowed in output_plugin_libraries) with drivetribe installed.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stream_world.sh"
 PATH=/usr/lib/postgresql/15/bin:$PATH
 db=dt_e2e_stream
 slot=dt_e2e_stream
@@ -39,32 +40,7 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 dropdb --if-exists "$db" >/dev/null 2>&1 || true
 createdb "$db"
-q >/dev/null <<'SQL'
-CREATE EXTENSION drivetribe CASCADE;
-SELECT drivetribe.register_user(u, 'user ' || u) FROM generate_series(1, 30) u;
-SELECT drivetribe.create_tribe(t, t, 'tribe ' || t) FROM generate_series(1, 4) t;
-SELECT drivetribe.post_article(a, a % 30 + 1, a % 4 + 1, 'article ' || a) FROM generate_series(1, 20) a;
-CREATE SEQUENCE public.ids START 1000;
-CREATE TABLE public.busy (id bigserial PRIMARY KEY, payload text);
-CREATE FUNCTION public.random_call(a bigint, b bigint) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-  u bigint := a % 30 + 1;
-  v bigint := b % 30 + 1;
-  art bigint := a % 20 + 1;
-BEGIN
-  CASE b % 7
-    WHEN 0 THEN PERFORM drivetribe.bump(art, u);
-    WHEN 1 THEN PERFORM drivetribe.unbump(art, u);
-    WHEN 2 THEN PERFORM drivetribe.view_article(art, u);
-    WHEN 3 THEN PERFORM drivetribe.post_comment(nextval('public.ids'), art, u, 'comment ' || a);
-    WHEN 4 THEN IF u <> v THEN PERFORM drivetribe.follow_user(u, v); END IF;
-    WHEN 5 THEN PERFORM drivetribe.join_tribe(u, b % 4 + 1);
-    ELSE PERFORM drivetribe.rename_user(u, 'user ' || u || ' ' || b);
-  END CASE;
-EXCEPTION WHEN object_not_in_prerequisite_state OR foreign_key_violation OR unique_violation THEN
-  NULL;
-END $$;
-SQL
+stream_world_sql | q >/dev/null
 q -c "SELECT 'init' FROM pg_create_logical_replication_slot('$slot', 'drivetribe')" >/dev/null ||
   fail "could not create a drivetribe slot (is drivetribe in output_plugin_libraries?)"
 start_recv() {
@@ -89,23 +65,7 @@ wait_for_events() {
 # ------------------------------------------------------------------ 1
 start_recv "$work/out1.jsonl"
 first_seq=$(q -c "SELECT coalesce(max(seq), 0) FROM drivetribe.events")
-cat >"$work/mix.sql" <<'B'
-\set a random(1, 1000000)
-\set b random(1, 1000000)
-\set fate random(1, 3)
-BEGIN;
-SELECT public.random_call(:a, :b);
-SAVEPOINT s;
-SELECT public.random_call(:b, :a);
-\if :fate = 2
-ROLLBACK TO SAVEPOINT s;
-\endif
-\if :fate = 3
-ROLLBACK;
-\else
-COMMIT;
-\endif
-B
+stream_mix "$work/mix.sql"
 pgbench -n -c 6 -j 2 -T "$seconds" -f "$work/mix.sql" "$db" >"$work/pgbench.out" 2>&1 ||
   { tail -5 "$work/pgbench.out"; fail "the write mix failed"; }
 committed=$(q -c "SELECT count(*) FROM drivetribe.events WHERE seq > $first_seq")

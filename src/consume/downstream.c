@@ -1,0 +1,202 @@
+/*-------------------------------------------------------------------------
+ *
+ * downstream.c
+ *	  drivetribe-consume's batches and the downstream command.
+ *
+ * A batch is an unlinked temporary file of event objects, one per line,
+ * holding whole transactions only when it is delivered (a transaction is
+ * whole once the plugin's commit object arrived), so memory stays bounded
+ * whatever the size of a transaction.  Delivery runs the command with
+ * /bin/sh -c, the batch on its standard input and these variables set:
+ *
+ *	DRIVETRIBE_SLOT		the slot
+ *	DRIVETRIBE_EVENTS	the number of events (lines)
+ *	DRIVETRIBE_END_LSN	the position confirmed once the command succeeds
+ *	DRIVETRIBE_ATTEMPT	1 for the first try of this batch, 2 for the next...
+ *
+ * Exit status 0 means done; anything else (or death by a signal) means
+ * "again": the same batch is retried after 1, 2, 4 ... seconds (at most
+ * --retry-max), forever.  While the command runs or waits for a retry, the
+ * consumer keeps confirming its old position to the server, so the
+ * walsender does not time the connection out.  The command is killed if
+ * the consumer dies (PR_SET_PDEATHSIG), so a restarted consumer never
+ * races an orphan of the previous one into the same sink.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "consume.h"
+
+bool
+batch_open(Batch *batch)
+{
+	memset(batch, 0, sizeof(*batch));
+	batch->file = tmpfile();
+	if (batch->file == NULL)
+	{
+		log_msg("could not create a temporary file for batches: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* append one event object (a line without its newline) */
+bool
+batch_add_event(Batch *batch, const char *line, size_t len)
+{
+	if (batch->first_at == 0)
+		batch->first_at = now_seconds();
+	batch->txn_open = true;
+	batch->open_events++;
+	if (fwrite(line, 1, len, batch->file) != len || putc('\n', batch->file) == EOF)
+	{
+		log_msg("could not write to the batch file: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* the plugin's commit object arrived: the transaction is whole */
+void
+batch_end_transaction(Batch *batch, Lsn end)
+{
+	batch->events += batch->open_events;
+	batch->open_events = 0;
+	batch->txn_open = false;
+	batch->end = end;
+	batch->complete_bytes = ftell(batch->file);
+}
+
+/* empty the batch (delivered, or to be received again after a reconnect) */
+void
+batch_reset(Batch *batch)
+{
+	FILE	   *file = batch->file;
+
+	if (fflush(file) != 0 || ftruncate(fileno(file), 0) != 0)
+		log_msg("could not empty the batch file: %s", strerror(errno));
+	rewind(file);
+	memset(batch, 0, sizeof(*batch));
+	batch->file = file;
+}
+
+/* sleep up to seconds, keeping the connection alive; false if told to stop */
+static bool
+wait_keeping_alive(const ConsumeOptions *opts, Stream *stream, double seconds,
+				   pid_t child, int *status)
+{
+	double		until = now_seconds() + seconds;
+	useconds_t	nap = 1000;		/* a quick command is seen quickly */
+
+	while (child > 0 || now_seconds() < until)
+	{
+		if (child > 0)
+		{
+			pid_t		done = waitpid(child, status, WNOHANG);
+
+			if (done == child)
+				return true;
+			if (done < 0 && errno != EINTR)
+			{
+				log_msg("waitpid failed: %s", strerror(errno));
+				*status = -1;
+				return true;
+			}
+		}
+		else if (consume_stop_requested)
+			return false;
+		if (now_seconds() - stream->last_feedback >= opts->status_interval_s)
+			(void) stream_send_feedback(stream, stream->confirmed, false);
+		usleep(nap);
+		if (nap < 20000)
+			nap *= 2;
+	}
+	return true;
+}
+
+static pid_t
+start_command(const ConsumeOptions *opts, Batch *batch, int attempt)
+{
+	pid_t		parent = getpid();
+	pid_t		pid;
+	char		number[32];
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+
+	/* the child: die with the consumer, read the batch from the start */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	if (lseek(fileno(batch->file), 0, SEEK_SET) != 0 ||
+		dup2(fileno(batch->file), STDIN_FILENO) < 0)
+		_exit(127);
+	setenv("DRIVETRIBE_SLOT", opts->slot, 1);
+	snprintf(number, sizeof(number), "%lld", (long long) batch->events);
+	setenv("DRIVETRIBE_EVENTS", number, 1);
+	snprintf(number, sizeof(number), LSN_FMT, LSN_ARGS(batch->end));
+	setenv("DRIVETRIBE_END_LSN", number, 1);
+	snprintf(number, sizeof(number), "%d", attempt);
+	setenv("DRIVETRIBE_ATTEMPT", number, 1);
+	execl("/bin/sh", "sh", "-c", opts->command, (char *) NULL);
+	_exit(127);
+}
+
+/*
+ * Run the command over the batch until it succeeds.  Returns true once it
+ * exited 0, false when told to stop first (the batch is not delivered and
+ * must not be confirmed).
+ */
+bool
+batch_deliver(const ConsumeOptions *opts, Batch *batch, Stream *stream)
+{
+	double		backoff = 1;
+
+	if (fflush(batch->file) != 0)
+	{
+		log_msg("could not write the batch file: %s", strerror(errno));
+		return false;
+	}
+	for (int attempt = 1;; attempt++)
+	{
+		pid_t		pid = start_command(opts, batch, attempt);
+		int			status = 0;
+
+		if (pid < 0)
+			log_msg("could not start the downstream command: %s", strerror(errno));
+		else
+		{
+			(void) wait_keeping_alive(opts, stream, 0, pid, &status);
+			if (status == 0)
+			{
+				log_verbose(opts, "delivered %lld events up to " LSN_FMT " (attempt %d)",
+							(long long) batch->events, LSN_ARGS(batch->end), attempt);
+				return true;
+			}
+			if (WIFEXITED(status))
+				log_msg("downstream command exited with status %d on a batch of %lld events ending at " LSN_FMT " (attempt %d); retrying in %.0f s",
+						WEXITSTATUS(status), (long long) batch->events,
+						LSN_ARGS(batch->end), attempt, backoff);
+			else
+				log_msg("downstream command was killed by signal %d on a batch of %lld events ending at " LSN_FMT " (attempt %d); retrying in %.0f s",
+						WIFSIGNALED(status) ? WTERMSIG(status) : -1,
+						(long long) batch->events, LSN_ARGS(batch->end),
+						attempt, backoff);
+		}
+		if (consume_stop_requested ||
+			!wait_keeping_alive(opts, stream, backoff, 0, &status))
+			return false;
+		backoff = backoff * 2 > opts->retry_max_s ? opts->retry_max_s : backoff * 2;
+	}
+}

@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# drivetribe-consume end to end (issue 11): nothing lost, nothing aborted,
+# commit order, duplicates only from the unconfirmed batch, and a distinct
+# stop for every way the slot can betray it.  In a cluster of its own
+# (synchronous_commit on, so a commit acknowledged is a commit kept).
+#
+#  1. While 6 pgbench clients run a mix (300 transactions/s) that commits, rolls back, and rolls
+#     back savepoints (and another table is written), the consumer reads a
+#     slot into a sink that keeps each batch as a file (written whole, then
+#     renamed) and fails an eighth of its first attempts.  A killer SIGKILLs
+#     the consumer every 0.3-1.5 s and it is started again at once; the
+#     server is crashed (pg_ctl stop -m immediate) once in the middle and
+#     started again.  Then: every committed event of the log was delivered,
+#     every delivered object is a committed event (same seq, event_id,
+#     kind), each run of the consumer delivered in commit order (LSNs
+#     grow, seq grows inside a transaction), and what a run delivered again
+#     is a prefix of it (the one batch it had not confirmed).
+#  2. A failing downstream: the slot does not move while the command fails;
+#     it is retried with backoff and the batch is confirmed once it succeeds.
+#  3. The stops: slot missing (3), slot dropped and created again (4), a
+#     state file from another server or ahead of the server's WAL (5), a
+#     slot of another plugin (6), and on 15.19+ a server that does not list
+#     the plugin in output_plugin_libraries (6).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stream_world.sh"
+root=${DT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+
+# the server under test's binaries (the cluster of our own must match)
+bindir=
+ckpt=$(psql -X -At -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" 2>/dev/null || true)
+if [ -n "$ckpt" ] && exe=$(readlink "/proc/$ckpt/exe" 2>/dev/null) && [ -x "$(dirname "$exe")/pg_ctl" ]; then
+  bindir=$(dirname "$exe")
+fi
+bindir=${bindir:-${DT_PGBIN:-/usr/lib/postgresql/15/bin}}
+export DT_PGBIN=$bindir
+PATH=$bindir:$PATH
+consume=$bindir/drivetribe-consume
+seconds=${DT_CONSUME_SECONDS:-12}
+slot=dt_consume
+work=$(mktemp -d)
+chmod 755 "$work"
+fail() { echo "consume: FAILED: $*"; exit 1; }
+step() { echo "consume: $*"; }
+[ -x "$consume" ] || fail "$consume is not installed"
+
+. "$root/scripts/cluster.sh"
+DT_PG_CONF="synchronous_commit = on" dt_cluster_temp "${DT_CONSUME_PORT:-$((PGPORT + 2))}" postgres test ||
+  fail "could not start a cluster of its own"
+dir=$DT_CLUSTER_DIR
+db=postgres
+cleanup() {
+  [ -f "$work/pids" ] && while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$work/pids"
+  pkill -9 -f "drivetribe-consume.*$work" 2>/dev/null || true
+  dt__cleanup_temp
+  if [ -n "${DT_CONSUME_KEEP:-}" ]; then echo "consume: kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+
+stream_world_sql | q >/dev/null
+q -c "SELECT 'init' FROM pg_create_logical_replication_slot('$slot', 'drivetribe')" >/dev/null ||
+  fail "could not create a drivetribe slot"
+base=$(q -c "SELECT coalesce(max(seq), 0) FROM drivetribe.events")
+
+# the sink: one file per delivered batch, named by time and run, written
+# whole then renamed (a killed sink leaves no file); fails a fifth of the
+# first attempts (exit 1), which the consumer must retry
+mkdir "$work/batches"
+cat >"$work/sink.sh" <<'SH'
+#!/bin/bash
+run=$1 dir=$2
+if [ "${DRIVETRIBE_ATTEMPT:-1}" = 1 ] && [ $((RANDOM % 8)) = 0 ]; then exit 1; fi
+name=$dir/$(date +%s%N).$run
+cat >"$name.tmp" && mv "$name.tmp" "$name.batch"
+SH
+chmod 755 "$work/sink.sh"
+
+# ------------------------------------------------------------------ 1
+# the supervisor: start the consumer again whenever it ends, until told
+: >"$work/runs"
+(
+  run=0
+  while [ ! -f "$work/stop" ]; do
+    run=$((run + 1))
+    "$consume" -d "dbname=$db" -S "$slot" -s "$work/state" --batch-events 200 \
+      --status-interval 1 --heartbeat-interval 1 --retry-max 1 \
+      -c "$work/sink.sh $run $work/batches" 2>>"$work/consume.log" &
+    echo $! >"$work/consumer.pid"
+    rc=0; wait $! 2>/dev/null || rc=$?
+    echo "$run $rc" >>"$work/runs"
+    [ "$rc" = 0 ] || [ "$rc" = 2 ] || [ "$rc" = 137 ] || { echo "$rc" >"$work/bad_exit"; break; }
+    [ "$rc" = 2 ] && sleep 0.3
+  done
+) &
+echo $! >>"$work/pids"
+# the killer
+(
+  while [ ! -f "$work/stop_killing" ]; do
+    sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.3 + (r % 120) / 100 }')"
+    kill -9 "$(cat "$work/consumer.pid" 2>/dev/null)" 2>/dev/null || true
+  done
+) &
+killer=$!
+echo $killer >>"$work/pids"
+
+stream_mix "$work/mix.sql"
+pgbench -n -c 6 -j 2 -R 300 -T "$seconds" -f "$work/mix.sql" "$db" >"$work/pgbench1.out" 2>&1 &
+load=$!
+( for _ in $(seq 1 $((seconds * 2))); do
+    q -c "INSERT INTO public.busy (payload) SELECT repeat('x', 100) FROM generate_series(1, 2000)" >/dev/null 2>&1 || true
+    sleep 0.5
+  done ) &
+echo $! >>"$work/pids"
+sleep $((seconds / 2))
+dt_as_pg "$DT_PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+wait "$load" || true
+dt_cluster_start "$dir" || fail "the server did not start again after the crash"
+for _ in $(seq 1 300); do pg_isready -q -d "$db" && break; sleep 0.1; done
+grep -q 'database system was interrupted\|redo starts\|not properly shut down' "$dir/server.log" ||
+  fail "the server did not run crash recovery"
+# after the crash, more load with the killer still at work
+pgbench -n -c 6 -j 2 -R 300 -T "$((seconds / 2))" -f "$work/mix.sql" "$db" >"$work/pgbench2.out" 2>&1 ||
+  { tail -5 "$work/pgbench2.out"; fail "the write mix after the crash failed"; }
+touch "$work/stop_killing"
+wait "$killer" 2>/dev/null || true
+# drain: a heartbeat after the last event; wait until the slot confirmed it
+end=$(q -c "SELECT drivetribe.heartbeat()")
+for _ in $(seq 1 600); do
+  [ "$(q -c "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = '$slot'")" = t ] && break
+  [ -f "$work/bad_exit" ] && break
+  sleep 0.1
+done
+touch "$work/stop"
+kill -TERM "$(cat "$work/consumer.pid")" 2>/dev/null || true
+for _ in $(seq 1 100); do pgrep -f "drivetribe-consume.*$work" >/dev/null || break; sleep 0.1; done
+[ ! -f "$work/bad_exit" ] || { tail -20 "$work/consume.log"; fail "the consumer exited with status $(cat "$work/bad_exit")"; }
+[ "$(q -c "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = '$slot'")" = t ] ||
+  { tail -20 "$work/consume.log"; fail "the consumer did not catch up with the log"; }
+runs=$(wc -l <"$work/runs")
+killed=$(grep -c ' 137$' "$work/runs" || true)
+[ "$killed" -ge 5 ] || fail "the consumer was SIGKILLed only $killed times"
+retries=$(grep -c 'downstream command exited with status 1' "$work/consume.log" || true)
+[ "$retries" -ge 1 ] || fail "the sink never failed, so no retry was tested"
+
+# load the deliveries: (run, n = order of delivery inside the run, object)
+: >"$work/all.tsv"
+for f in $(cd "$work/batches" && ls -- *.batch | sort); do
+  r=${f%.batch}; r=${r##*.}
+  awk -v r="$r" '{ gsub(/\\/, "\\\\"); gsub(/\t/, "\\t"); print r "\t" $0 }' "$work/batches/$f" >>"$work/all.tsv"
+done
+q -c "CREATE TABLE public.got (n bigserial, run int, o jsonb)" \
+  -c "\\copy public.got (run, o) FROM '$work/all.tsv'" >/dev/null ||
+  fail "the sink's batches are not one JSON object per line"
+read -r delivered distinct missing extra <<<"$(q -F ' ' -c "
+  SELECT count(*), count(DISTINCT o ->> 'event_id'),
+         (SELECT count(*) FROM drivetribe.events e WHERE e.seq > $base
+             AND NOT EXISTS (SELECT FROM public.got g WHERE (g.o ->> 'event_id')::uuid = e.event_id)),
+         (SELECT count(*) FROM public.got g WHERE NOT EXISTS (
+             SELECT FROM drivetribe.events e WHERE e.event_id = (g.o ->> 'event_id')::uuid
+               AND e.seq = (g.o ->> 'seq')::bigint AND e.kind = g.o ->> 'kind'))
+    FROM public.got")"
+committed=$(q -c "SELECT count(*) FROM drivetribe.events WHERE seq > $base")
+[ "$committed" -gt 200 ] || fail "only $committed events committed by the mix"
+[ "$missing" = 0 ] || fail "$missing committed events were never delivered"
+[ "$extra" = 0 ] || fail "$extra delivered objects are no committed event"
+[ "$distinct" = "$committed" ] || fail "$distinct distinct events delivered, $committed committed"
+# commit order inside each run; seq order inside a transaction
+read -r lsn_back seq_back <<<"$(q -F ' ' -c "
+  WITH g AS (SELECT (o ->> 'lsn')::pg_lsn AS lsn, (o ->> 'seq')::bigint AS seq,
+                    lag((o ->> 'lsn')::pg_lsn) OVER w AS prev_lsn, lag((o ->> 'seq')::bigint) OVER w AS prev_seq
+               FROM public.got WINDOW w AS (PARTITION BY run ORDER BY n))
+  SELECT count(*) FILTER (WHERE lsn < prev_lsn), count(*) FILTER (WHERE lsn = prev_lsn AND seq <= prev_seq) FROM g")"
+[ "$lsn_back" = 0 ] || fail "$lsn_back deliveries out of commit order within a run"
+[ "$seq_back" = 0 ] || fail "$seq_back deliveries out of seq order within a transaction"
+# what a run delivered again comes first in it: the batch it had not confirmed
+not_prefix=$(q -c "
+  WITH g AS (SELECT n, run, o ->> 'event_id' AS id,
+                    EXISTS (SELECT FROM public.got p WHERE p.run < g0.run AND p.o ->> 'event_id' = g0.o ->> 'event_id') AS again
+               FROM public.got g0),
+       f AS (SELECT run, min(n) FILTER (WHERE NOT again) AS first_new FROM g GROUP BY run)
+  SELECT count(*) FROM g JOIN f USING (run) WHERE g.again AND g.n > f.first_new")
+[ "$not_prefix" = 0 ] || fail "$not_prefix events delivered again after new ones in the same run"
+max_again=$(q -c "SELECT coalesce(max(c), 0) FROM (SELECT run, count(*) AS c FROM public.got g0
+                  WHERE EXISTS (SELECT FROM public.got p WHERE p.run < g0.run AND p.o ->> 'event_id' = g0.o ->> 'event_id')
+                  GROUP BY run) s")
+[ "$(q -c "SELECT count(*) FROM drivetribe.verify()")" = 0 ] || fail "verify() is not empty"
+step "part 1: $committed committed events, each delivered ($delivered deliveries, at most $max_again again in one run, always first), none aborted, commit order in every run; $runs runs, $killed SIGKILLs, a server crash, $retries failed sink attempts retried"
+
+# ------------------------------------------------------------------ 2
+# a downstream that fails while a flag exists: the slot does not move
+# past the batch until the command succeeds
+run_consumer() {  # run_consumer STATEFILE COMMAND [OPTION]...: runs in the background, sets $cpid
+  local state=$1 cmd=$2; shift 2
+  "$consume" -d "dbname=$db" -S "$slot" -s "$state" --status-interval 1 --retry-max 1 -c "$cmd" "$@" \
+    2>>"$work/consume2.log" &
+  cpid=$!
+}
+touch "$work/failing"
+run_consumer "$work/state" "[ ! -f $work/failing ] && cat >> $work/part2.jsonl"
+sleep 1
+q -c "SELECT drivetribe.register_user(9901, 'Retried')" >/dev/null
+lsn=$(q -c "SELECT pg_current_wal_lsn()")
+sleep 3
+held=$(q -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'")
+[ ! -s "$work/part2.jsonl" ] || fail "part 2: the failing command delivered something"
+attempts=$(grep -c 'downstream command exited with status 1' "$work/consume2.log" || true)
+[ "$attempts" -ge 2 ] || fail "part 2: the failing command was tried $attempts times in 3 s"
+rm "$work/failing"
+for _ in $(seq 1 50); do
+  [ "$(q -c "SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = '$slot'")" = t ] && break
+  sleep 0.1
+done
+[ "$(q -c "SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = '$slot'")" = t ] ||
+  fail "part 2: the slot did not move after the command succeeded"
+grep -q '"user_id":9901' "$work/part2.jsonl" || fail "part 2: the event was not delivered after the retries"
+# while the command failed, the slot stayed at or before the commit
+commit=$(sed -n 's/.*"user_id":9901.*"lsn":"\([0-9A-F/]*\)".*/\1/p' "$work/part2.jsonl" | head -1)
+[ "$(q -c "SELECT '$held'::pg_lsn <= '$commit'::pg_lsn")" = t ] ||
+  fail "part 2: the slot moved to $held, past the commit at $commit, while the downstream command failed"
+kill -TERM "$cpid"; rc=0; wait "$cpid" || rc=$?
+[ "$rc" = 0 ] || fail "part 2: SIGTERM ended the consumer with status $rc, not 0"
+step "part 2: a failing command tried $attempts times in 3 s, the slot held, delivered and confirmed once it succeeded, exit 0 on SIGTERM"
+
+# ------------------------------------------------------------------ 3
+expect_exit() {  # expect_exit CODE WHAT STATEFILE [OPTION]...
+  local code=$1 what=$2 state=$3 rc=0; shift 3
+  timeout 30 "$consume" -d "dbname=$db" -S "${SLOT:-$slot}" -s "$state" -c "cat >/dev/null" "$@" \
+    2>"$work/stop.log" || rc=$?
+  [ "$rc" = "$code" ] || { cat "$work/stop.log"; fail "part 3: $what: exit status $rc, expected $code"; }
+  echo "    $what -> $code: $(sed 's/^drivetribe-consume [0-9: -]*: //' "$work/stop.log" | head -1 | cut -c1-150)"
+}
+step "part 3: the stops"
+cp "$work/state" "$work/state.saved"
+sed 's/^system_identifier .*/system_identifier 1234/' "$work/state.saved" >"$work/state.other"
+expect_exit 5 "state file of another server" "$work/state.other"
+sed 's/^confirmed_lsn .*/confirmed_lsn FFFF\/0/' "$work/state.saved" >"$work/state.future"
+expect_exit 5 "state file ahead of the server's WAL" "$work/state.future"
+q -c "SELECT pg_drop_replication_slot('$slot')" >/dev/null
+expect_exit 3 "slot dropped" "$work/state"
+expect_exit 3 "slot missing on a first start" "$work/state.none"
+q -c "SELECT drivetribe.register_user(9902, 'Between')" >/dev/null
+q -c "SELECT 'init' FROM pg_create_logical_replication_slot('$slot', 'drivetribe')" >/dev/null
+expect_exit 4 "slot created again" "$work/state"
+q -c "SELECT 'init' FROM pg_create_logical_replication_slot('dt_consume_other', 'test_decoding')" >/dev/null
+SLOT=dt_consume_other expect_exit 6 "slot of another plugin" "$work/state.other_plugin"
+if dt_server_has_output_plugin_libraries; then
+  q -c "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput'" -c "SELECT pg_reload_conf()" >/dev/null
+  sleep 0.5
+  expect_exit 6 "plugin not in output_plugin_libraries" "$work/state.new"
+  q -c "ALTER SYSTEM RESET output_plugin_libraries" -c "SELECT pg_reload_conf()" >/dev/null
+fi
+step "all passed"
