@@ -15,7 +15,7 @@
 #                 default OUT is test/bench/results/smoke
 #     --only C..  run only these cases (repeatable, or several names after
 #                 one --only): hot ceiling card vote plpgsql rename feeds
-#                 decode rebuild
+#                 decode consume rebuild
 #     --out DIR   where the results go (default test/bench/results)
 #   env: DT_BENCH_PORT (default 54350), DT_BENCH_SECONDS (seconds per
 #        pgbench run, default 8), DT_KEEP=1 (leave the cluster running)
@@ -74,6 +74,14 @@
 #            table, no transaction records) and test_decoding; events/s of
 #            pg_logical_slot_peek_changes (best of 3), goal drivetribe >= 2x
 #            wal2json; bytes per event in the notes
+#   consume  drivetribe-consume with a downstream command vs pg_recvlogical
+#            with wal2json (format 2, the event table) into a pipe, both
+#            reading their own slot while 4 clients make 200 view/bump
+#            calls/s: commit-to-downstream latency p50/p99 (arrival at the
+#            command or the pipe minus the event's occurred_at; informative:
+#            one confirms after its downstream, the other does not wait),
+#            and the ack lag p99 (the command done to confirmed_flush_lsn
+#            past its batch, polled every 10 ms) against the 1 s target
 #   rename   rename_user of an author of 10,000 articles and 50,000 comments
 #            vs of a new author, 1 client, alternating two names (each call
 #            changes the name); figures are ms per call, goal
@@ -89,7 +97,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 ROOT=$(pwd)
 . scripts/cluster.sh
 
-ALL_CASES=(hot ceiling card vote plpgsql rename feeds decode rebuild)
+ALL_CASES=(hot ceiling card vote plpgsql rename feeds decode consume rebuild)
 SMOKE=0; ONLY=(); OUT=
 COMMAND="bash test/bench/run.sh${*:+ $*}"
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$ROOT/test/bench/run.sh"; }
@@ -880,6 +888,97 @@ B
   note "decode: $devents events committed by the workload; events seen: drivetribe $e_dt, wal2json $e_wj, test_decoding $e_td; bytes per event: drivetribe $(bpe "$b_dt" "$e_dt"), wal2json $(bpe "$b_wj" "$e_wj"), test_decoding $(bpe "$b_td" "$e_td"); seconds (best of 3 peeks): $s_dt, $s_wj, $s_td"
   [ "$e_dt" = "$devents" ] || { ERRORS=$((ERRORS + 1)); say "    the drivetribe slot gave $e_dt events, the log has $devents"; }
   for p in drivetribe wal2json test_decoding; do sql -d decode -c "SELECT pg_drop_replication_slot('bench_$p')"; done
+fi
+
+# ------------------------------------------------------------------ consume
+if want consume; then
+  step "consume: commit-to-downstream latency, drivetribe-consume vs pg_recvlogical + wal2json, at a steady load"
+  createdb consume >>"$LOG" 2>&1 && sql -d consume -v n="$N" <<'SQL' || fail "the consume world failed (see $LOG)"
+CREATE EXTENSION drivetribe;
+SELECT count(drivetribe.register_user(u, 'user ' || u)) FROM generate_series(1, :n) u;
+SELECT count(drivetribe.create_tribe(t, t, 'tribe ' || t)) FROM generate_series(1, :n) t;
+SELECT count(drivetribe.post_article(a, a, a, 'article ' || a)) FROM generate_series(1, :n) a;
+CREATE TABLE public.slot_poll (at timestamptz, confirmed pg_lsn);
+SQL
+  for p in drivetribe wal2json; do
+    sql -d consume -c "SELECT 'init' FROM pg_create_logical_replication_slot('bench_c_$p', '$p')" ||
+      fail "could not create a $p slot (see $LOG)"
+  done
+  # stamp: each line with its arrival time (epoch seconds), for \copy
+  cat >"$WORK/stamp.pl" <<'PL'
+use Time::HiRes qw(time);
+$| = 1;
+while (my $l = <STDIN>) { my $t = time; $l =~ s/\\/\\\\/g; print "$t\t$l"; }
+PL
+  # our downstream (one perl process): stamps each line as it reads it,
+  # then records the position the consumer will confirm and when it is done
+  cat >"$WORK/sink.pl" <<PL
+use Time::HiRes qw(time);
+open(my \$out, '>>', '$WORK/consume_ours.tsv') or exit 1;
+while (my \$l = <STDIN>) { my \$t = time; \$l =~ s/\\\\/\\\\\\\\/g; print \$out "\$t\t\$l"; }
+close(\$out) or exit 1;
+open(my \$done, '>>', '$WORK/consume_done.tsv') or exit 1;
+print \$done "\$ENV{DRIVETRIBE_END_LSN}\t", time, "\n";
+PL
+  : >"$WORK/consume_ours.tsv"; : >"$WORK/consume_done.tsv"; : >"$WORK/consume_recv.tsv"
+  "$DT_PGBIN/drivetribe-consume" -d consume -S bench_c_drivetribe -s "$WORK/consume.state" \
+    -c "exec perl $WORK/sink.pl" 2>>"$LOG" &
+  cpid=$!
+  pg_recvlogical -d consume --slot bench_c_wal2json --start -f - -F 1 -s 1 \
+    -o format-version=2 -o add-tables=drivetribe.events -o include-transaction=false 2>>"$LOG" |
+    perl "$WORK/stamp.pl" >>"$WORK/consume_recv.tsv" &
+  rpid=$!
+  script consume_mix <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+\set k random(1, 10)
+\if :k <= 6
+SELECT drivetribe.view_article(:a, :u);
+\else
+SELECT drivetribe.bump(:a, :u);
+\endif
+B
+  csecs=$([ $SMOKE = 1 ] && echo 2 || echo "$SECS")
+  # the slot's confirmed position every 10 ms while the load runs
+  psql -X -q -d consume -c "DO \$\$ BEGIN FOR i IN 1..$(( (csecs + 3) * 100 )) LOOP
+      INSERT INTO public.slot_poll SELECT clock_timestamp(), confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'bench_c_drivetribe';
+      PERFORM pg_sleep(0.01); END LOOP; END \$\$" >>"$LOG" 2>&1 &
+  ppid=$!
+  sleep 1
+  PGDATABASE=consume pgbench -n -j 2 -c 4 -R 200 -T "$csecs" -D n="$N" -f "$WORK/consume_mix.sql" >"$WORK/consume_load.out" 2>&1 ||
+    { tail -5 "$WORK/consume_load.out" >>"$LOG"; fail "the consume workload failed (see $LOG)"; }
+  wait "$ppid"
+  sleep 1
+  kill -TERM "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+  kill -INT "$(pgrep -f 'pg_recvlogical -d consume' | head -1)" 2>/dev/null; wait "$rpid" 2>/dev/null
+  sql -d consume <<SQL || fail "loading the consume timings failed (see $LOG)"
+CREATE TABLE public.ours (at float8, o jsonb);
+CREATE TABLE public.recv (at float8, o jsonb);
+CREATE TABLE public.done (end_lsn pg_lsn, at float8);
+\copy public.ours FROM '$WORK/consume_ours.tsv'
+\copy public.recv FROM '$WORK/consume_recv.tsv'
+\copy public.done FROM '$WORK/consume_done.tsv'
+SQL
+  # latency: arrival - occurred_at (now() of the one-call transaction), ms
+  read -r c_n c_p50 c_p99 <<<"$(val -d consume -F ' ' -c "
+    SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)
+      FROM (SELECT (at - extract(epoch FROM (o ->> 'occurred_at')::timestamptz)) * 1000 AS ms FROM public.ours) s")"
+  read -r r_n r_p50 r_p99 <<<"$(val -d consume -F ' ' -c "
+    SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)
+      FROM (SELECT (at - extract(epoch FROM (jsonb_path_query_first(o, '\$.columns[*] ? (@.name == \"occurred_at\").value') #>> '{}')::timestamptz)) * 1000 AS ms
+              FROM public.recv WHERE o ->> 'action' = 'I') s")"
+  # ack lag: a batch's command done -> the slot's confirmed position at its end
+  read -r a_n a_p50 a_p99 <<<"$(val -d consume -F ' ' -c "
+    SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)
+      FROM (SELECT (extract(epoch FROM (SELECT min(p.at) FROM public.slot_poll p WHERE p.confirmed >= d.end_lsn)) - d.at) * 1000 AS ms
+              FROM public.done d WHERE EXISTS (SELECT FROM public.slot_poll p WHERE p.confirmed >= d.end_lsn)) s")"
+  cevents=$(val -d consume -c "SELECT count(*) FROM drivetribe.events WHERE seq > 3 * $N")
+  record consume "consume: commit to downstream p50" "commit to downstream, p50 ($cevents events at 200 calls/s): drivetribe-consume's command vs pg_recvlogical + wal2json's output line (ms; informative)" "${c_p50:-ERR}" "${r_p50:-ERR}" "ms" "-"
+  record consume "consume: commit to downstream p99" "commit to downstream, p99: drivetribe-consume's command vs pg_recvlogical + wal2json's output line (ms; informative)" "${c_p99:-ERR}" "${r_p99:-ERR}" "ms" "-"
+  record consume "consume: ack lag p99 vs 1 s" "ack lag p99: a batch's command done to the slot's confirmed_flush_lsn past it (10 ms polls) vs the 1 s target (ms)" "${a_p99:-ERR}" 1000 "ms" "<= 1"
+  note "consume: $cevents events; delivered by drivetribe-consume $c_n (p50 $c_p50 ms, p99 $c_p99 ms), by pg_recvlogical $r_n (p50 $r_p50 ms, p99 $r_p99 ms); ack lag over $a_n batches p50 $a_p50 ms, p99 $a_p99 ms. pg_recvlogical confirms on its own schedule (-F 1 -s 1) whatever happens downstream; drivetribe-consume starts a process per batch and confirms only after it exited 0"
+  [ "$c_n" -ge "$cevents" ] || { ERRORS=$((ERRORS + 1)); say "    drivetribe-consume delivered $c_n events, the log has $cevents"; }
+  for p in drivetribe wal2json; do sql -d consume -c "SELECT pg_drop_replication_slot('bench_c_$p')"; done
 fi
 
 # ------------------------------------------------------------------ rebuild
