@@ -8,7 +8,9 @@
 # empty, rebuild() writes no row and leaves every read identical.  At the
 # newest version: new calls of every kind work and keep verify() empty, a
 # retry of a call logged under 1.0 returns its seq and appends nothing,
-# extversion is the default version, and a fresh `CREATE EXTENSION` in
+# extversion is the default version, read_log() (1.4 on) pages through every
+# pre-update event once (txid 0, seq order) and then exactly the new ones,
+# and a fresh `CREATE EXTENSION` in
 # another database has the same objects, columns, constraints, indexes,
 # triggers, function definitions and privileges as the upgraded one.
 # Needs PGHOST/PGPORT/PGUSER of a running server with drivetribe installed.
@@ -182,6 +184,33 @@ done
 newest=$(ls "$root" | sed -n 's/^drivetribe--[^-]*--\(.*\)\.sql$/\1/p' | sort -V | tail -n 1)
 [ "$newest" = "$target" ] || fail "the default version is $target, the repository's newest update script goes to ${newest:-nothing}"
 
+# ---------------------------------------------------------------- read_log (1.4 on)
+# every event logged before the update, read by pages of 1,000 from the
+# start: each once, in seq order (their txid is 0: they are all final)
+has_read_log=$(q -c "SELECT to_regprocedure('drivetribe.read_log(xid8,bigint,integer)') IS NOT NULL")
+if [ "$has_read_log" = t ]; then
+  q >"$work/read_log_pre.txt" <<'SQL' || fail "paging the upgraded log with read_log() failed"
+DO $$
+DECLARE t xid8 := '0'; s bigint := 0; n int; e record;
+BEGIN
+  CREATE TEMP TABLE got (seq bigint, txid xid8);
+  LOOP
+    n := 0;
+    FOR e IN SELECT * FROM drivetribe.read_log(t, s, 1000) LOOP
+      INSERT INTO got VALUES (e.seq, e.txid); t := e.txid; s := e.seq; n := n + 1;
+    END LOOP;
+    EXIT WHEN n < 1000;
+  END LOOP;
+END $$;
+SELECT format('%s %s %s %s', count(*), count(DISTINCT seq), count(*) FILTER (WHERE txid <> '0'),
+              array_agg(seq) = (SELECT array_agg(seq ORDER BY seq) FROM drivetribe.events))
+  FROM got;
+SQL
+  [ "$(cat "$work/read_log_pre.txt")" = "$(q -c "SELECT count(*) FROM drivetribe.events") $(q -c "SELECT count(*) FROM drivetribe.events") 0 t" ] ||
+    fail "read_log() after the update did not return every pre-update event once with txid 0 in seq order (count, distinct, nonzero txid, order: $(cat "$work/read_log_pre.txt"))"
+  read -r pre_txid pre_seq < <(q -F ' ' -c "SELECT txid, seq FROM drivetribe.events ORDER BY txid DESC, seq DESC LIMIT 1")
+fi
+
 # ---------------------------------------------------------------- retries of 1.0 calls
 events_before=$(q -c "SELECT count(*) FROM drivetribe.events")
 while IFS=$'\t' read -r name sql seq; do
@@ -244,6 +273,15 @@ card=$(q -c "SELECT format('%s|%s|%s|%s|%s|%s', title, author_name, tribe_name, 
 diffs=$(q -c "SELECT count(*) FROM drivetribe.verify()")
 [ "$diffs" = 0 ] || { q -c "SELECT * FROM drivetribe.verify() LIMIT 20"; fail "verify() after new writes: $diffs differences"; }
 new_events=$(( $(q -c "SELECT count(*) FROM drivetribe.events") - events_before ))
+
+# from the cursor after the last pre-update event, read_log() returns
+# exactly the events written since (retries appended none)
+if [ "$has_read_log" = t ]; then
+  [ "$(q -c "SELECT count(*) FROM drivetribe.read_log('$pre_txid', $pre_seq, 10000)")" = "$new_events" ] ||
+    fail "read_log() after the last pre-update event did not return the $new_events new events"
+  [ "$(q -c "SELECT count(*) FROM drivetribe.read_log('$pre_txid', $pre_seq, 10000) WHERE txid = '0' OR seq <= $pre_seq")" = 0 ] ||
+    fail "read_log() returned an old event after the cursor"
+fi
 
 # ---------------------------------------------------------------- feeds (1.3 on)
 # every user's and tribe's feed over the upgraded data and the new writes,
@@ -336,4 +374,4 @@ if ! diff -r -q "$work/shape-upgraded" "$work/shape-fresh" >/dev/null; then
 fi
 members=$(($(wc -l <"$work/shape-fresh/members.csv") - 1))
 
-echo "upgrade: 1.0 -> $target along $path (rebuild() replayed ${replays[*]} events) with $(q -c "SELECT count(*) FROM drivetribe.events") events: reads identical ($rows), verify() empty and rebuild() a no-op after each step, $(wc -l <"$work/calls") 1.0 event_id retries returned their seq, $new_events new events keep verify() empty, fresh install = upgraded ($members members)"
+echo "upgrade: 1.0 -> $target along $path (rebuild() replayed ${replays[*]} events) with $(q -c "SELECT count(*) FROM drivetribe.events") events: reads identical ($rows), verify() empty and rebuild() a no-op after each step, $(wc -l <"$work/calls") 1.0 event_id retries returned their seq, $new_events new events keep verify() empty, fresh install = upgraded ($members members)$([ "$has_read_log" = t ] && echo ", read_log() returned every pre-update event once, then the new ones")"
