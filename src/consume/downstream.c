@@ -3,8 +3,9 @@
  * downstream.c
  *	  drivetribe-consume's batches and the downstream command.
  *
- * A batch is an unlinked temporary file of event objects, one per line,
- * holding whole transactions only when it is delivered (a transaction is
+ * A batch is an unlinked temporary file (in $TMPDIR, else /tmp) of event
+ * objects, one per line, holding whole transactions only when it is
+ * delivered (a transaction is
  * whole once the plugin's commit object arrived), so memory stays bounded
  * whatever the size of a transaction.  Delivery runs the command with
  * /bin/sh -c, the batch on its standard input and these variables set:
@@ -36,11 +37,18 @@
 bool
 batch_open(Batch *batch)
 {
+	const char *dir = getenv("TMPDIR");
+	char		path[4096];
+	int			fd;
+
 	memset(batch, 0, sizeof(*batch));
-	batch->file = tmpfile();
-	if (batch->file == NULL)
+	snprintf(path, sizeof(path), "%s/drivetribe-consume.XXXXXX",
+			 dir != NULL && dir[0] != '\0' ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0 || unlink(path) != 0 || (batch->file = fdopen(fd, "w+")) == NULL)
 	{
-		log_msg("could not create a temporary file for batches: %s", strerror(errno));
+		log_msg("could not create a temporary file for batches in \"%s\": %s",
+				path, strerror(errno));
 		return false;
 	}
 	return true;
