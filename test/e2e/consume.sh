@@ -26,15 +26,9 @@ set -euo pipefail
 root=${DT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
 # the server under test's binaries (the cluster of our own must match)
-bindir=
-ckpt=$(psql -X -At -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" 2>/dev/null || true)
-if [ -n "$ckpt" ] && exe=$(readlink "/proc/$ckpt/exe" 2>/dev/null) && [ -x "$(dirname "$exe")/pg_ctl" ]; then
-  bindir=$(dirname "$exe")
-fi
-bindir=${bindir:-${DT_PGBIN:-/usr/lib/postgresql/15/bin}}
-export DT_PGBIN=$bindir
-PATH=$bindir:$PATH
-consume=$bindir/drivetribe-consume
+. "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+e2e_use_server_bindir
+consume=$DT_PGBIN/drivetribe-consume
 seconds=${DT_CONSUME_SECONDS:-12}
 slot=dt_consume
 work=$(mktemp -d)
@@ -151,14 +145,7 @@ done
 q -c "CREATE TABLE public.got (n bigserial, run int, o jsonb)" \
   -c "\\copy public.got (run, o) FROM '$work/all.tsv'" >/dev/null ||
   fail "the sink's batches are not one JSON object per line"
-read -r delivered distinct missing extra <<<"$(q -F ' ' -c "
-  SELECT count(*), count(DISTINCT o ->> 'event_id'),
-         (SELECT count(*) FROM drivetribe.events e WHERE e.seq > $base
-             AND NOT EXISTS (SELECT FROM public.got g WHERE (g.o ->> 'event_id')::uuid = e.event_id)),
-         (SELECT count(*) FROM public.got g WHERE NOT EXISTS (
-             SELECT FROM drivetribe.events e WHERE e.event_id = (g.o ->> 'event_id')::uuid
-               AND e.seq = (g.o ->> 'seq')::bigint AND e.kind = g.o ->> 'kind'))
-    FROM public.got")"
+read -r delivered distinct missing extra <<<"$(stream_delivered_vs_log public.got "$base")"
 committed=$(q -c "SELECT count(*) FROM drivetribe.events WHERE seq > $base")
 [ "$committed" -gt 200 ] || fail "only $committed events committed by the mix"
 [ "$missing" = 0 ] || fail "$missing committed events were never delivered"

@@ -64,14 +64,8 @@ trap cleanup EXIT
 
 # The binaries of the server under test (the crash cluster must run the same
 # installation): its checkpointer's executable, else DT_PGBIN, else Debian's.
-bindir=
-ckpt=$(psql -X -At -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" 2>/dev/null || true)
-if [ -n "$ckpt" ] && exe=$(readlink "/proc/$ckpt/exe" 2>/dev/null) && [ -x "$(dirname "$exe")/pg_ctl" ]; then
-  bindir=$(dirname "$exe")
-fi
-bindir=${bindir:-${DT_PGBIN:-/usr/lib/postgresql/15/bin}}
-export DT_PGBIN=$bindir
-PATH=$bindir:$PATH
+. "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+e2e_use_server_bindir
 
 fail() { echo "hotkeys: FAILED: $*"; exit 1; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }

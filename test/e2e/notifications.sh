@@ -9,12 +9,8 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/stream_world.sh"
 root=${DT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-bindir=${DT_PGBIN:-/usr/lib/postgresql/15/bin}
-ckpt=$(psql -X -At -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" 2>/dev/null || true)
-if [ -n "$ckpt" ] && exe=$(readlink "/proc/$ckpt/exe" 2>/dev/null) && [ -x "$(dirname "$exe")/drivetribe-consume" ]; then
-  bindir=$(dirname "$exe")
-fi
-PATH=$bindir:$PATH
+. "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+e2e_use_server_bindir
 db=dt_e2e_notify
 slot=dt_e2e_notify
 work=$(mktemp -d)

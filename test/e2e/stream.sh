@@ -75,14 +75,7 @@ stop_recv
 q -c "CREATE TABLE public.got (n serial, o jsonb)" >/dev/null
 q -c "\\copy public.got (o) FROM '$work/out1.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')" >/dev/null ||
   fail "pg_recvlogical's output is not one JSON object per line"
-read -r got distinct missing extra <<<"$(q -F ' ' -c "
-  SELECT count(*), count(DISTINCT o ->> 'event_id'),
-         (SELECT count(*) FROM drivetribe.events e WHERE e.seq > $first_seq
-             AND NOT EXISTS (SELECT FROM public.got g WHERE (g.o ->> 'event_id')::uuid = e.event_id)),
-         (SELECT count(*) FROM public.got g WHERE NOT EXISTS (
-             SELECT FROM drivetribe.events e WHERE e.event_id = (g.o ->> 'event_id')::uuid
-               AND e.seq = (g.o ->> 'seq')::bigint AND e.kind = g.o ->> 'kind'))
-    FROM public.got")"
+read -r got distinct missing extra <<<"$(stream_delivered_vs_log public.got "$first_seq")"
 [ "$missing" = 0 ] || fail "$missing committed events are not in the stream"
 [ "$extra" = 0 ] || fail "$extra objects in the stream are no committed event (or differ from it)"
 [ "$got" = "$distinct" ] || fail "$((got - distinct)) events came twice"

@@ -56,3 +56,18 @@ COMMIT;
 \endif
 B
 }
+
+# stream_delivered_vs_log TABLE BASE_SEQ: compares the objects in TABLE
+# (column o jsonb) with the log's events after BASE_SEQ; prints
+# "objects distinct_event_ids missing extra" (missing: committed events
+# never in TABLE; extra: objects that are no committed event, or differ)
+stream_delivered_vs_log() {
+  q -F ' ' -c "
+  SELECT count(*), count(DISTINCT o ->> 'event_id'),
+         (SELECT count(*) FROM drivetribe.events e WHERE e.seq > $2
+             AND NOT EXISTS (SELECT FROM $1 g WHERE (g.o ->> 'event_id')::uuid = e.event_id)),
+         (SELECT count(*) FROM $1 g WHERE NOT EXISTS (
+             SELECT FROM drivetribe.events e WHERE e.event_id = (g.o ->> 'event_id')::uuid
+               AND e.seq = (g.o ->> 'seq')::bigint AND e.kind = g.o ->> 'kind'))
+    FROM $1"
+}
