@@ -2,7 +2,7 @@
 EXTENSION = drivetribe
 MODULE_big = drivetribe
 DATA = drivetribe--1.0.sql drivetribe--1.0--1.1.sql drivetribe--1.1--1.2.sql \
-	drivetribe--1.2--1.3.sql drivetribe--1.3--1.4.sql
+	drivetribe--1.2--1.3.sql drivetribe--1.3--1.4.sql drivetribe--1.4--1.5.sql
 OBJS = \
 	src/drivetribe.o \
 	src/event.o \
@@ -18,6 +18,7 @@ OBJS = \
 	src/idempotency.o \
 	src/replay.o \
 	src/reconcile.o \
+	src/monitor.o \
 	src/statements.o
 
 # Regression tests: every sql/NAME.sql, in name order, against the server

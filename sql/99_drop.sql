@@ -4,7 +4,25 @@
 -- 00_install just before CREATE EXTENSION.
 --
 \pset null NULL
+-- DROP EXTENSION removes the pg_cron jobs schedule_maintenance() made
+-- (1.5's event trigger), in the same transaction: a rolled-back drop keeps
+-- them.  Other jobs stay.
+CREATE EXTENSION pg_cron;
+SELECT cron.schedule('regress_other_job', '0 3 * * *', 'SELECT 1') > 0 AS scheduled;
+SELECT count(*) AS jobs_scheduled FROM drivetribe.schedule_maintenance();
+BEGIN;
 DROP EXTENSION drivetribe;
+SELECT count(*) AS jobs_in_the_drop FROM cron.job WHERE jobname LIKE 'drivetribe-%';
+ROLLBACK;
+SELECT count(*) AS jobs_after_rollback FROM cron.job WHERE jobname LIKE 'drivetribe-%';
+-- dropping another extension leaves them
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+DROP EXTENSION pgcrypto;
+SELECT count(*) AS jobs_after_other_drop FROM cron.job WHERE jobname LIKE 'drivetribe-%';
+DROP EXTENSION drivetribe;
+SELECT jobname FROM cron.job ORDER BY jobname;
+SELECT cron.unschedule('regress_other_job');
+DROP EXTENSION pg_cron;
 SELECT count(*) AS drivetribe_schemas FROM pg_namespace WHERE nspname = 'drivetribe';
 SELECT count(*) AS drivetribe_extensions FROM pg_extension WHERE extname = 'drivetribe';
 -- objects that exist now but did not before CREATE EXTENSION

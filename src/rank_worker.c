@@ -32,6 +32,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -39,10 +40,12 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -138,6 +141,37 @@ dt_rank_worker_wanted(bool wrote_stripe)
 }
 
 /*
+ * Take, without waiting, the table locks a fold needs (ROW EXCLUSIVE on the
+ * stripes and their rows' tables), before any statement runs; false when
+ * one is held or awaited in a conflicting mode.  A fold that waited for a
+ * table lock in the middle, holding others, could deadlock with DDL that
+ * locks the same tables in another order (DROP EXTENSION, ALTER EXTENSION
+ * UPDATE); this fold is skipped instead, and the next one tries again.
+ * The caller is in a transaction.
+ */
+static bool
+rank_worker_lock_tables(void)
+{
+	static const char *const tables[] = {
+		"article_stripes", "user_stripes", "tribe_stripes",
+		"articles", "users", "tribes"
+	};
+	Oid			nsp = get_namespace_oid("drivetribe", true);
+
+	if (!OidIsValid(nsp))
+		return false;
+	for (int i = 0; i < lengthof(tables); i++)
+	{
+		Oid			relid = get_relname_relid(tables[i], nsp);
+
+		if (!OidIsValid(relid) ||
+			!ConditionalLockRelationOid(relid, RowExclusiveLock))
+			return false;
+	}
+	return true;
+}
+
+/*
  * One fold of every counter table in a transaction of its own; returns
  * the number of rows folded into, or -1 when this database has no
  * drivetribe with stripes (any more).
@@ -156,7 +190,7 @@ rank_worker_fold(void)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	if (dt_schema_level() == DT_SCHEMA_PLAIN)
 		folded = -1;
-	else
+	else if (rank_worker_lock_tables())
 		for (i = 0; i < DT_NUM_COUNTER_TABLES; i++)
 			folded += dt_counters_fold((DtCounterTable) i);
 	SPI_finish();

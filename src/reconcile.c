@@ -44,8 +44,10 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "counters.h"
+#include "monitor.h"
 #include "replay.h"
 
 /* live rows fetched per batch (comment bodies: about 10 MB at most) */
@@ -796,12 +798,15 @@ Datum
 drivetribe_verify(PG_FUNCTION_ARGS)
 {
 	ReplayState *state;
+	TimestampTz started = GetCurrentTimestamp();
+	int64		differences;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	state = dt_replay_log(true);
-	(void) dt_reconcile(state, false, (ReturnSetInfo *) fcinfo->resultinfo);
+	differences = dt_reconcile(state, false, (ReturnSetInfo *) fcinfo->resultinfo);
+	dt_note_verify_run(started, differences, state->events);
 	MemoryContextDelete(state->cxt);
 	SPI_finish();
 	return (Datum) 0;
