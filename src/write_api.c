@@ -5,7 +5,8 @@
  *
  * Every function follows the same steps, in this order:
  *
- *	1. check its arguments: NULLs first (22004), then values (22023);
+ *	1. check its arguments: NULLs first (22004), then values (22023); then
+ *	   refuse a read-only transaction, e.g. on a hot standby (25006);
  *	2. if the caller gave an event_id, take a transaction advisory lock on
  *	   it and look it up (idempotency.c): the same call returns what it
  *	   returned the first time (the logged seq, or NULL for a no-op),
@@ -45,11 +46,13 @@
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 
 #include "counters.h"
 
@@ -409,15 +412,33 @@ accept_event(DtEvent *ev)
 	} while (0)
 
 /*
- * connect_spi: connect to SPI and take the log's ROW EXCLUSIVE lock before
- * any row lock.  rebuild() takes EXCLUSIVE on the log before it touches
+ * connect_spi: refuse a read-only transaction (25006), connect to SPI and
+ * take the log's ROW EXCLUSIVE lock before any row lock.  rebuild() takes EXCLUSIVE on the log before it touches
  * the projections, so a writer and a rebuild queue on the log's lock in
  * one order and never deadlock.  (The lock is the one the append would
  * take anyway; taking it first costs a fast-path lock.)
  */
 static void
-connect_spi(void)
+connect_spi(FunctionCallInfo fcinfo)
 {
+	/*
+	 * A read-only transaction (every transaction of a hot standby, or SET
+	 * TRANSACTION READ ONLY) refuses every write call here, before it
+	 * reads anything: otherwise a call that would change nothing returned
+	 * NULL there ("already so") while one that would append failed, and a
+	 * client that sent a write to a standby by mistake could not tell.
+	 */
+	if (XactReadOnly)
+	{
+		const char *fn = fcinfo->flinfo ? get_func_name(fcinfo->flinfo->fn_oid) : NULL;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute drivetribe.%s() in a read-only transaction",
+						fn ? fn : "write function"),
+				 RecoveryInProgress() ?
+				 errhint("This server is a hot standby: send writes to the primary.") : 0));
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	(void) RangeVarGetRelid(makeRangeVar("drivetribe", "events", -1),
@@ -440,7 +461,7 @@ drivetribe_register_user(PG_FUNCTION_ARGS)
 	ev.body = text_arg(fcinfo, 1, "name", USER_NAME_LIMIT);
 	given = event_id_arg(fcinfo, 2, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	require_new(DT_SQL_USER_GET, "user", ev.user_id);
 	ev.user_name = ev.body;
@@ -462,7 +483,7 @@ drivetribe_rename_user(PG_FUNCTION_ARGS)
 	ev.body = text_arg(fcinfo, 1, "name", USER_NAME_LIMIT);
 	given = event_id_arg(fcinfo, 2, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	old_name = user_name(ev.user_id, "user", true);
 	if (strcmp(old_name, ev.body) == 0)
@@ -488,7 +509,7 @@ drivetribe_create_tribe(PG_FUNCTION_ARGS)
 	ev.body = text_arg(fcinfo, 2, "name", TRIBE_NAME_LIMIT);
 	given = event_id_arg(fcinfo, 3, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	ev.user_name = user_name(ev.user_id, "user", false);
 	require_new(DT_SQL_TRIBE_GET, "tribe", ev.tribe_id);
@@ -511,7 +532,7 @@ drivetribe_rename_tribe(PG_FUNCTION_ARGS)
 	ev.body = text_arg(fcinfo, 1, "name", TRIBE_NAME_LIMIT);
 	given = event_id_arg(fcinfo, 2, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	read_tribe(ev.tribe_id, true, &tribe);
 	if (strcmp(tribe.name, ev.body) == 0)
@@ -540,7 +561,7 @@ change_membership(FunctionCallInfo fcinfo, DtEventKind kind)
 	ev.tribe_id = id_arg(fcinfo, 1, "tribe_id");
 	given = event_id_arg(fcinfo, 2, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	lock_key(DT_LOCK_MEMBERSHIP, ev.tribe_id, ev.user_id, ExclusiveLock);
 	read_tribe(ev.tribe_id, false, &tribe);
@@ -594,7 +615,7 @@ change_follow(FunctionCallInfo fcinfo, DtEventKind kind)
 						ev.user_id)));
 	given = event_id_arg(fcinfo, 2, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	lock_key(DT_LOCK_FOLLOW, ev.user_id, ev.target_id, ExclusiveLock);
 	ev.user_name = user_name(ev.user_id, "user", false);
@@ -641,7 +662,7 @@ drivetribe_post_article(PG_FUNCTION_ARGS)
 	ev.body = text_arg(fcinfo, 3, "title", TITLE_LIMIT);
 	given = event_id_arg(fcinfo, 4, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	ev.user_name = user_name(ev.user_id, "user", false);
 	read_tribe(ev.tribe_id, false, &tribe);
@@ -666,7 +687,7 @@ drivetribe_edit_article(PG_FUNCTION_ARGS)
 	ev.body = text_arg(fcinfo, 1, "title", TITLE_LIMIT);
 	given = event_id_arg(fcinfo, 2, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	use_article(ev.article_id, ShareLock, true, &article);
 	require_live(ev.article_id, &article, "edited");
@@ -692,7 +713,7 @@ drivetribe_delete_article(PG_FUNCTION_ARGS)
 	ev.article_id = id_arg(fcinfo, 0, "article_id");
 	given = event_id_arg(fcinfo, 1, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	use_article(ev.article_id, ExclusiveLock, true, &article);
 	if (article.deleted)
@@ -720,7 +741,7 @@ drivetribe_view_article(PG_FUNCTION_ARGS)
 		ev.user_id = id_arg(fcinfo, 1, "viewer_id");
 	given = event_id_arg(fcinfo, 2, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	use_article(ev.article_id, ShareLock, false, &article);
 	if (ev.user_id != 0)
@@ -751,7 +772,7 @@ drivetribe_post_comment(PG_FUNCTION_ARGS)
 	ev.body = text_arg(fcinfo, 3, "body", BODY_LIMIT);
 	given = event_id_arg(fcinfo, 4, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	use_article(ev.article_id, ShareLock, false, &article);
 	ev.user_name = user_name(ev.user_id, "user", false);
@@ -779,7 +800,7 @@ drivetribe_delete_comment(PG_FUNCTION_ARGS)
 	ev.comment_id = id_arg(fcinfo, 0, "comment_id");
 	given = event_id_arg(fcinfo, 1, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	v[0] = Int64GetDatum(ev.comment_id);
 	dt_exec(DT_SQL_COMMENT_LOCK, v, NULL, false, 1);
@@ -817,7 +838,7 @@ change_bump(FunctionCallInfo fcinfo, DtEventKind kind)
 	ev.user_id = id_arg(fcinfo, 1, "user_id");
 	given = event_id_arg(fcinfo, 2, &ev);
 
-	connect_spi();
+	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	use_article(ev.article_id, ShareLock, false, &article);
 	ev.user_name = user_name(ev.user_id, "user", false);
