@@ -49,6 +49,25 @@ CREATE EVENT TRIGGER drivetribe_drop_cleanup ON ddl_command_start
 ALTER EVENT TRIGGER drivetribe_drop_cleanup ENABLE ALWAYS;
 
 ------------------------------------------------------------------------
+-- heartbeat() on a hot standby: 25006 like every write, not the internal
+-- "cannot assign TransactionIds during recovery".
+------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION drivetribe.heartbeat()
+RETURNS pg_lsn
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF pg_catalog.pg_is_in_recovery() THEN
+    RAISE EXCEPTION 'cannot execute drivetribe.heartbeat() on a hot standby'
+      USING ERRCODE = 'read_only_sql_transaction',
+            HINT = 'Send heartbeats to the primary: the slots live there.';
+  END IF;
+  RETURN pg_catalog.pg_logical_emit_message(true, 'drivetribe.heartbeat', '');
+END
+$$;
+
+------------------------------------------------------------------------
 -- The first seq appended at or after a time, by bisection over seq (a few
 -- index probes).  Assumes occurred_at grows with seq, which holds for the
 -- write API (it stamps now() at append).
