@@ -6,6 +6,12 @@
 -- without them, and checked separately.
 --
 \pset null NULL
+-- logical decoding usable here (wal_level = logical, and on 15.19+ the
+-- plugin allowed)?  If not, this test is skipped (expected/92_stream_1.out).
+SELECT current_setting('wal_level') = 'logical'
+       AND coalesce((SELECT 'drivetribe' = ANY (string_to_array(replace(setting, ' ', ''), ','))
+                       FROM pg_settings WHERE name = 'output_plugin_libraries'), true) AS have_decoding \gset
+\if :have_decoding
 -- decoding reads only flushed WAL: make every commit flush (the test
 -- cluster runs with synchronous_commit off)
 SET synchronous_commit = on;
@@ -111,3 +117,6 @@ SELECT object FROM pg_temp.changes();
 
 SELECT pg_drop_replication_slot('regress_stream');
 DROP TABLE public.stream_other;
+\else
+\echo 'skipped: logical decoding with the drivetribe plugin is not possible on this server'
+\endif
