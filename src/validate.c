@@ -16,6 +16,11 @@
  * to UTF-8 first, so that a byte of a single-byte encoding is not taken
  * for the code point of the same number.
  *
+ * Also here: dt_errentity(), the error fields (schema, table, column,
+ * constraint) that name the entity an API error is about, so that a
+ * driver can tell an unknown user from an unknown article without parsing
+ * the message (docs/design.md, "Errors").
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

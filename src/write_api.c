@@ -14,8 +14,10 @@
  *	3. take the locks that order the call against the calls it conflicts
  *	   with, then read what the decision depends on (decide()): unknown
  *	   ids fail (23503), taken ids fail (23505), deleted articles fail
- *	   (55000), and a call that would change nothing returns NULL
- *	   (remembering its event_id, if it had one);
+ *	   (55000), each with the error fields that name the entity
+ *	   (dt_errentity(): table, key column, key constraint), and a call
+ *	   that would change nothing returns NULL (remembering its event_id,
+ *	   if it had one);
  *	4. append the event (event.c) and apply it (project.c, live sink).
  *
  * The locks (in this order; see docs/design.md, "Hot keys"): a comment's
