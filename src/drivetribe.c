@@ -160,6 +160,7 @@ drivetribe_events_are_immutable(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("drivetribe.events is append-only: %s is not allowed", op),
 			 errdetail("The event log is the source of truth; its rows are never changed or removed."),
-			 errhint("Record a correction by calling the write API, which appends a new event.")));
+			 errhint("Record a correction by calling the write API, which appends a new event."),
+			 dt_errentity(DT_ENTITY_LOG)));
 	PG_RETURN_NULL();
 }

@@ -167,6 +167,31 @@ extern Datum dt_id_datum(int64 id, char *null);
 #define DT_TITLE_LIMIT		300
 #define DT_BODY_LIMIT		10000
 
+/*
+ * What an API error is about (validate.c).  dt_errentity(), used inside an
+ * ereport() after its errcode(), sets the error fields a driver exposes, so
+ * that an application can tell "user 7 does not exist" from "article 7 does
+ * not exist" without parsing the message: schema_name (drivetribe),
+ * table_name (the entity's table), column_name (its key column, when the
+ * error is about one key) and, for integrity constraint violations (SQLSTATE
+ * class 23) only, constraint_name (the constraint the call was checked
+ * against).  docs/design.md, "Errors", lists every error and its fields.
+ */
+typedef enum DtEntity
+{
+	DT_ENTITY_USER,				/* users.user_id, users_pkey */
+	DT_ENTITY_TRIBE,			/* tribes.tribe_id, tribes_pkey */
+	DT_ENTITY_ARTICLE,			/* articles.article_id, articles_pkey */
+	DT_ENTITY_COMMENT,			/* comments.comment_id, comments_pkey */
+	DT_ENTITY_EVENT_ID,			/* events.event_id, events_event_id_key */
+	DT_ENTITY_NOOP_CALL,		/* noop_calls.event_id, noop_calls_pkey */
+	DT_ENTITY_LOG,				/* events as a whole; CHECK events_valid */
+	DT_NUM_ENTITIES
+} DtEntity;
+
+extern const char *dt_entity_noun(DtEntity entity);
+extern int	dt_errentity(DtEntity entity);
+
 /* validate.c */
 extern bool dt_is_blank(const char *s, int bytes);
 extern char *dt_clip(const char *s);

@@ -82,7 +82,7 @@ feed_arguments(FunctionCallInfo fcinfo, const char *id_name)
 
 /* the feed's user or tribe must exist (23503); caller is connected to SPI */
 static void
-require_source(const char *what, DtStatement get, int64 id)
+require_source(DtEntity entity, DtStatement get, int64 id)
 {
 	Datum		v[1] = {Int64GetDatum(id)};
 
@@ -90,7 +90,9 @@ require_source(const char *what, DtStatement get, int64 id)
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("%s " INT64_FORMAT " does not exist", what, id)));
+				 errmsg("%s " INT64_FORMAT " does not exist",
+						dt_entity_noun(entity), id),
+				 dt_errentity(entity)));
 }
 
 /* one page of a tribe's feed into the call's tuplestore */
@@ -111,7 +113,7 @@ tribe_page(FunctionCallInfo fcinfo)
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	require_source("tribe", DT_SQL_TRIBE_GET, PG_GETARG_INT64(0));
+	require_source(DT_ENTITY_TRIBE, DT_SQL_TRIBE_GET, PG_GETARG_INT64(0));
 	dt_exec(has_cursor ? DT_SQL_TRIBE_FEED_AFTER : DT_SQL_TRIBE_FEED_FIRST,
 			values, NULL, true, 0);
 	dt_put_result_rows(rsinfo, "tribe_feed()");
@@ -266,7 +268,7 @@ drivetribe_feed(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	require_source("user", DT_SQL_USER_GET, user_id);
+	require_source(DT_ENTITY_USER, DT_SQL_USER_GET, user_id);
 	ids = palloc(sizeof(int64) * page_size);
 	n = user_page_ids(user_id, page_size, has_cursor,
 					  has_cursor ? PG_GETARG_FLOAT8(2) : 0,

@@ -45,15 +45,23 @@
 /* advisory lock class of event_id locks: "DT" + 1 */
 #define DT_EVENT_ID_LOCK_CLASS 0x44540001
 
+/*
+ * reused_for_another_call: 23505; the fields name where the earlier call is
+ * recorded: the log (events.event_id, events_event_id_key) or, for a call
+ * that changed nothing, noop_calls (noop_calls_pkey).  column_name is
+ * event_id either way.
+ */
 static void
-reused_for_another_call(const pg_uuid_t *event_id, const char *detail)
+reused_for_another_call(const pg_uuid_t *event_id, DtEntity recorded_in,
+						const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_UNIQUE_VIOLATION),
 			 errmsg("event_id %s was already used for another call",
 					dt_uuid_to_cstring(event_id)),
 			 errdetail_internal("%s", detail),
-			 errhint("Use a new event_id for a new call; reuse one only to retry the same call.")));
+			 errhint("Use a new event_id for a new call; reuse one only to retry the same call."),
+			 dt_errentity(recorded_in)));
 }
 
 /* whether drivetribe.noop_calls exists (SQL version 1.1 and later) */
@@ -87,7 +95,7 @@ dt_call_replay(const DtEvent *call, bool given, int64 *seq)
 	if (dt_event_lookup(&call->event_id, &logged))
 	{
 		if (!dt_event_same_call(call, &logged))
-			reused_for_another_call(&call->event_id,
+			reused_for_another_call(&call->event_id, DT_ENTITY_EVENT_ID,
 									psprintf("It is logged as %s event with seq " INT64_FORMAT ".",
 											 dt_kind_names[logged.kind], logged.seq));
 		*seq = logged.seq;
@@ -112,7 +120,7 @@ dt_call_replay(const DtEvent *call, bool given, int64 *seq)
 		logged.target_id = dt_result_int64(0, 6, NULL);
 		logged.body = dt_result_text(0, 7);
 		if (logged.kind == DT_NUM_KINDS || !dt_event_same_call(call, &logged))
-			reused_for_another_call(&call->event_id,
+			reused_for_another_call(&call->event_id, DT_ENTITY_NOOP_CALL,
 									psprintf("It was used by an earlier call that changed nothing (%s).",
 											 kind));
 	}

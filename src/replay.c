@@ -113,7 +113,8 @@ corrupt(ReplayState *state, const char *problem)
 			 errhint("Such a row cannot come from the write API.  A superuser can remove it "
 					 "deliberately, in one transaction: SET LOCAL drivetribe.allow_log_ddl = on; "
 					 "ALTER TABLE drivetribe.events DISABLE TRIGGER events_are_immutable; "
-					 "DELETE the row; ALTER TABLE drivetribe.events ENABLE ALWAYS TRIGGER events_are_immutable.")));
+					 "DELETE the row; ALTER TABLE drivetribe.events ENABLE ALWAYS TRIGGER events_are_immutable."),
+			 dt_errentity(DT_ENTITY_LOG)));
 }
 
 /* find an entity the log says exists; a miss means the log is corrupt */

@@ -16,6 +16,11 @@
  * to UTF-8 first, so that a byte of a single-byte encoding is not taken
  * for the code point of the same number.
  *
+ * Also here: dt_errentity(), the error fields (schema, table, column,
+ * constraint) that name the entity an API error is about, so that a
+ * driver can tell an unknown user from an unknown article without parsing
+ * the message (docs/design.md, "Errors").
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -27,6 +32,61 @@
 #include "utils/numeric.h"
 
 #include "drivetribe.h"
+
+/* ---------- error fields ---------- */
+
+typedef struct DtEntityDef
+{
+	const char *noun;			/* in messages: "user 7 does not exist" */
+	const char *table;
+	const char *column;			/* NULL: not about one key */
+	const char *constraint;		/* reported on class 23 errors only */
+} DtEntityDef;
+
+static const DtEntityDef entity_defs[DT_NUM_ENTITIES] = {
+	[DT_ENTITY_USER] = {"user", "users", "user_id", "users_pkey"},
+	[DT_ENTITY_TRIBE] = {"tribe", "tribes", "tribe_id", "tribes_pkey"},
+	[DT_ENTITY_ARTICLE] = {"article", "articles", "article_id", "articles_pkey"},
+	[DT_ENTITY_COMMENT] = {"comment", "comments", "comment_id", "comments_pkey"},
+	[DT_ENTITY_EVENT_ID] = {"event_id", "events", "event_id", "events_event_id_key"},
+	[DT_ENTITY_NOOP_CALL] = {"event_id", "noop_calls", "event_id", "noop_calls_pkey"},
+	[DT_ENTITY_LOG] = {"event", "events", NULL, "events_valid"},
+};
+
+/* the entity's name in messages ("user", "article", ...) */
+const char *
+dt_entity_noun(DtEntity entity)
+{
+	Assert(entity >= 0 && entity < DT_NUM_ENTITIES);
+	return entity_defs[entity].noun;
+}
+
+/*
+ * dt_errentity: inside an ereport(), after errcode(), the fields that name
+ * the entity the error is about (see drivetribe.h).  The generic form of
+ * the fields needs no open relation (errtable() does), and the names are
+ * those of every SQL version: the tables and constraints all come from
+ * drivetribe--1.0.sql or 1.1 (noop_calls), and none was ever renamed.
+ * A unique or foreign key violation names the key constraint the id was
+ * checked against, as an INSERT into the table would for a taken id; a
+ * deleted article (55000) is not about a constraint, so it names none.
+ */
+int
+dt_errentity(DtEntity entity)
+{
+	const DtEntityDef *def;
+
+	Assert(entity >= 0 && entity < DT_NUM_ENTITIES);
+	def = &entity_defs[entity];
+	err_generic_string(PG_DIAG_SCHEMA_NAME, "drivetribe");
+	err_generic_string(PG_DIAG_TABLE_NAME, def->table);
+	if (def->column != NULL)
+		err_generic_string(PG_DIAG_COLUMN_NAME, def->column);
+	if (def->constraint != NULL &&
+		ERRCODE_TO_CATEGORY(geterrcode()) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+		err_generic_string(PG_DIAG_CONSTRAINT_NAME, def->constraint);
+	return 0;					/* return value does not matter */
+}
 
 /* characters of a value quoted in a message before it is cut short */
 #define SHOWN_CHARS 40
@@ -348,6 +408,7 @@ drivetribe_event_is_valid(PG_FUNCTION_ARGS)
 				 errmsg("malformed drivetribe event seq " INT64_FORMAT " (%s): %s",
 						seq, kind ? dt_clip(kind) : "no kind", problem),
 				 errdetail("Every row of drivetribe.events must be an event the write API could have appended."),
-				 errhint("Append events through the write API (drivetribe.register_user(), drivetribe.bump(), ...).")));
+				 errhint("Append events through the write API (drivetribe.register_user(), drivetribe.bump(), ...)."),
+				 dt_errentity(DT_ENTITY_LOG)));
 	PG_RETURN_BOOL(true);
 }

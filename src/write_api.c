@@ -14,8 +14,10 @@
  *	3. take the locks that order the call against the calls it conflicts
  *	   with, then read what the decision depends on (decide()): unknown
  *	   ids fail (23503), taken ids fail (23505), deleted articles fail
- *	   (55000), and a call that would change nothing returns NULL
- *	   (remembering its event_id, if it had one);
+ *	   (55000), each with the error fields that name the entity
+ *	   (dt_errentity(): table, key column, key constraint), and a call
+ *	   that would change nothing returns NULL (remembering its event_id,
+ *	   if it had one);
  *	4. append the event (event.c) and apply it (project.c, live sink).
  *
  * The locks (in this order; see docs/design.md, "Hot keys"): a comment's
@@ -136,20 +138,26 @@ event_id_arg(FunctionCallInfo fcinfo, int argno, DtEvent *ev)
 
 /* ---------- reading and locking projection rows ---------- */
 
+/* an unknown id (23503); the fields name the entity (dt_errentity) */
 static void
-unknown(const char *what, int64 id)
+unknown(DtEntity entity, int64 id)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-			 errmsg("%s " INT64_FORMAT " does not exist", what, id)));
+			 errmsg("%s " INT64_FORMAT " does not exist",
+					dt_entity_noun(entity), id),
+			 dt_errentity(entity)));
 }
 
+/* an id a create call would take again (23505) */
 static void
-taken(const char *what, int64 id)
+taken(DtEntity entity, int64 id)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_UNIQUE_VIOLATION),
-			 errmsg("%s " INT64_FORMAT " already exists", what, id)));
+			 errmsg("%s " INT64_FORMAT " already exists",
+					dt_entity_noun(entity), id),
+			 dt_errentity(entity)));
 }
 
 /*
@@ -227,7 +235,7 @@ decide(DtStatement stmt, Datum *values)
 
 /* the name of a user, locked FOR NO KEY UPDATE when `lock` (renames) */
 static char *
-user_name(int64 user_id, const char *what, bool lock)
+user_name(int64 user_id, bool lock)
 {
 	Datum		v[1] = {Int64GetDatum(user_id)};
 
@@ -236,7 +244,7 @@ user_name(int64 user_id, const char *what, bool lock)
 	else
 		decide(DT_SQL_USER_GET, v);
 	if (SPI_processed == 0)
-		unknown(what, user_id);
+		unknown(DT_ENTITY_USER, user_id);
 	return dt_result_text(0, 1);
 }
 
@@ -257,7 +265,7 @@ read_tribe(int64 tribe_id, bool lock, TribeRow *row)
 	else
 		decide(DT_SQL_TRIBE_GET, v);
 	if (SPI_processed == 0)
-		unknown("tribe", tribe_id);
+		unknown(DT_ENTITY_TRIBE, tribe_id);
 	row->owner_id = dt_result_int64(0, 1, NULL);
 	row->name = dt_result_text(0, 2);
 }
@@ -275,7 +283,7 @@ static void
 article_from_result(int64 article_id, ArticleRow *row)
 {
 	if (SPI_processed == 0)
-		unknown("article", article_id);
+		unknown(DT_ENTITY_ARTICLE, article_id);
 	row->tribe_id = dt_result_int64(0, 1, NULL);
 	row->author_id = dt_result_int64(0, 2, NULL);
 	row->title = dt_result_text(0, 3);
@@ -331,7 +339,7 @@ article_bumps(int64 article_id)
 
 	if (!dt_counters_totals(DT_COUNTERS_ARTICLES, article_id, true,
 							(int64 *) &latest))
-		unknown("article", article_id);
+		unknown(DT_ENTITY_ARTICLE, article_id);
 	if (IsolationUsesXactSnapshot() &&
 		(!dt_counters_totals(DT_COUNTERS_ARTICLES, article_id, false,
 							 (int64 *) &mine) || mine.bumps != latest.bumps))
@@ -351,7 +359,8 @@ require_live(int64 article_id, const ArticleRow *row, const char *action)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("article " INT64_FORMAT " is deleted", article_id),
-				 errdetail("A deleted article cannot be %s.", action)));
+				 errdetail("A deleted article cannot be %s.", action),
+				 dt_errentity(DT_ENTITY_ARTICLE)));
 }
 
 /* whether an edge (or, with b = 0, an id) exists, decided as decide() says */
@@ -365,10 +374,10 @@ row_exists(DtStatement stmt, int64 a, int64 b)
 }
 
 static void
-require_new(DtStatement stmt, const char *what, int64 id)
+require_new(DtStatement stmt, DtEntity entity, int64 id)
 {
 	if (row_exists(stmt, id, 0))
-		taken(what, id);
+		taken(entity, id);
 }
 
 /* ---------- the last step, shared by every function ---------- */
@@ -463,7 +472,7 @@ drivetribe_register_user(PG_FUNCTION_ARGS)
 
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
-	require_new(DT_SQL_USER_GET, "user", ev.user_id);
+	require_new(DT_SQL_USER_GET, DT_ENTITY_USER, ev.user_id);
 	ev.user_name = ev.body;
 	return accept_event(&ev);
 }
@@ -485,7 +494,7 @@ drivetribe_rename_user(PG_FUNCTION_ARGS)
 
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
-	old_name = user_name(ev.user_id, "user", true);
+	old_name = user_name(ev.user_id, true);
 	if (strcmp(old_name, ev.body) == 0)
 		RETURN_NO_CHANGE();
 	ev.user_name = ev.body;
@@ -511,8 +520,8 @@ drivetribe_create_tribe(PG_FUNCTION_ARGS)
 
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
-	ev.user_name = user_name(ev.user_id, "user", false);
-	require_new(DT_SQL_TRIBE_GET, "tribe", ev.tribe_id);
+	ev.user_name = user_name(ev.user_id, false);
+	require_new(DT_SQL_TRIBE_GET, DT_ENTITY_TRIBE, ev.tribe_id);
 	ev.tribe_name = ev.body;
 	return accept_event(&ev);
 }
@@ -565,7 +574,7 @@ change_membership(FunctionCallInfo fcinfo, DtEventKind kind)
 	RETURN_IF_LOGGED(ev, given);
 	lock_key(DT_LOCK_MEMBERSHIP, ev.tribe_id, ev.user_id, ExclusiveLock);
 	read_tribe(ev.tribe_id, false, &tribe);
-	ev.user_name = user_name(ev.user_id, "user", false);
+	ev.user_name = user_name(ev.user_id, false);
 	member = row_exists(DT_SQL_MEMBERSHIP_EXISTS, ev.tribe_id, ev.user_id);
 	if (member == (kind == DT_TRIBE_JOINED))
 		RETURN_NO_CHANGE();
@@ -618,8 +627,8 @@ change_follow(FunctionCallInfo fcinfo, DtEventKind kind)
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	lock_key(DT_LOCK_FOLLOW, ev.user_id, ev.target_id, ExclusiveLock);
-	ev.user_name = user_name(ev.user_id, "user", false);
-	ev.target_name = user_name(ev.target_id, "user", false);
+	ev.user_name = user_name(ev.user_id, false);
+	ev.target_name = user_name(ev.target_id, false);
 	following = row_exists(DT_SQL_FOLLOW_EXISTS, ev.user_id, ev.target_id);
 	if (following == (kind == DT_USER_FOLLOWED))
 		RETURN_NO_CHANGE();
@@ -664,9 +673,9 @@ drivetribe_post_article(PG_FUNCTION_ARGS)
 
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
-	ev.user_name = user_name(ev.user_id, "user", false);
+	ev.user_name = user_name(ev.user_id, false);
 	read_tribe(ev.tribe_id, false, &tribe);
-	require_new(DT_SQL_ARTICLE_EXISTS, "article", ev.article_id);
+	require_new(DT_SQL_ARTICLE_EXISTS, DT_ENTITY_ARTICLE, ev.article_id);
 	ev.tribe_name = tribe.name;
 	ev.title = ev.body;
 	return accept_event(&ev);
@@ -745,7 +754,7 @@ drivetribe_view_article(PG_FUNCTION_ARGS)
 	RETURN_IF_LOGGED(ev, given);
 	use_article(ev.article_id, ShareLock, false, &article);
 	if (ev.user_id != 0)
-		ev.user_name = user_name(ev.user_id, "user", false);
+		ev.user_name = user_name(ev.user_id, false);
 	require_live(ev.article_id, &article, "viewed");
 	ev.target_id = article.author_id;
 	ev.tribe_id = article.tribe_id;
@@ -775,8 +784,8 @@ drivetribe_post_comment(PG_FUNCTION_ARGS)
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	use_article(ev.article_id, ShareLock, false, &article);
-	ev.user_name = user_name(ev.user_id, "user", false);
-	require_new(DT_SQL_COMMENT_EXISTS, "comment", ev.comment_id);
+	ev.user_name = user_name(ev.user_id, false);
+	require_new(DT_SQL_COMMENT_EXISTS, DT_ENTITY_COMMENT, ev.comment_id);
 	require_live(ev.article_id, &article, "commented on");
 	ev.target_id = article.author_id;
 	ev.recipient_id = article.author_id;
@@ -805,7 +814,7 @@ drivetribe_delete_comment(PG_FUNCTION_ARGS)
 	v[0] = Int64GetDatum(ev.comment_id);
 	dt_exec(DT_SQL_COMMENT_LOCK, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		unknown("comment", ev.comment_id);
+		unknown(DT_ENTITY_COMMENT, ev.comment_id);
 	ev.article_id = dt_result_int64(0, 1, NULL);
 	ev.user_id = dt_result_int64(0, 2, NULL);
 	if (dt_result_bool(0, 3))
@@ -841,7 +850,7 @@ change_bump(FunctionCallInfo fcinfo, DtEventKind kind)
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	use_article(ev.article_id, ShareLock, false, &article);
-	ev.user_name = user_name(ev.user_id, "user", false);
+	ev.user_name = user_name(ev.user_id, false);
 	require_live(ev.article_id, &article,
 				 kind == DT_ARTICLE_BUMPED ? "bumped" : "unbumped");
 	lock_key(DT_LOCK_BUMP, ev.article_id, ev.user_id, ExclusiveLock);
