@@ -18,6 +18,7 @@ OBJS = \
 	src/idempotency.o \
 	src/replay.o \
 	src/reconcile.o \
+	src/progress.o \
 	src/statements.o
 
 # Regression tests: every sql/NAME.sql, in name order, against the server
