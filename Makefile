@@ -20,6 +20,7 @@ OBJS = \
 	src/replay.o \
 	src/reconcile.o \
 	src/monitor.o \
+	src/progress.o \
 	src/statements.o
 
 # Regression tests: every sql/NAME.sql, in name order, against the server

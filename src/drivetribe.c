@@ -19,6 +19,7 @@
 
 #include "counters.h"
 #include "feed.h"
+#include "progress.h"
 
 PG_MODULE_MAGIC;
 
@@ -97,7 +98,21 @@ _PG_init(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("drivetribe.progress_interval",
+							"How often rebuild() and verify() send a progress NOTICE.",
+							"Each NOTICE gives the phase, the events or rows done of the total, "
+							"the rate and the time so far; a call that ran this long also ends "
+							"with a NOTICE of its result.  0 sends none.  Other sessions see the "
+							"progress in pg_stat_activity.query whatever this is.",
+							&dt_progress_interval,
+							5000,
+							0,
+							3600000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("drivetribe");
+	dt_progress_init();
 }
 
 /*

@@ -269,6 +269,7 @@ typedef enum DtStatement
 	DT_SQL_BUMP_DELETE,
 	/* replay: read the log, write whole rows */
 	DT_SQL_REPLAY_EVENTS,
+	DT_SQL_LOG_EXTENT,
 	DT_SQL_USER_RESTORE,
 	DT_SQL_TRIBE_RESTORE,
 	DT_SQL_ARTICLE_RESTORE,

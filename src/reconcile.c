@@ -48,6 +48,7 @@
 
 #include "counters.h"
 #include "monitor.h"
+#include "progress.h"
 #include "replay.h"
 
 /* live rows fetched per batch (comment bodies: about 10 MB at most) */
@@ -60,6 +61,7 @@ typedef struct Reconcile
 	ReturnSetInfo *rsinfo;		/* verify(): where differences go */
 	StringInfoData detail;		/* the differences of the current row */
 	int64		differences;	/* rows found different */
+	DtReconcileCounts counts;	/* rebuild(): rows written */
 	MemoryContext row_cxt;		/* reset after every row */
 	MemoryContext cxt;			/* the caller's, for what outlives a row */
 } Reconcile;
@@ -296,7 +298,8 @@ next_batch(Reconcile *rc, Portal portal)
 /*
  * For each live row of one projection, in batches through a cursor: under
  * the caller's snapshot for verify(), under a new one (taken after the
- * log's lock) for rebuild().  The row's memory is reset after each row.
+ * log's lock) for rebuild().  The row's memory is reset after each row,
+ * and each row counts as one unit of progress.
  */
 #define FOR_EACH_LIVE_ROW(rc, plan, row) \
 	for (Portal portal_ = SPI_cursor_open(NULL, (plan), NULL, NULL, \
@@ -305,7 +308,8 @@ next_batch(Reconcile *rc, Portal portal)
 		for (fetch_batch((rc), portal_); SPI_processed > 0; \
 			 next_batch((rc), portal_)) \
 			for (int row = 0; row < (int) SPI_processed; \
-				 row++, MemoryContextReset((rc)->row_cxt))
+				 row++, MemoryContextReset((rc)->row_cxt), \
+				 dt_progress_advance(1))
 
 /* ---------- users ---------- */
 
@@ -348,7 +352,10 @@ reconcile_users(Reconcile *rc)
 		{
 			report(rc, "users", psprintf("user_id=" INT64_FORMAT, id), EXTRA);
 			if (rc->repair)
+			{
 				remove_row(DT_SQL_USER_REMOVE, id);
+				rc->counts.deleted++;
+			}
 			continue;
 		}
 		u->seen = true;
@@ -367,6 +374,7 @@ reconcile_users(Reconcile *rc)
 
 			user_row(u, v);
 			run_preserving(DT_SQL_USER_CORRECT, v);
+			rc->counts.updated++;
 		}
 	}
 	batch_init(&batch, rc->cxt, DT_SQL_USER_RESTORE, 10, user_types);
@@ -382,8 +390,10 @@ reconcile_users(Reconcile *rc)
 
 			user_row(u, row);
 			batch_add(&batch, row);
+			rc->counts.inserted++;
 		}
 		MemoryContextReset(rc->row_cxt);
+		dt_progress_advance(1);
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
@@ -421,7 +431,10 @@ reconcile_tribes(Reconcile *rc)
 		{
 			report(rc, "tribes", psprintf("tribe_id=" INT64_FORMAT, id), EXTRA);
 			if (rc->repair)
+			{
 				remove_row(DT_SQL_TRIBE_REMOVE, id);
+				rc->counts.deleted++;
+			}
 			continue;
 		}
 		t->seen = true;
@@ -436,6 +449,7 @@ reconcile_tribes(Reconcile *rc)
 
 			tribe_row(t, v);
 			run_preserving(DT_SQL_TRIBE_CORRECT, v);
+			rc->counts.updated++;
 		}
 	}
 	batch_init(&batch, rc->cxt, DT_SQL_TRIBE_RESTORE, 6, tribe_types);
@@ -451,8 +465,10 @@ reconcile_tribes(Reconcile *rc)
 
 			tribe_row(t, row);
 			batch_add(&batch, row);
+			rc->counts.inserted++;
 		}
 		MemoryContextReset(rc->row_cxt);
+		dt_progress_advance(1);
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
@@ -494,7 +510,10 @@ reconcile_articles(Reconcile *rc)
 		{
 			report(rc, "articles", psprintf("article_id=" INT64_FORMAT, id), EXTRA);
 			if (rc->repair)
+			{
 				remove_row(DT_SQL_ARTICLE_REMOVE, id);
+				rc->counts.deleted++;
+			}
 			continue;
 		}
 		a->seen = true;
@@ -518,6 +537,7 @@ reconcile_articles(Reconcile *rc)
 			article_row(a, v);
 			run_preserving(ranked ? DT_SQL_ARTICLE_CORRECT_RANKED :
 						   DT_SQL_ARTICLE_CORRECT, v);
+			rc->counts.updated++;
 		}
 	}
 	batch_init(&batch, rc->cxt,
@@ -535,8 +555,10 @@ reconcile_articles(Reconcile *rc)
 
 			article_row(a, row);
 			batch_add(&batch, row);
+			rc->counts.inserted++;
 		}
 		MemoryContextReset(rc->row_cxt);
+		dt_progress_advance(1);
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
@@ -574,7 +596,10 @@ reconcile_comments(Reconcile *rc)
 		{
 			report(rc, "comments", psprintf("comment_id=" INT64_FORMAT, id), EXTRA);
 			if (rc->repair)
+			{
 				remove_row(DT_SQL_COMMENT_REMOVE, id);
+				rc->counts.deleted++;
+			}
 			continue;
 		}
 		c->seen = true;
@@ -589,6 +614,7 @@ reconcile_comments(Reconcile *rc)
 
 			comment_row(c, v);
 			run_preserving(DT_SQL_COMMENT_CORRECT, v);
+			rc->counts.updated++;
 		}
 	}
 	batch_init(&batch, rc->cxt, DT_SQL_COMMENT_RESTORE, 6, comment_types);
@@ -604,8 +630,10 @@ reconcile_comments(Reconcile *rc)
 
 			comment_row(c, row);
 			batch_add(&batch, row);
+			rc->counts.inserted++;
 		}
 		MemoryContextReset(rc->row_cxt);
+		dt_progress_advance(1);
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
@@ -665,7 +693,10 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 		}
 		report_edge(rc, kind, &key, EXTRA);
 		if (rc->repair)
+		{
 			set_edge_preserving(kind, &key, false);
+			rc->counts.deleted++;
+		}
 	}
 	batch_init(&batch, rc->cxt, edge_restore[kind], 2, edge_types);
 	hash_seq_init(&scan, rc->state->edges[kind]);
@@ -679,8 +710,10 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 			Datum		row[2] = {Int64GetDatum(e->key.a), Int64GetDatum(e->key.b)};
 
 			batch_add(&batch, row);
+			rc->counts.inserted++;
 		}
 		MemoryContextReset(rc->row_cxt);
+		dt_progress_advance(1);
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
@@ -707,21 +740,27 @@ reconcile_orphan_stripes(Reconcile *rc, DtCounterTable table)
 							dt_result_int64(row, 1, NULL)),
 				   "counter stripes of a row the projection does not have");
 			MemoryContextReset(rc->row_cxt);
+			dt_progress_advance(1);
 		}
 	SPI_cursor_close(portal);
 }
 
 /*
  * dt_reconcile: compare every projection with the replayed state; report
- * the differences into rsinfo (verify) or correct them (repair, rebuild).
- * Returns the number of rows that differed.  Caller is connected to SPI
- * and, for repair, holds EXCLUSIVE on drivetribe.events.
+ * the differences into rsinfo (verify) or correct them (repair, rebuild),
+ * counting the rows written into *counts if not NULL.  Returns the number
+ * of rows that differed.  Caller is connected to SPI and, for repair,
+ * holds EXCLUSIVE on drivetribe.events.  This is phase 2 of 2 of the
+ * caller's progress (the replay was phase 1): every live row walked and
+ * every replayed row the projection lacks is a unit.
  */
 int64
-dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo)
+dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo,
+			 DtReconcileCounts *counts)
 {
 	Reconcile	rc;
 	MemoryContext old;
+	int64		rows = 0;
 
 	memset(&rc, 0, sizeof(rc));
 	rc.state = state;
@@ -734,19 +773,39 @@ dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo)
 									   ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(rc.row_cxt);
 
+	/* as many units as replayed rows when the projections are consistent */
+	rows = hash_get_num_entries(state->users) +
+		hash_get_num_entries(state->tribes) +
+		hash_get_num_entries(state->articles) +
+		hash_get_num_entries(state->comments);
+	for (int i = 0; i < DT_NUM_EDGES; i++)
+		rows += hash_get_num_entries(state->edges[i]);
+	dt_progress_phase(2, 2, repair ? "correcting the projections" :
+					  "comparing the projections", "rows", rows);
+
+	dt_progress_detail("users");
 	reconcile_users(&rc);
+	dt_progress_detail("tribes");
 	reconcile_tribes(&rc);
+	dt_progress_detail("articles");
 	reconcile_articles(&rc);
+	dt_progress_detail("comments");
 	reconcile_comments(&rc);
+	dt_progress_detail("memberships");
 	reconcile_edges(&rc, DT_EDGE_MEMBERSHIP, DT_SQL_MEMBERSHIPS_ALL);
+	dt_progress_detail("follows");
 	reconcile_edges(&rc, DT_EDGE_FOLLOW, DT_SQL_FOLLOWS_ALL);
+	dt_progress_detail("bumps");
 	reconcile_edges(&rc, DT_EDGE_BUMP, DT_SQL_BUMPS_ALL);
+	dt_progress_detail("counter stripes");
 	for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
 		reconcile_orphan_stripes(&rc, (DtCounterTable) i);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(rc.row_cxt);
 	pfree(rc.detail.data);
+	if (counts != NULL)
+		*counts = rc.counts;
 	return rc.differences;
 }
 
@@ -754,7 +813,9 @@ dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo)
  * drivetribe.rebuild() returns bigint: recompute every projection from the
  * log and correct the rows that differ; returns the number of events
  * replayed.  Must run at READ COMMITTED so that, once it holds its lock,
- * it reads every committed event.
+ * it reads every committed event.  Its progress shows in
+ * pg_stat_activity and in NOTICEs (progress.c); everything it writes is
+ * in the caller's transaction, so a cancel leaves nothing behind.
  */
 PG_FUNCTION_INFO_V1(drivetribe_rebuild);
 Datum
@@ -763,6 +824,9 @@ drivetribe_rebuild(PG_FUNCTION_ARGS)
 	ReplayState *state;
 	int64		events;
 	int64		corrected;
+	int64		folded = 0;
+	int64		orphans = 0;
+	DtReconcileCounts counts;
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -770,28 +834,41 @@ drivetribe_rebuild(PG_FUNCTION_ARGS)
 				 errmsg("drivetribe.rebuild() must run at READ COMMITTED isolation"),
 				 errdetail("A transaction snapshot taken before its lock could miss committed events.")));
 
+	dt_progress_begin("drivetribe.rebuild()");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
+	dt_progress_status("waiting for EXCLUSIVE lock on drivetribe.events");
 	SPI_execute("LOCK TABLE drivetribe.events IN EXCLUSIVE MODE", false, 0);
 	/* no writer holds a row now: fold every counter stripe */
+	dt_progress_status("folding counter stripes");
 	for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
 	{
-		dt_counters_fold((DtCounterTable) i);
-		dt_counters_drop_orphans((DtCounterTable) i);
+		folded += dt_counters_fold((DtCounterTable) i);
+		orphans += dt_counters_drop_orphans((DtCounterTable) i);
 	}
 	state = dt_replay_log(false);
-	corrected = dt_reconcile(state, true, NULL);
+	corrected = dt_reconcile(state, true, NULL, &counts);
 	events = state->events;
 	MemoryContextDelete(state->cxt);
 	SPI_finish();
 	elog(DEBUG1, "drivetribe rebuild: " INT64_FORMAT " events replayed, "
 		 INT64_FORMAT " rows corrected", events, corrected);
+	dt_progress_end(psprintf(INT64_FORMAT " events replayed, " INT64_FORMAT
+							 " rows corrected (" INT64_FORMAT " inserted, "
+							 INT64_FORMAT " updated, " INT64_FORMAT
+							 " deleted), counter stripes folded into "
+							 INT64_FORMAT " rows, " INT64_FORMAT
+							 " orphan stripes dropped",
+							 events, corrected, counts.inserted,
+							 counts.updated, counts.deleted, folded, orphans),
+					events);
 	PG_RETURN_INT64(events);
 }
 
 /*
  * drivetribe.verify() returns TABLE(projection text, key text, detail text):
  * one row per difference between the projections and a replay of the log.
+ * Its progress shows as rebuild()'s does.
  */
 PG_FUNCTION_INFO_V1(drivetribe_verify);
 Datum
@@ -799,15 +876,22 @@ drivetribe_verify(PG_FUNCTION_ARGS)
 {
 	ReplayState *state;
 	TimestampTz started = GetCurrentTimestamp();
+	int64		events;
 	int64		differences;
 
 	InitMaterializedSRF(fcinfo, 0);
+	dt_progress_begin("drivetribe.verify()");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	state = dt_replay_log(true);
-	differences = dt_reconcile(state, false, (ReturnSetInfo *) fcinfo->resultinfo);
-	dt_note_verify_run(started, differences, state->events);
+	differences = dt_reconcile(state, false,
+							   (ReturnSetInfo *) fcinfo->resultinfo, NULL);
+	events = state->events;
+	dt_note_verify_run(started, differences, events);
 	MemoryContextDelete(state->cxt);
 	SPI_finish();
+	dt_progress_end(psprintf(INT64_FORMAT " events replayed, " INT64_FORMAT
+							 " differences", events, differences),
+					events);
 	return (Datum) 0;
 }

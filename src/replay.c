@@ -30,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "progress.h"
 #include "replay.h"
 
 /* events fetched per batch: 1,000 rows of at most 10,000-character bodies
@@ -358,6 +359,11 @@ dt_replay_log(bool read_only)
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
 									  "drivetribe replay batch",
 									  ALLOCSET_DEFAULT_SIZES);
+	/* phase 1 of the caller's two (reconcile.c's is phase 2) */
+	dt_exec(DT_SQL_LOG_EXTENT, NULL, NULL, read_only, 1);
+	dt_progress_phase(1, 2, "replaying the log", "events",
+					  SPI_processed == 1 ? dt_result_int64(0, 1, NULL) : 0);
+	SPI_freetuptable(SPI_tuptable);
 	portal = SPI_cursor_open(NULL, dt_plan(DT_SQL_REPLAY_EVENTS), NULL, NULL,
 							 read_only);
 	for (;;)
@@ -386,6 +392,7 @@ dt_replay_log(bool read_only)
 		state->events += SPI_processed;
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batch_cxt);
+		dt_progress_advance((int64) SPI_processed);
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
 	}

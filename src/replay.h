@@ -102,8 +102,16 @@ extern ReplayState *dt_replay_log(bool read_only);
 extern uint64 dt_text_hash(const char *s, Size len);
 extern char *dt_replayed_text(const ReplayState *state, const ReplayText *t);
 
+/* rows rebuild() wrote */
+typedef struct DtReconcileCounts
+{
+	int64		inserted;
+	int64		updated;
+	int64		deleted;
+} DtReconcileCounts;
+
 /* reconcile.c */
 extern int64 dt_reconcile(ReplayState *state, bool repair,
-						  ReturnSetInfo *rsinfo);
+						  ReturnSetInfo *rsinfo, DtReconcileCounts *counts);
 
 #endif							/* DRIVETRIBE_REPLAY_H */

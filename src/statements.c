@@ -290,6 +290,14 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"SELECT " EVENT_COLUMNS " FROM drivetribe.events ORDER BY seq",
 		0, {InvalidOid}
 	},
+	/* the replay's progress total: the seq range, read at both ends of the
+	 * index (count(*) would scan the log); more than the events by the
+	 * seqs of appends that rolled back */
+	[DT_SQL_LOG_EXTENT] = {
+		"SELECT COALESCE(pg_catalog.max(seq) OPERATOR(pg_catalog.-) "
+		"pg_catalog.min(seq) OPERATOR(pg_catalog.+) 1, 0) FROM drivetribe.events",
+		0, {InvalidOid}
+	},
 
 	/*
 	 * rebuild(): rows the projection lacks, many per statement, from arrays

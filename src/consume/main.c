@@ -482,6 +482,12 @@ run_stream(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
 			fd_set		readable;
 			struct timeval timeout = {0, 100000};
 
+			if (sock < 0 || sock >= FD_SETSIZE)
+			{
+				log_msg("the connection to the server is gone: %s",
+						PQerrorMessage(stream->conn));
+				return -1;
+			}
 			FD_ZERO(&readable);
 			FD_SET(sock, &readable);
 			if (select(sock + 1, &readable, NULL, NULL, &timeout) < 0 && errno != EINTR)
