@@ -12,13 +12,16 @@
 #   dt_cluster_remove DIR                   stop it and delete DIR
 #   dt_cluster_running DIR                  exit status 0 when it runs
 #   dt_cluster_env DIR                      export PGHOST PGPORT PGUSER
+#   dt_cluster_port DIR / dt_cluster_listen DIR   its port / listen_addresses
 #   dt_cluster_temp PORT CRON_DB [MODE]     a new cluster in a fresh temp dir,
 #                                           started, environment exported, and
 #                                           stopped and deleted at exit (unless
 #                                           DT_KEEP=1); sets DT_CLUSTER_DIR
 #
-# The server listens on its Unix socket only (listen_addresses = ''), trust
-# authentication, superuser "postgres".  initdb and postgres refuse to run as
+# The server listens on its Unix socket only (listen_addresses = ''), unless
+# DT_LISTEN names addresses (the demo sets 127.0.0.1), trust authentication
+# (initdb -A trust: the socket, 127.0.0.1/32 and ::1/128 only), superuser
+# "postgres".  initdb and postgres refuse to run as
 # root: as root, they run as the "postgres" user (runuser), and DIR must be
 # somewhere postgres can reach (temp dirs go under /tmp).
 # Extra postgresql.conf lines: DT_PG_CONF (newline separated).
@@ -81,7 +84,7 @@ dt_cluster_init() {
   {
     echo ""
     echo "# --- drivetribe (scripts/cluster.sh) ---"
-    echo "listen_addresses = ''"
+    echo "listen_addresses = '${DT_LISTEN:-}'"
     echo "port = $port"
     echo "unix_socket_directories = '$dir'"
     echo "unix_socket_permissions = 0700"
@@ -151,6 +154,11 @@ dt_cluster_remove() {
 
 dt_cluster_port() {
   sed -n "s/^port = \([0-9]*\)$/\1/p" "$1/data/postgresql.conf" 2>/dev/null | tail -n 1
+}
+
+# the listen_addresses the cluster's postgresql.conf sets last (empty: socket only)
+dt_cluster_listen() {
+  sed -n "s/^listen_addresses = '\(.*\)'$/\1/p" "$1/data/postgresql.conf" 2>/dev/null | tail -n 1
 }
 
 dt_cluster_env() {

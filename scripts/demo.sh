@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
 # drivetribe demo: a local PostgreSQL 15 cluster with the extension and a
-# generated community (scripts/generate_community.sql), then a sample article
-# page, some stats, and how to connect.
+# generated community with four weeks of history (scripts/generate_community.sql,
+# imported into the log and rebuilt), then a look at it: the top card, the
+# first page of a reader's feed with the articles' ages, stats, and at the end
+# the point of the product side by side (a card, a feed page and a tribe page
+# from the projections vs the same rows computed at read time over plain
+# tables, timed in this run) and the live stream (drivetribe-consume with
+# examples/notifications/send-notifications while the demo bumps, comments,
+# follows and joins).
 #
-#   bash scripts/demo.sh          install deps, build, install, start (or
-#                                 restart) the cluster, load the community once
+#   bash scripts/demo.sh          install deps, build, install, start the
+#                                 cluster (a running one is kept unless the
+#                                 installed library or its settings changed),
+#                                 load the community once, show it
 #   bash scripts/demo.sh stop     stop the cluster (data kept)
 #   bash scripts/demo.sh reset    stop it and delete its data
 #   bash scripts/demo.sh status   say whether it runs and how to connect
 #
 # env: DT_PORT (default 54321), DT_DEMO_DIR (default /tmp/drivetribe-demo),
-#      DT_USERS DT_TRIBES DT_ARTICLES DT_EVENTS DT_SEED DT_BATCH (community
-#      size; a different size reloads the community), DT_NO_BUILD=1 (skip
-#      dependencies and build).
-# The cluster listens on a Unix socket in DT_DEMO_DIR only; durable settings.
+#      DT_LISTEN (TCP addresses, default 127.0.0.1; empty: the socket only),
+#      DT_USERS DT_TRIBES DT_ARTICLES DT_EVENTS DT_DAYS DT_SEED DT_BATCH
+#      (community size; a different size reloads the community),
+#      DT_RUNS (repetitions of each projection read in the comparison,
+#      default 500; the read-time side runs a fifth of that for pages, two
+#      fifths for the card), DT_NO_BUILD=1 (skip dependencies and build).
+# The cluster listens on 127.0.0.1 and on a Unix socket in DT_DEMO_DIR, with
+# trust authentication for local connections only (no passwords: a local
+# demo); durable settings.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 . scripts/cluster.sh
@@ -22,12 +35,19 @@ DIR=${DT_DEMO_DIR:-/tmp/drivetribe-demo}
 PORT=${DT_PORT:-54321}
 DB=drivetribe
 USERS=${DT_USERS:-5000} TRIBES=${DT_TRIBES:-300} ARTICLES=${DT_ARTICLES:-30000}
-EVENTS=${DT_EVENTS:-300000} SEED=${DT_SEED:-42} BATCH=${DT_BATCH:-10000}
+EVENTS=${DT_EVENTS:-300000} DAYS=${DT_DAYS:-28} SEED=${DT_SEED:-42} BATCH=${DT_BATCH:-50000}
+LISTEN=${DT_LISTEN-127.0.0.1} RUNS=${DT_RUNS:-500}
 
 die() { echo "demo: $*" >&2; exit 1; }
 ENVP=""; [ "$DIR" = /tmp/drivetribe-demo ] || ENVP="DT_DEMO_DIR=$DIR "
 connect_help() {
-  echo "connect:  psql -h $DIR -p $(dt_cluster_port "$DIR") -U postgres $DB"
+  local port; port=$(dt_cluster_port "$DIR")
+  if [ -n "$(dt_cluster_listen "$DIR")" ]; then
+    echo "connect:  psql -h 127.0.0.1 -p $port -U postgres $DB     (TCP: GUI tools, containers with host networking; no password, local only)"
+    echo "          psql -h $DIR -p $port -U postgres $DB     (the Unix socket)"
+  else
+    echo "connect:  psql -h $DIR -p $port -U postgres $DB"
+  fi
   echo "stop:     ${ENVP}bash scripts/demo.sh stop    (start again: ${ENVP}bash scripts/demo.sh; delete: ${ENVP}bash scripts/demo.sh reset)"
 }
 
@@ -66,20 +86,38 @@ if [ "${DT_NO_BUILD:-0}" != 1 ]; then
 fi
 
 # ---------------------------------------------------------------- cluster
+# A running server is kept (sessions stay connected) unless it must restart:
+# its port or listen addresses changed, or the installed library is newer
+# than the server (sessions already open would keep the old one).
+so=$("$DT_PGBIN/pg_config" --pkglibdir)/drivetribe.so
 if [ -f "$DIR/data/PG_VERSION" ]; then
+  why=""
   if [ "$(dt_cluster_port "$DIR")" != "$PORT" ]; then
-    dt_cluster_stop "$DIR"
     echo "port = $PORT" | dt_as_pg tee -a "$DIR/data/postgresql.conf" >/dev/null
+    why="the port changed to $PORT"
+  fi
+  if [ "$(dt_cluster_listen "$DIR")" != "$LISTEN" ]; then
+    echo "listen_addresses = '$LISTEN'" | dt_as_pg tee -a "$DIR/data/postgresql.conf" >/dev/null
+    why="${why:+$why; }listen_addresses changed to '$LISTEN'"
   fi
   if dt_cluster_running "$DIR"; then
-    echo "demo: restarting the cluster in $DIR (port $PORT) to load the freshly installed library"
+    started=$(sed -n 3p "$DIR/data/postmaster.pid" 2>/dev/null)
+    if [ -n "$started" ] && [ -f "$so" ] && [ "$(stat -c %Y "$so")" -ge "$started" ]; then
+      why="${why:+$why; }the installed $so is newer than the server ($(date -d "@$(stat -c %Y "$so")" '+%F %T') vs started $(date -d "@$started" '+%F %T'))"
+    fi
+    if [ -n "$why" ]; then
+      echo "demo: restarting the cluster in $DIR (port $PORT): $why"
+      dt_cluster_restart "$DIR" || die "the cluster did not start"
+    else
+      echo "demo: the cluster in $DIR (port $PORT) is running since $(date -d "@$started" '+%F %T'): kept (same library, same settings)"
+    fi
   else
     echo "demo: starting the cluster in $DIR (port $PORT)"
+    dt_cluster_start "$DIR" || die "the cluster did not start"
   fi
-  dt_cluster_restart "$DIR" || die "the cluster did not start"
 else
-  echo "demo: creating a cluster in $DIR (port $PORT)"
-  dt_cluster_init "$DIR" "$PORT" "$DB" durable || die "initdb failed"
+  echo "demo: creating a cluster in $DIR (port $PORT${LISTEN:+, listening on $LISTEN})"
+  DT_LISTEN=$LISTEN dt_cluster_init "$DIR" "$PORT" "$DB" durable || die "initdb failed"
   dt_cluster_start "$DIR" || die "the cluster did not start"
 fi
 dt_cluster_env "$DIR"
@@ -90,7 +128,7 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 # the community is reloaded when its size or the installed extension changed
 build_id=$(cat "$("$DT_PGBIN/pg_config" --sharedir)"/extension/drivetribe* \
                "$("$DT_PGBIN/pg_config" --pkglibdir)"/drivetribe.so 2>/dev/null | md5sum | cut -c1-12)
-marker="drivetribe demo community: users=$USERS tribes=$TRIBES articles=$ARTICLES events=$EVENTS seed=$SEED build=$build_id"
+marker="drivetribe demo community: users=$USERS tribes=$TRIBES articles=$ARTICLES events=$EVENTS days=$DAYS seed=$SEED build=$build_id"
 exists=$("${PSQL[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB'") || die "cannot reach the cluster"
 if [ "$exists" = 1 ]; then
   current=$("${PSQL[@]}" -d postgres -Atc "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$DB'")
@@ -115,46 +153,162 @@ if [ "$exists" = 1 ]; then
 else
   t1=$SECONDS
   "${PSQL[@]}" -v users="$USERS" -v tribes="$TRIBES" -v articles="$ARTICLES" \
-     -v events="$EVENTS" -v seed="$SEED" -v batch="$BATCH" \
+     -v events="$EVENTS" -v days="$DAYS" -v seed="$SEED" -v batch="$BATCH" \
      -f scripts/generate_community.sql || die "loading the community failed"
   "${PSQL[@]}" -c "COMMENT ON DATABASE $DB IS '$marker'" -c "VACUUM ANALYZE" || die "finishing the load failed"
   echo "demo: community loaded in $((SECONDS - t1)) s"
 fi
 
+
 # ---------------------------------------------------------------- a look at it
+# an age as people say it
+age_sql() {
+  echo "CASE WHEN now() - $1 < interval '1 hour' THEN greatest(1, floor(extract(epoch FROM now() - $1) / 60))::int || ' min ago'
+             WHEN now() - $1 < interval '2 hours' THEN '1 hour ago'
+             WHEN now() - $1 < interval '1 day' THEN floor(extract(epoch FROM now() - $1) / 3600)::int || ' hours ago'
+             WHEN now() - $1 < interval '2 days' THEN '1 day ago'
+             ELSE floor(extract(epoch FROM now() - $1) / 86400)::int || ' days ago' END"
+}
+val() { "${PSQL[@]}" -Atc "$1"; }
 echo
-"${PSQL[@]}" -At <<'SQL' || die "reading the sample article failed"
-SELECT coalesce((SELECT article_id FROM drivetribe.article_view
-                 ORDER BY score DESC, article_id DESC LIMIT 1), 0) AS top_id \gset
-SELECT :top_id > 0 AS has_top \gset
-\if :has_top
-SELECT format(E'=== top article #%s  in "%s"\n    %s\n    by %s, posted %s\n    %s views | %s comments | %s bumps | score %s',
-              article_id, tribe_name, title, author_name,
-              to_char(posted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
-              views, comments, bumps, round(score::numeric, 3))
-FROM drivetribe.article(:top_id);
+span=$(val "SELECT to_char(min(occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' to ' || to_char(max(occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+                   || ' (' || round(extract(epoch FROM max(occurred_at) - min(occurred_at)) / 86400) || ' days)'
+              FROM drivetribe.events") || die "reading the log failed"
+echo "=== the community: $(val "SELECT count(*) FROM drivetribe.events") events from $span; verify(): $(val "SELECT count(*) FROM drivetribe.verify()") differences"
+top=$(val "SELECT article_id FROM drivetribe.article_view ORDER BY score DESC, article_id DESC LIMIT 1")
+hot=$(val "SELECT article_id FROM drivetribe.article_view ORDER BY views DESC, article_id LIMIT 1")
+if [ -n "$top" ]; then
+  "${PSQL[@]}" -At <<SQL || die "reading the top article failed"
+SELECT format(E'=== top of the site: article #%s in "%s" (drivetribe.article(%s))\n    %s\n    by %s, posted %s\n    %s views | %s comments | %s bumps | score %s',
+              article_id, tribe_name, article_id, title, author_name, $(age_sql posted_at),
+              views, comments, bumps, round(score::numeric, 2))
+FROM drivetribe.article($top);
 \echo '    first comments:'
 SELECT format('      #%s %s: %s', comment_id, author_name, body)
-FROM drivetribe.article_comments(:top_id, 5);
-\else
-\echo '(no articles)'
-\endif
+FROM drivetribe.article_comments($top, 3);
 SQL
-echo
+fi
+# the reader shown: one with a few sources whose first page spans the most time
+reader=$(val "SELECT s.user_id FROM drivetribe.user_stats s
+               WHERE s.tribes >= 1 AND s.following >= 1 AND s.tribes + s.following <= 6 AND s.user_id <= 400
+               ORDER BY (SELECT max(posted_at) - min(posted_at) FROM drivetribe.feed(s.user_id, 10)) DESC NULLS LAST, s.user_id
+               LIMIT 1")
+if [ -n "$reader" ]; then
+  echo
+  echo "=== the first page of user $reader's feed (drivetribe.feed($reader, 10)): $(val "SELECT tribes || CASE WHEN tribes = 1 THEN ' tribe' ELSE ' tribes' END || ' and ' || following || CASE WHEN following = 1 THEN ' followee' ELSE ' followees' END FROM drivetribe.user_stats WHERE user_id = $reader"), best first: engagement against age (score = log10(10 bumps + 5 comments + views) + posted/45000 s)"
+  "${PSQL[@]}" -P footer=off -c "SELECT article_id AS id, tribe_name AS tribe, left(title, 58) AS title, $(age_sql posted_at) AS posted,
+                                        views, comments, bumps, round(score::numeric, 2) AS score
+                                   FROM drivetribe.feed($reader, 10)" || die "feed failed"
+fi
 echo "=== most followed users (drivetribe.user_stats)"
 "${PSQL[@]}" -P footer=off -c "SELECT user_id, name, articles, comments, bumps_given, bumps_received, followers, following, tribes
                                 FROM drivetribe.user_stats ORDER BY followers DESC, user_id LIMIT 5" || die "user_stats failed"
 echo "=== biggest tribes (drivetribe.tribe_stats)"
 "${PSQL[@]}" -P footer=off -c "SELECT tribe_id, name, owner_id, members, articles
                                 FROM drivetribe.tribe_stats ORDER BY members DESC, tribe_id LIMIT 5" || die "tribe_stats failed"
-reader=$("${PSQL[@]}" -Atc "SELECT user_id FROM drivetribe.user_stats ORDER BY tribes + following DESC, user_id LIMIT 1")
-if [ -n "$reader" ]; then
-  echo "=== the first page of user $reader's feed (drivetribe.feed($reader, 5)): their tribes' and followees' articles, best first"
-  "${PSQL[@]}" -P footer=off -c "SELECT article_id, tribe_name, author_name, title, views, comments, bumps, round(score::numeric, 3) AS score
-                                  FROM drivetribe.feed($reader, 5)" || die "feed failed"
-fi
 echo "=== the log (drivetribe.events)"
-"${PSQL[@]}" -P footer=off -c "SELECT kind, count(*) AS events FROM drivetribe.events GROUP BY kind ORDER BY 2 DESC" || die "events failed"
+"${PSQL[@]}" -P footer=off -c "SELECT kind, count(*) AS events, to_char(min(occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS first,
+                                      to_char(max(occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS last
+                                 FROM drivetribe.events GROUP BY kind ORDER BY 2 DESC" || die "events failed"
 
+# ---------------------------------------------------------------- side by side
+# The same card and pages from the projections and computed at read time
+# over plain tables (scripts/demo_readtime.sql, recreated now so that both
+# hold the same data), each timed with pgbench in this run, 1 client, the
+# simple protocol, JIT off on both sides.  Both sides must give the same rows.
+tribe=$(val "SELECT tribe_id FROM drivetribe.tribe_stats ORDER BY articles DESC, tribe_id LIMIT 1")
+heavy=$(val "SELECT user_id FROM drivetribe.user_stats ORDER BY tribes + following DESC, user_id LIMIT 1")
+if [ -n "$hot" ] && [ -n "$heavy" ] && [ -n "$tribe" ]; then
+  echo
+  echo "demo: timing the projections against read time (plain tables in schema readtime; about a minute)"
+  "${PSQL[@]}" -f scripts/demo_readtime.sql || die "creating the read-time tables failed"
+  cmpdir=$(mktemp -d /tmp/drivetribe-demo-compare.XXXXXX) || die "mktemp failed"
+  cols="article_id, title, author_name, tribe_name, views, comments, bumps, round(score::numeric, 6)"
+  # NAME  PROJECTION-SQL  READ-TIME-SQL  READ-TIME-RUNS
+  compare() {
+    local name=$1 ours=$2 theirs=$3 rt_runs=$4 a b same n
+    echo "SELECT * FROM $ours;" >"$cmpdir/$name-ours.sql"
+    echo "$theirs;" >"$cmpdir/$name-rt.sql"
+    "${PSQL[@]}" -Atc "SELECT $cols FROM $ours" >"$cmpdir/$name-ours.out" || return 1
+    "${PSQL[@]}" -Atc "SELECT $cols FROM ($theirs) q" >"$cmpdir/$name-rt.out" || return 1
+    n=$(wc -l <"$cmpdir/$name-ours.out")
+    if cmp -s "$cmpdir/$name-ours.out" "$cmpdir/$name-rt.out" && [ "$n" -gt 0 ]; then
+      same="yes, the same $n row$([ "$n" -eq 1 ] || echo s)"; else same="NO (see $cmpdir)"; fi
+    a=$(PGOPTIONS='-c jit=off' pgbench -n -t "$RUNS" -f "$cmpdir/$name-ours.sql" "$DB" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p')
+    b=$(PGOPTIONS='-c jit=off' pgbench -n -t "$rt_runs" -f "$cmpdir/$name-rt.sql" "$DB" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p')
+    [ -n "$a" ] && [ -n "$b" ] || return 1
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$a" "$b" "$same" "$RUNS" "$rt_runs" >>"$cmpdir/table"
+  }
+  rt_pages=$(( RUNS / 5 > 0 ? RUNS / 5 : 1 )); rt_card=$(( RUNS * 2 / 5 > 0 ? RUNS * 2 / 5 : 1 ))
+  compare "card: the most viewed article, drivetribe.article($hot)" "drivetribe.article($hot)" \
+    "SELECT * FROM readtime.card WHERE article_id = $hot" "$rt_card" || die "the card comparison failed"
+  compare "feed page: the most connected reader, drivetribe.feed($heavy, 20)" "drivetribe.feed($heavy, 20)" \
+    "SELECT * FROM readtime.card a
+      WHERE a.tribe_id IN (SELECT tribe_id FROM readtime.memberships WHERE user_id = $heavy)
+         OR a.author_id IN (SELECT followee_id FROM readtime.follows WHERE follower_id = $heavy)
+      ORDER BY score DESC, article_id DESC LIMIT 20" "$rt_pages" || die "the feed comparison failed"
+  compare "tribe page: the biggest tribe, drivetribe.tribe_feed($tribe, 20)" "drivetribe.tribe_feed($tribe, 20)" \
+    "SELECT * FROM readtime.card WHERE tribe_id = $tribe ORDER BY score DESC, article_id DESC LIMIT 20" "$rt_pages" ||
+    die "the tribe page comparison failed"
+  echo
+  echo "=== the point: a card or a page is one cheap query; computing it at read time is not"
+  echo "    (mean latency per call, pgbench, 1 client, this run; read time = joins + count(*) of views, comments and bumps over plain indexed tables, score computed, ORDER BY ... LIMIT)"
+  awk -F'\t' '
+    BEGIN { printf "    %-68s %12s %12s %9s   %s\n", "what", "projection", "read time", "ratio", "same rows?" }
+    { printf "    %-68s %9.3f ms %9.2f ms %9s   %s\n", $1, $2, $3, sprintf("×%d", $3 / $2 + 0.5), $4 }
+    END { printf "    (projection side %s runs each, read-time side %s runs for the card, %s for each page)\n", $5, rt_card, rt_pages }
+  ' rt_card="$rt_card" rt_pages="$rt_pages" "$cmpdir/table"
+  grep -q 'NO (' "$cmpdir/table" && die "the read-time rows differ from the projections' (see $cmpdir)"
+  rm -rf "$cmpdir"
+fi
+
+# ---------------------------------------------------------------- the stream
+# A slot created now (after the import: it streams only what comes next),
+# drivetribe-consume feeding send-notifications for a few seconds while the
+# demo makes four writes that notify someone; then the consumer is stopped
+# and the slot dropped (bash examples/notifications/run.sh keeps one running).
+if [ -n "$hot" ]; then
+  SLOT=demo_notify WORK=$DIR/demo-notify
+  echo
+  echo "=== the stream: drivetribe-consume -> examples/notifications/send-notifications, while the demo bumps, comments, follows and joins"
+  rm -rf "$WORK"; mkdir -p "$WORK" || die "cannot create $WORK"
+  val "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null
+  val "SELECT pg_create_logical_replication_slot('$SLOT', 'drivetribe')" >/dev/null || die "cannot create slot $SLOT"
+  "$DT_PGBIN/drivetribe-consume" -d "$DB" -S "$SLOT" -s "$WORK/state" \
+    --kinds article_bumped,comment_posted,user_followed,tribe_joined \
+    -c "perl '$PWD/examples/notifications/send-notifications' '$WORK/outbox'" >"$WORK/out" 2>"$WORK/err" &
+  cpid=$!
+  # a user who has not bumped the article, does not follow its author, is not
+  # in its tribe, and is neither its author nor the tribe's owner
+  read -r author atribe writer <<<"$(val "SELECT a.author_id, a.tribe_id, (
+      SELECT u.user_id FROM drivetribe.users u
+       WHERE u.user_id NOT IN (a.author_id, t.owner_id)
+         AND NOT EXISTS (SELECT FROM drivetribe.bumps b WHERE b.article_id = a.article_id AND b.user_id = u.user_id)
+         AND NOT EXISTS (SELECT FROM drivetribe.follows f WHERE f.follower_id = u.user_id AND f.followee_id = a.author_id)
+         AND NOT EXISTS (SELECT FROM drivetribe.memberships m WHERE m.tribe_id = a.tribe_id AND m.user_id = u.user_id)
+       ORDER BY u.user_id LIMIT 1)
+    FROM drivetribe.articles a JOIN drivetribe.tribes t USING (tribe_id) WHERE a.article_id = $hot" | tr '|' ' ')"
+  [ -n "$writer" ] || die "no user to write with"
+  wname=$(val "SELECT name FROM drivetribe.users WHERE user_id = $writer")
+  echo "    writes by user $writer ($wname), each its own transaction:"
+  for call in "drivetribe.bump($hot, $writer)" \
+              "drivetribe.post_comment((SELECT max(comment_id) + 1 FROM drivetribe.comments), $hot, $writer, 'Brilliant write-up, bumped.')" \
+              "drivetribe.follow_user($writer, $author)" \
+              "drivetribe.join_tribe($writer, $atribe)"; do
+    echo "      SELECT $call;  -- seq $(val "SELECT $call")"
+  done
+  for _ in $(seq 1 40); do
+    [ "$(grep -c '^to user' "$WORK/out")" -ge 4 ] && break
+    sleep 0.25
+  done
+  kill -TERM "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+  echo "    notifications sent (send-notifications' output; files in its outbox):"
+  if grep -q '^to user' "$WORK/out"; then sed 's/^/      /' "$WORK/out"; else echo "      none: drivetribe-consume said:"; sed 's/^/      /' "$WORK/err"; fi
+  val "SELECT pg_drop_replication_slot('$SLOT')" >/dev/null
+  rm -rf "$WORK"
+  echo "    (consumer stopped, slot $SLOT dropped; a stream that keeps running: bash examples/notifications/run.sh)"
+fi
+
+echo
 echo "demo: ready in $((SECONDS - T0)) s; the cluster keeps running (data in $DIR)"
 connect_help

@@ -1,29 +1,42 @@
--- drivetribe: load a generated community through the public write API only.
+-- drivetribe: a generated community with weeks of history, imported into
+-- the log the way a site migrates its history (README, "Migrating a
+-- site's history"): events with their original occurred_at are INSERTed
+-- into drivetribe.events in chronological order, then drivetribe.rebuild()
+-- computes every projection from the log.
 --
 --   psql -X -v users=5000 -v tribes=300 -v articles=30000 -v events=300000 \
---        -v seed=42 -v batch=10000 -f scripts/generate_community.sql DBNAME
+--        -v days=28 -v seed=42 -v batch=10000 -f scripts/generate_community.sql DBNAME
 --
--- Every variable is optional (the defaults are the values above).  The
--- database needs `CREATE EXTENSION drivetribe` and should hold no community
--- yet: ids are fixed (users 1..users, tribes 1..tribes, articles
--- 1..articles, comments numbered by their engagement event), so a second
--- load into the same database fails with unique_violation.
+-- Every variable is optional (the defaults are the values above).  Needs a
+-- superuser (only the extension's owner may INSERT into the log),
+-- `CREATE EXTENSION drivetribe` and an empty log: imported history lies in
+-- the past, and seq must grow with occurred_at.  Ids are fixed (users
+-- 1..users, tribes 1..tribes, articles 1..articles, comments numbered by
+-- their engagement event).
 --
--- Deterministic: every choice is a hash of (seed, stream, index), so the same
--- variables give the same calls in the same order.  Popularity is skewed:
--- low article ids are hot, low user ids write the most and have the most
--- followers, low tribe ids are the biggest.  Phases, each in batches of
--- `batch` calls, one transaction per batch, one progress line per batch:
---   users     register_user
---   tribes    create_tribe (owner among the first users)
---   articles  post_article
---   engagement  view_article 55%, bump 22%, post_comment 12%, join_tribe 6%,
---             follow_user 5%
---   moderation  rename_user, edit_article, unbump, leave_tribe, unfollow_user,
---             delete_comment, delete_article (a few percent each; the hottest
---             articles are never deleted)
--- Nothing but pg_temp helper functions is created; they vanish with the
--- session.
+-- Deterministic: every choice is a hash of (seed, stream, index), so the
+-- same variables give the same events in the same order; only the times
+-- move with the moment of the load (the history ends a minute before it).
+--   users      register during the first 20 hours
+--   tribes     car-culture communities (family x region: "Land Rover
+--              Defenders", "JDM Legends Japan", ...), created hours 20-24;
+--              low tribe ids are the biggest
+--   articles   posted over the remaining days, a little more often lately;
+--              each title from its tribe's vocabulary; prolific authors
+--              are low user ids
+--   engagement view 68%, bump 14%, comment 8%, join 6%, follow 4%; the
+--              article of a view, bump or comment follows a heavy-tailed
+--              law over a random "appeal" order of the articles (not their
+--              ids), at its posting time plus an exponential delay (mean
+--              one day); what would lie in the future is not imported, so
+--              recent articles have gathered less so far
+--   moderation unbumps, leaves, unfollows, deleted comments (3% each, later
+--              than what they undo), edited titles, renamed users and
+--              tribes, deleted articles (1%, never the most appealing);
+--              nothing happens to an article after its deletion
+-- Each batch of `batch` events is one transaction holding EXCLUSIVE on the
+-- log (API writers wait); one progress line per batch.  Nothing but
+-- pg_temp objects is created; they vanish with the session.
 
 \set ON_ERROR_STOP on
 \set QUIET on
@@ -43,6 +56,10 @@
 \else
   \set events 300000
 \endif
+\if :{?days}
+\else
+  \set days 28
+\endif
 \if :{?seed}
 \else
   \set seed 42
@@ -59,16 +76,24 @@
 SET client_min_messages = warning;
 
 SELECT CASE WHEN :users >= 2 AND :tribes >= 1 AND :articles >= 1 AND :events >= 0
-             AND :batch >= 1 AND :users >= :tribes
+             AND :batch >= 1 AND :users >= :tribes AND :days >= 2
             THEN 'true' ELSE 'false' END AS dt_sizes_ok \gset
 \if :dt_sizes_ok
 \else
-  \echo 'generate_community: need users >= 2, users >= tribes >= 1, articles >= 1, events >= 0, batch >= 1'
+  \echo 'generate_community: need users >= 2, users >= tribes >= 1, articles >= 1, events >= 0, batch >= 1, days >= 2'
   SELECT 1/0 AS bad_sizes;
 \endif
+SELECT NOT EXISTS (SELECT FROM drivetribe.events) AS dt_log_empty \gset
+\if :dt_log_empty
+\else
+  \echo 'generate_community: drivetribe.events is not empty: imported history must come before every event already logged (load into a fresh database)'
+  SELECT 1/0 AS log_not_empty;
+\endif
 
+-- the history ends a minute before now and starts `days` earlier (epoch s)
 SELECT extract(epoch FROM clock_timestamp()) AS dt_t0,
-       coalesce((SELECT max(seq) FROM drivetribe.events), 0) AS dt_seq0 \gset
+       floor(extract(epoch FROM now())) - 60 AS dt_end,
+       floor(extract(epoch FROM now())) - 60 - :days * 86400 AS dt_start \gset
 
 -- ---------------------------------------------------------------- helpers
 
@@ -96,181 +121,335 @@ CREATE FUNCTION pg_temp.lasts() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELE
 '{Clarkson,Hammond,May,Harris,LeBlanc,Schmitz,Butler,Needell,Kidd,Reid,McGuinness,Flintoff,
   Brewer,Willson,Baxter,Anstead,Catchpole,Bird,Block,Senna,Lauda,Mouton,Röhrl,McRae,Solberg,
   Sainz,Kankkunen,Moss,Button,Vettel,Alonso,Häkkinen,Räikkönen,Piquet,Fittipaldi,Surtees}'::text[] $$;
-CREATE FUNCTION pg_temp.makes() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT
-'{Porsche,BMW,Ford,Ferrari,"Land Rover",Mazda,Toyota,"Alfa Romeo",Lotus,Volkswagen,Honda,
-  Subaru,Mercedes-Benz,Jaguar,"Aston Martin",McLaren,Nissan,Audi,Lancia,Citroën,Tesla,Volvo,
-  Mini,Fiat}'::text[] $$;
-CREATE FUNCTION pg_temp.themes() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT
-'{"Owners Club","Track Days",Restorations,"Road Trips",Classics,Modified,Electric,Rally,
-  "Daily Drivers",Photography,Tuning,Spotters,Racing}'::text[] $$;
-CREATE FUNCTION pg_temp.models() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT
-'{"911 GT3","M3 CSL","Mustang Mach 1",F40,"Defender 110",MX-5,"GR Yaris","Giulia Quadrifoglio",
-  Elise,"Golf GTI","Civic Type R","Impreza WRX",E-Type,DB5,"McLaren F1","Skyline GT-R",
-  "Quattro S1","Delta Integrale",2CV,"Model S",240,Cooper,Panda,"Escort Cosworth","190E Evo II",
-  "NSX","Stratos","Testarossa","Countach","Sierra RS500","Corolla AE86","Carrera GT",
-  "Range Rover Classic","Veyron","Miura","Exige","Supra","RX-7","Zonda","Ioniq 5 N"}'::text[] $$;
+
+-- a time: epoch seconds to timestamptz
+CREATE FUNCTION pg_temp.ts(s float8) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_timestamp(s) $$;
+
+-- an exponential delay in seconds with the given mean, at least a minute
+CREATE FUNCTION pg_temp.delay(u float8, mean float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 60 + -ln(1 - u) * mean $$;
+
+-- tribe families: a name, the cars its members talk about, and what they
+-- talk about; tribe t is family 1 + (t-1) % families, in region (t-1) / families
+CREATE TEMP TABLE family (f int PRIMARY KEY, name text, models text[], things text[]);
+INSERT INTO family VALUES
+ (1, 'Land Rover Defenders', '{"Defender 110","Defender 90","Series III","Defender 130"}',
+     '{"chassis swap","galvanised bulkhead","TD5 engine","Puma dashboard","winch and snorkel","axle rebuild"}'),
+ (2, 'Porsche 911 Owners', '{"911 GT3","964 Carrera","993 Turbo","911 Targa"}',
+     '{"IMS bearing","bore scoring","engine-out service","PDK vs manual","Fuchs wheels","air-cooled values"}'),
+ (3, 'JDM Legends', '{"Skyline GT-R","Supra Mk4","RX-7 FD","NSX"}',
+     '{"import paperwork","twin-turbo rebuild","rotary apex seals","RB26 tuning","right-hand drive","auction sheets"}'),
+ (4, 'Hot Hatch Heroes', '{"Golf GTI","Civic Type R","Peugeot 205 GTi","Fiesta ST"}',
+     '{"lift-off oversteer","limited-slip diff","coilovers","track tyres","clutch replacement","daily-driver comfort"}'),
+ (5, 'Classic Mini Club', '{"Mini Cooper S","Mini 1275GT","Mini Moke","Mini Clubman"}',
+     '{"subframe rust","A-series tuning","hydrolastic suspension","Minilite wheels","rally history","doors that fit"}'),
+ (6, 'Alfa Romeo Alfisti', '{"Giulia Quadrifoglio","Alfasud","Spider Duetto","GTV6"}',
+     '{"Busso V6","rust proofing","electrics","timing belt","Italian paint","cuore sportivo"}'),
+ (7, 'Rally Legends', '{"Lancia Delta Integrale","Audi Quattro S1","Escort Cosworth","Impreza WRX"}',
+     '{"Group B","gravel stages","pace notes","homologation specials","anti-lag","WRC history"}'),
+ (8, 'EV Pioneers', '{"Model S","Ioniq 5 N","Taycan","Leaf"}',
+     '{"range in winter","battery health","rapid charging","heat pumps","regen braking","one-pedal driving"}'),
+ (9, 'Track Day Junkies', '{"MX-5","Lotus Elise","BMW M3","Caterham Seven"}',
+     '{"brake fade","lap times at Spa","tyre pressures","noise limits","data logging","harness bars"}'),
+ (10, 'Muscle Car Garage', '{"Mustang Mach 1","Charger R/T","Camaro Z28","Chevelle SS"}',
+     '{"big-block swap","quarter-mile times","drum-to-disc conversion","carburettor tuning","matching numbers","burnouts"}'),
+ (11, 'Italian Exotics', '{"Ferrari F40","Lamborghini Countach","Ferrari Testarossa","Lamborghini Miura"}',
+     '{"cambelt service","concours judging","gated shifters","auction prices","clutch wear","Pininfarina design"}'),
+ (12, 'Barn Find Hunters', '{"Jaguar E-Type","Triumph TR6","MGB GT","Austin-Healey 3000"}',
+     '{"first start in 40 years","seized engine","original paint","patina vs restoration","paperwork hunt","trailer recovery"}'),
+ (13, 'Volvo Estate Appreciation', '{"Volvo 240","Volvo 850 T5-R","Volvo V70 R","Volvo 940"}',
+     '{"boot space","the million-mile engine","flat-nose tuning","tow bars","safety cages","redblock boost"}'),
+ (14, 'BMW M Division', '{"M3 CSL","E30 M3","M5 E39","1M Coupé"}',
+     '{"rod bearings","VANOS rebuild","S54 sound","subframe cracks","Nürburgring laps","Individual paint"}'),
+ (15, 'Mercedes AMG Club', '{"190E Evo II","C63 AMG","E55 AMG","SL55"}',
+     '{"hand-built engines","supercharger whine","air suspension","head bolts","Affalterbach","one man one engine"}'),
+ (16, 'Aston Martin Owners', '{"DB5","Vantage V8","DB9","V12 Vanquish"}',
+     '{"the Bond spec","service history","V12 sound","Newport Pagnell","ZF gearbox","leather restoration"}'),
+ (17, 'Subaru Boxer Crew', '{"Impreza WRX STI","Forester STI","Legacy RS","BRZ"}',
+     '{"head gaskets","boxer rumble","symmetrical AWD","turbo lag","rally blue paint","ringland failure"}'),
+ (18, 'Citroën Hydropneumatics', '{"Citroën DS","Citroën SM","Citroën CX","Citroën XM"}',
+     '{"sphere replacement","LHM fluid","magic-carpet ride","self-levelling","Maserati V6","swivelling headlamps"}'),
+ (19, 'Off-Road Overlanders', '{"Land Cruiser 80","Jeep Wrangler","Nissan Patrol","Mitsubishi Pajero"}',
+     '{"roof tents","diff locks","recovery gear","water crossings","dual batteries","expedition builds"}'),
+ (20, 'Kei Car Club', '{"Honda Beat","Suzuki Cappuccino","Autozam AZ-1","Daihatsu Copen"}',
+     '{"660cc turbos","gullwing doors","parking in Tokyo","import costs","tiny tyres","rev-limiter fun"}'),
+ (21, 'Lotus Lightweights', '{"Lotus Elan","Lotus Exige","Lotus Esprit","Lotus Evora"}',
+     '{"simplify then add lightness","fibreglass repairs","Toyota engines","chassis galvanising","handling","track setup"}'),
+ (22, 'Hot Rod Builders', '{"Ford Model A","Ford Deuce Coupe","Chevy Bel Air","Willys Coupe"}',
+     '{"chopped roofs","flathead V8","pinstriping","suicide doors","whitewall tyres","chassis from scratch"}'),
+ (23, 'Fiat Cinquecento Fans', '{"Fiat 500","Fiat 500 Abarth","Fiat Panda 4x4","Fiat 124 Spider"}',
+     '{"two-cylinder charm","Abarth exhaust","city parking","rust in the floor","Italian summers","cheap parts"}'),
+ (24, 'Supercar Spotters', '{"McLaren F1","Bugatti Veyron","Pagani Zonda","Porsche Carrera GT"}',
+     '{"Monaco in May","Goodwood paddock","hypercar prices","camera settings","launch control","the one that got away"}');
+
+CREATE FUNCTION pg_temp.regions() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT
+'{UK,Germany,USA,Japan,Australia,France,Italy,Sweden,Netherlands,Canada,Scotland,Wales,
+  Ireland,Spain,"New Zealand",Norway,Belgium,Switzerland,Austria,Finland,Denmark,Poland,
+  Portugal,"South Africa",Brazil,Mexico,Singapore,Dubai,Texas,California}'::text[] $$;
 CREATE FUNCTION pg_temp.places() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT
 '{"the Alps","the Scottish Highlands","the Nürburgring","Route 66","the Stelvio Pass",Wales,
   Iceland,"the Atacama",Goodwood,Spa-Francorchamps,"the Transfăgărășan","Mulholland Drive",
   "the Col de Turini","the Isle of Man","Tokyo at night","the Outback","a wet Monday commute"}'::text[] $$;
-CREATE FUNCTION pg_temp.adjs() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT
-'{brilliant,terrifying,underrated,overrated,perfect,flawed,glorious,bonkers,sensible,
-  hilarious,beautiful,brutal,honest,forgotten,legendary}'::text[] $$;
 CREATE FUNCTION pg_temp.title_templates() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT
-'{"I drove a {m} across {p} and this is what happened",
-  "Why the {m} is the most {a} car of {y}",
-  "{m} vs {m2}: which one would you take home?",
-  "Buying a used {m}: everything that will go wrong",
-  "The {a} truth about owning a {m} for a year",
-  "{y} {m} restoration, part {n}",
-  "Ten things nobody tells you about the {m}",
-  "Is the {m} still {a} in {y}?",
-  "We took a {m} and a {m2} to {p}",
-  "Cheap thrills: the {a} {m}",
+'{"{m} rebuild: {x}",
+  "{m} rebuild, part {n}: {x}",
+  "Buying a used {m}: {x} and everything else that will go wrong",
   "Long-term test: {m}, month {n}",
-  "Spotted: a {a} {m} in {p}"}'::text[] $$;
+  "{m} vs {m2}: which one would you take home?",
+  "I drove my {m} across {p} and this is what happened",
+  "Everything you need to know about {x}",
+  "{x} on my {m}: a weekend how-to",
+  "Spotted: a {y} {m} in {p}",
+  "We took the {m} and the {m2} to {p}",
+  "Is the {m} still worth it in {y2}?",
+  "Ten things nobody tells you about the {m}",
+  "My {y} {m} and the great {x} saga",
+  "Ask the tribe: {x} on the {m}?"}'::text[] $$;
 CREATE FUNCTION pg_temp.comment_templates() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT
 '{"Great read. My {m} did exactly the same thing.",
   "Had one of these in {y}. Never again.",
-  "Properly {a}. More of this please!",
-  "Did you try it on {p}? Totally different car there.",
+  "Did you sort the {x} yourself or pay someone?",
   "The {m2} is better and you know it.",
   "This is why I love this tribe.",
-  "Sold mine last year and I regret it every day 😢",
-  "Tyre pressures? Mine understeers like a shopping trolley.",
+  "Sold my {m} last year and I regret it every day 😢",
   "Bumped. The photos alone are worth it.",
-  "Respectfully disagree: the {m} is {a}, not great.",
+  "{x} is the whole reason I bought mine.",
   "Part {n} when?",
-  "My dad had a {m}. Brings back memories of {p}."}'::text[] $$;
+  "Took mine to {p} last summer, not a single problem.",
+  "My dad had the {m} too. Brings back memories of {p}.",
+  "Respectfully disagree about the {x}."}'::text[] $$;
 
--- fill {m} {m2} {p} {a} {y} {n} from hashes of k
-CREATE FUNCTION pg_temp.fill(t text, k bigint, seed int) RETURNS text
+-- fill {m} {m2} {x} {p} {y} {y2} {n} of a template from hashes of k, with
+-- the models and things of a tribe's family ({m2} is another model than
+-- {m}); the first letter in upper case
+CREATE FUNCTION pg_temp.fill(t text, k bigint, seed int, models text[], things text[]) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT replace(replace(replace(replace(replace(replace(t,
-           '{m2}', pg_temp.el(pg_temp.models(), floor(pg_temp.rnd(k, 51, seed) * 1e6)::bigint)),
-           '{m}',  pg_temp.el(pg_temp.models(), floor(pg_temp.pick(1000000, pg_temp.rnd(k, 52, seed), 1.5))::bigint)),
+  SELECT upper(left(s, 1)) || substr(s, 2) FROM (SELECT
+         replace(replace(replace(replace(replace(replace(replace(t,
+           '{m2}', pg_temp.el(models, m + 1 + floor(pg_temp.rnd(k, 51, seed) * (cardinality(models) - 1))::bigint)),
+           '{m}',  pg_temp.el(models, m)),
+           '{x}',  pg_temp.el(things, floor(pg_temp.rnd(k, 57, seed) * 1e6)::bigint)),
            '{p}',  pg_temp.el(pg_temp.places(), floor(pg_temp.rnd(k, 53, seed) * 1e6)::bigint)),
-           '{a}',  pg_temp.el(pg_temp.adjs(),   floor(pg_temp.rnd(k, 54, seed) * 1e6)::bigint)),
-           '{y}',  (1965 + floor(pg_temp.rnd(k, 55, seed) * 60))::int::text),
-           '{n}',  (1 + floor(pg_temp.rnd(k, 56, seed) * 12))::int::text) $$;
+           '{y2}', (2015 + floor(pg_temp.rnd(k, 58, seed) * 11))::int::text),
+           '{y}',  (1965 + floor(pg_temp.rnd(k, 55, seed) * 55))::int::text),
+           '{n}',  (1 + floor(pg_temp.rnd(k, 56, seed) * 12))::int::text) AS s
+         FROM (SELECT floor(pg_temp.rnd(k, 52, seed) * 1e6)::bigint AS m) x) y $$;
 
 CREATE FUNCTION pg_temp.user_name(u bigint, seed int) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
   SELECT pg_temp.el(pg_temp.firsts(), floor(pg_temp.rnd(u, 1, seed) * 1e6)::bigint) || ' ' ||
          pg_temp.el(pg_temp.lasts(),  floor(pg_temp.rnd(u, 2, seed) * 1e6)::bigint) $$;
 
-CREATE FUNCTION pg_temp.tribe_name(t bigint) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT pg_temp.el(pg_temp.makes(), t - 1) || ' ' ||
-         pg_temp.el(pg_temp.themes(), (t - 1) / cardinality(pg_temp.makes())) ||
-         CASE WHEN t > cardinality(pg_temp.makes()) * cardinality(pg_temp.themes())
-              THEN ' #' || (1 + (t - 1) / (cardinality(pg_temp.makes()) * cardinality(pg_temp.themes())))
-              ELSE '' END $$;
+-- ---------------------------------------------------------------- the world
 
-CREATE FUNCTION pg_temp.title(a bigint, seed int) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT pg_temp.fill(pg_temp.el(pg_temp.title_templates(), floor(pg_temp.rnd(a, 40, seed) * 1e6)::bigint),
-                      a, seed) $$;
+\echo 'generating community: ':users' users, ':tribes' tribes, ':articles' articles, ':events' engagement events over ':days' days (seed ':seed')'
 
-CREATE FUNCTION pg_temp.comment_body(c bigint, seed int) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT pg_temp.fill(pg_temp.el(pg_temp.comment_templates(), floor(pg_temp.rnd(c, 41, seed) * 1e6)::bigint),
-                      c + 7777777, seed) $$;
+-- users: registered in the first 20 hours; 1% renamed later
+CREATE TEMP TABLE u AS
+SELECT g AS u, pg_temp.user_name(g, :seed) AS name,
+       :dt_start + 72000 * pg_temp.rnd(g, 70, :seed) AS reg,
+       CASE WHEN pg_temp.rnd(g, 60, :seed) < 0.01
+            THEN :dt_start + 86400 + (:days - 1) * 86400 * pg_temp.rnd(g, 64, :seed) END AS ren,
+       pg_temp.user_name(g, :seed) || ' (' ||
+         (SELECT split_part(name, ' ', 1) FROM family WHERE f = 1 + (g % 24)) || ' fan)' AS new_name
+FROM generate_series(1::bigint, :users) g;
+ALTER TABLE u ADD PRIMARY KEY (u);
 
--- the engagement event number i: kind 1 view, 2 bump, 3 comment, 4 join,
--- 5 follow; article a, acting user u (NULL viewer = anonymous view), tribe t,
--- followee f
-CREATE FUNCTION pg_temp.engagement(lo bigint, hi bigint, seed int, nu bigint, nt bigint, na bigint)
-RETURNS TABLE (i bigint, kind int, a bigint, u bigint, t bigint, f bigint)
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT g.i, k.kind,
-         pg_temp.pick(na, pg_temp.rnd(g.i, 11, seed), CASE WHEN k.kind = 1 THEN 2.5 ELSE 2.0 END),
-         CASE WHEN k.kind = 1 AND pg_temp.rnd(g.i, 12, seed) < 0.3 THEN NULL
-              ELSE pg_temp.pick(nu, pg_temp.rnd(g.i, 13, seed), CASE WHEN k.kind >= 4 THEN 1.0 ELSE 1.3 END) END,
-         pg_temp.pick(nt, pg_temp.rnd(g.i, 14, seed), 1.5),
-         pg_temp.pick(nu, pg_temp.rnd(g.i, 15, seed), 2.5)
-  FROM generate_series(lo, hi) AS g(i),
-       LATERAL (SELECT CASE WHEN r < 0.55 THEN 1 WHEN r < 0.77 THEN 2 WHEN r < 0.89 THEN 3
-                            WHEN r < 0.95 THEN 4 ELSE 5 END AS kind
-                FROM (SELECT pg_temp.rnd(g.i, 10, seed) AS r) x) k $$;
+-- tribes: family x region, owners among the first users; every seventh renamed
+CREATE TEMP TABLE t AS
+SELECT g AS t, 1 + ((g - 1) % 24)::int AS f,
+       pg_temp.pick(:users, pg_temp.rnd(g, 20, :seed), 2.0) AS owner,
+       left(fa.name || CASE WHEN g > 24 THEN ' ' || pg_temp.el(pg_temp.regions(), (g - 25) / 24) ELSE '' END
+                    || CASE WHEN g > 24 * 31 THEN ' #' || (1 + (g - 1) / (24 * 31)) ELSE '' END, 100) AS name,
+       :dt_start + 72000 + 14400 * pg_temp.rnd(g, 71, :seed) AS created,
+       CASE WHEN g % 7 = 3 THEN :dt_start + 86400 + (:days - 1) * 86400 * pg_temp.rnd(g, 72, :seed) END AS ren
+FROM generate_series(1::bigint, :tribes) g JOIN family fa ON fa.f = 1 + ((g - 1) % 24);
+ALTER TABLE t ADD PRIMARY KEY (t);
 
--- a follow of oneself is invalid: move the followee to the next user
-CREATE FUNCTION pg_temp.followee(u bigint, f bigint, nu bigint) RETURNS bigint
-LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN u = f THEN u % nu + 1 ELSE f END $$;
+-- articles: posted from day 2 on, a little more often lately; a random
+-- appeal order (rank 1 = most appealing) independent of ids and times
+CREATE TEMP TABLE a AS
+SELECT x.*, row_number() OVER (ORDER BY hashint8extended(x.a, :seed::bigint * 1000 + 33), x.a) AS rank
+FROM (SELECT g AS a,
+             pg_temp.pick(:users, pg_temp.rnd(g, 30, :seed), 2.0) AS author,
+             pg_temp.pick(:tribes, pg_temp.rnd(g, 31, :seed), 1.5) AS tribe,
+             :dt_start + 86400 + ((:days - 1) * 86400 - 120) * power(pg_temp.rnd(g, 32, :seed), 0.8) AS posted
+      FROM generate_series(1::bigint, :articles) g) x;
+ALTER TABLE a ADD COLUMN title text, ADD COLUMN del float8, ADD COLUMN edit float8;
+UPDATE a SET title = pg_temp.fill(pg_temp.el(pg_temp.title_templates(), floor(pg_temp.rnd(a.a, 40, :seed) * 1e6)::bigint),
+                                  a.a, :seed, fa.models, fa.things)
+FROM t JOIN family fa ON fa.f = t.f WHERE t.t = a.tribe;
+-- 1% deleted a few days after posting (never the most appealing 1%), 0.5% retitled
+UPDATE a SET del = CASE WHEN rank > greatest(1, :articles / 100) AND pg_temp.rnd(a, 63, :seed) < 0.01
+                         AND posted + pg_temp.delay(pg_temp.rnd(a, 65, :seed), 259200) < :dt_end
+                        THEN posted + pg_temp.delay(pg_temp.rnd(a, 65, :seed), 259200) END,
+             edit = CASE WHEN pg_temp.rnd(a, 61, :seed) < 0.005
+                          AND posted + pg_temp.delay(pg_temp.rnd(a, 66, :seed), 43200) < :dt_end
+                         THEN posted + pg_temp.delay(pg_temp.rnd(a, 66, :seed), 43200) END;
+UPDATE a SET edit = NULL WHERE edit >= del;
+ALTER TABLE a ADD PRIMARY KEY (a);
+CREATE UNIQUE INDEX ON a (rank);
 
--- ---------------------------------------------------------------- load
+-- engagement event i: kind 1 view, 2 bump, 3 comment, 4 join, 5 follow;
+-- the article by a heavy-tailed law over the appeal order, at its posting
+-- time plus an exponential delay (mean a day); joins and follows any time
+-- after day 1.  Events past the end (or after the article's deletion) are
+-- dropped.
+CREATE TEMP TABLE e AS
+SELECT g.i, k.kind,
+       CASE WHEN k.kind <= 3 THEN pg_temp.pick(:articles, pg_temp.rnd(g.i, 11, :seed), 2.2) END AS rank,
+       CASE WHEN k.kind = 1 AND pg_temp.rnd(g.i, 12, :seed) < 0.3 THEN NULL
+            ELSE pg_temp.pick(:users, pg_temp.rnd(g.i, 13, :seed), CASE WHEN k.kind >= 4 THEN 1.0 ELSE 1.3 END) END AS u,
+       pg_temp.pick(:tribes, pg_temp.rnd(g.i, 14, :seed), 1.5) AS t,
+       pg_temp.pick(:users, pg_temp.rnd(g.i, 15, :seed), 2.5) AS f,
+       pg_temp.rnd(g.i, 16, :seed) AS ud, pg_temp.rnd(g.i, 17, :seed) AS ut
+FROM generate_series(1::bigint, :events) AS g(i),
+     LATERAL (SELECT CASE WHEN r < 0.68 THEN 1 WHEN r < 0.82 THEN 2 WHEN r < 0.90 THEN 3
+                          WHEN r < 0.96 THEN 4 ELSE 5 END AS kind
+              FROM (SELECT pg_temp.rnd(g.i, 10, :seed) AS r) x) k;
 
-\echo 'generating community: ':users' users, ':tribes' tribes, ':articles' articles, ':events' engagement events (seed ':seed', batches of ':batch')'
+CREATE TEMP TABLE eng AS
+SELECT e.i, e.kind, a.a, e.u, a.posted + pg_temp.delay(e.ud, 86400) AS at
+FROM e JOIN a ON a.rank = e.rank
+WHERE e.kind <= 3 AND a.posted + pg_temp.delay(e.ud, 86400) < least(:dt_end, a.del);
+CREATE TEMP TABLE bmp AS          -- current bumps: each (article, user) once, the first
+SELECT DISTINCT ON (a, u) i, a, u, at FROM eng WHERE kind = 2 ORDER BY a, u, at, i;
+ALTER TABLE bmp ADD COLUMN unat float8;
+UPDATE bmp SET unat = bmp.at + pg_temp.delay(pg_temp.rnd(bmp.i, 67, :seed), 86400)
+FROM a WHERE a.a = bmp.a AND pg_temp.rnd(bmp.i, 62, :seed) < 0.03
+         AND bmp.at + pg_temp.delay(pg_temp.rnd(bmp.i, 67, :seed), 86400) < least(:dt_end, a.del);
+CREATE TEMP TABLE cmt AS
+SELECT i, a, u, at, NULL::float8 AS delat FROM eng WHERE kind = 3;
+UPDATE cmt SET delat = cmt.at + pg_temp.delay(pg_temp.rnd(cmt.i, 67, :seed), 86400)
+FROM a WHERE a.a = cmt.a AND pg_temp.rnd(cmt.i, 62, :seed) < 0.03
+         AND cmt.at + pg_temp.delay(pg_temp.rnd(cmt.i, 67, :seed), 86400) < least(:dt_end, a.del);
+CREATE TEMP TABLE mem AS          -- joins: each (user, tribe) once, not the owner
+SELECT DISTINCT ON (e.u, e.t) e.i, e.u, e.t,
+       :dt_start + 86400 + ((:days - 1) * 86400 - 120) * e.ut AS at, NULL::float8 AS leftat
+FROM e JOIN t ON t.t = e.t
+WHERE e.kind = 4 AND e.u <> t.owner ORDER BY e.u, e.t, e.ut, e.i;
+UPDATE mem SET leftat = at + pg_temp.delay(pg_temp.rnd(i, 67, :seed), 259200)
+WHERE pg_temp.rnd(i, 62, :seed) < 0.03 AND at + pg_temp.delay(pg_temp.rnd(i, 67, :seed), 259200) < :dt_end;
+CREATE TEMP TABLE fol AS          -- follows: each (follower, followee) once, never oneself
+SELECT DISTINCT ON (e.u, x.f) e.i, e.u, x.f,
+       :dt_start + 86400 + ((:days - 1) * 86400 - 120) * e.ut AS at, NULL::float8 AS unat
+FROM e, LATERAL (SELECT CASE WHEN e.u = e.f THEN e.u % :users + 1 ELSE e.f END AS f) x
+WHERE e.kind = 5 ORDER BY e.u, x.f, e.ut, e.i;
+UPDATE fol SET unat = at + pg_temp.delay(pg_temp.rnd(i, 67, :seed), 259200)
+WHERE pg_temp.rnd(i, 62, :seed) < 0.03 AND at + pg_temp.delay(pg_temp.rnd(i, 67, :seed), 259200) < :dt_end;
 
--- users
-SELECT format($q$SELECT 'loading users: %s/%s' FROM (SELECT count(drivetribe.register_user(g, pg_temp.user_name(g, %s)))
-                 FROM generate_series(%s::bigint, %s) g) s$q$, hi, :users, :seed, lo, hi)
-FROM (SELECT lo, least(lo + :batch - 1, :users) AS hi FROM generate_series(1, :users, :batch) lo) b
+-- names and titles as of a moment (the context of an event shows them)
+CREATE FUNCTION pg_temp.uname(x u, at float8) RETURNS text LANGUAGE sql STABLE AS
+$$ SELECT CASE WHEN at >= x.ren THEN x.new_name ELSE x.name END $$;
+CREATE FUNCTION pg_temp.tname(x t, at float8) RETURNS text LANGUAGE sql STABLE AS
+$$ SELECT CASE WHEN at >= x.ren THEN 'The ' || x.name ELSE x.name END $$;
+CREATE FUNCTION pg_temp.atitle(x a, at float8) RETURNS text LANGUAGE sql STABLE AS
+$$ SELECT CASE WHEN at >= x.edit THEN x.title || ' (updated)' ELSE x.title END $$;
+
+-- ---------------------------------------------------------------- the events
+-- one row per event, as the write API would have logged it (docs/design.md,
+-- "Event fields per kind"), with phase to order creations first at equal times
+CREATE TEMP TABLE ev (at float8, phase int, k bigint, kind text, user_id bigint, tribe_id bigint,
+                      article_id bigint, comment_id bigint, target_id bigint, recipient_id bigint,
+                      body text, context jsonb);
+INSERT INTO ev
+SELECT reg, 0, u, 'user_registered', u, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, name,
+       jsonb_build_object('user_name', name) FROM u
+UNION ALL
+SELECT ren, 3, u, 'user_renamed', u, NULL, NULL, NULL, NULL, NULL, new_name, jsonb_build_object('user_name', new_name) FROM u WHERE ren IS NOT NULL
+UNION ALL
+SELECT t.created, 1, t.t, 'tribe_created', t.owner, t.t, NULL, NULL, NULL, NULL, t.name,
+       jsonb_build_object('user_name', pg_temp.uname(o, t.created), 'tribe_name', t.name)
+FROM t JOIN u o ON o.u = t.owner
+UNION ALL
+SELECT t.ren, 3, t.t, 'tribe_renamed', NULL, t.t, NULL, NULL, t.owner, NULL, 'The ' || t.name,
+       jsonb_build_object('tribe_name', 'The ' || t.name)
+FROM t WHERE t.ren IS NOT NULL
+UNION ALL
+SELECT a.posted, 2, a.a, 'article_posted', a.author, a.tribe, a.a, NULL, NULL, NULL, a.title,
+       jsonb_build_object('title', a.title, 'user_name', pg_temp.uname(w, a.posted), 'tribe_name', pg_temp.tname(t.*, a.posted))
+FROM a JOIN u w ON w.u = a.author JOIN t ON t.t = a.tribe
+UNION ALL
+SELECT a.edit, 3, a.a, 'article_edited', a.author, a.tribe, a.a, NULL, NULL, NULL, a.title || ' (updated)',
+       jsonb_build_object('title', a.title || ' (updated)')
+FROM a WHERE a.edit IS NOT NULL
+UNION ALL
+SELECT a.del, 4, a.a, 'article_deleted', a.author, a.tribe, a.a, NULL, NULL, NULL, NULL,
+       jsonb_build_object('bumps', (SELECT count(*) FROM bmp WHERE bmp.a = a.a AND (bmp.unat IS NULL OR bmp.unat >= a.del)),
+                          'title', pg_temp.atitle(a.*, a.del))
+FROM a WHERE a.del IS NOT NULL
+UNION ALL
+SELECT g.at, 3, g.i, 'article_viewed', g.u, a.tribe, a.a, NULL, a.author, NULL, NULL,
+       CASE WHEN g.u IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('user_name', pg_temp.uname(v, g.at)) END
+FROM eng g JOIN a ON a.a = g.a LEFT JOIN u v ON v.u = g.u
+WHERE g.kind = 1
+UNION ALL
+SELECT b.at, 3, b.i, 'article_bumped', b.u, a.tribe, a.a, NULL, a.author, a.author, NULL,
+       jsonb_build_object('title', pg_temp.atitle(a.*, b.at), 'user_name', pg_temp.uname(v, b.at))
+FROM bmp b JOIN a ON a.a = b.a JOIN u v ON v.u = b.u
+UNION ALL
+SELECT b.unat, 3, b.i, 'article_unbumped', b.u, a.tribe, a.a, NULL, a.author, NULL, NULL,
+       jsonb_build_object('title', pg_temp.atitle(a.*, b.unat), 'user_name', pg_temp.uname(v, b.unat))
+FROM bmp b JOIN a ON a.a = b.a JOIN u v ON v.u = b.u WHERE b.unat IS NOT NULL
+UNION ALL
+SELECT c.at, 3, c.i, 'comment_posted', c.u, a.tribe, a.a, c.i, a.author, a.author,
+       pg_temp.fill(pg_temp.el(pg_temp.comment_templates(), floor(pg_temp.rnd(c.i, 41, :seed) * 1e6)::bigint),
+                    c.i + 7777777, :seed, fa.models, fa.things),
+       jsonb_build_object('title', pg_temp.atitle(a.*, c.at), 'user_name', pg_temp.uname(v, c.at))
+FROM cmt c JOIN a ON a.a = c.a JOIN u v ON v.u = c.u JOIN t ON t.t = a.tribe JOIN family fa ON fa.f = t.f
+UNION ALL
+SELECT c.delat, 3, c.i, 'comment_deleted', c.u, a.tribe, a.a, c.i, a.author, NULL, NULL,
+       jsonb_build_object('title', pg_temp.atitle(a.*, c.delat))
+FROM cmt c JOIN a ON a.a = c.a WHERE c.delat IS NOT NULL
+UNION ALL
+SELECT m.at, 3, m.i, 'tribe_joined', m.u, m.t, NULL, NULL, t.owner, t.owner, NULL,
+       jsonb_build_object('user_name', pg_temp.uname(v, m.at), 'tribe_name', pg_temp.tname(t.*, m.at))
+FROM mem m JOIN t ON t.t = m.t JOIN u v ON v.u = m.u
+UNION ALL
+SELECT m.leftat, 3, m.i, 'tribe_left', m.u, m.t, NULL, NULL, t.owner, NULL, NULL,
+       jsonb_build_object('user_name', pg_temp.uname(v, m.leftat), 'tribe_name', pg_temp.tname(t.*, m.leftat))
+FROM mem m JOIN t ON t.t = m.t JOIN u v ON v.u = m.u WHERE m.leftat IS NOT NULL
+UNION ALL
+SELECT f.at, 3, f.i, 'user_followed', f.u, NULL, NULL, NULL, f.f, f.f, NULL,
+       jsonb_build_object('user_name', pg_temp.uname(v, f.at), 'target_name', pg_temp.uname(w, f.at))
+FROM fol f JOIN u v ON v.u = f.u JOIN u w ON w.u = f.f
+UNION ALL
+SELECT f.unat, 3, f.i, 'user_unfollowed', f.u, NULL, NULL, NULL, f.f, NULL, NULL,
+       jsonb_build_object('user_name', pg_temp.uname(v, f.unat), 'target_name', pg_temp.uname(w, f.unat))
+FROM fol f JOIN u v ON v.u = f.u JOIN u w ON w.u = f.f WHERE f.unat IS NOT NULL;
+
+CREATE TEMP TABLE evn AS
+SELECT row_number() OVER (ORDER BY at, phase, kind, k) AS n, * FROM ev;
+CREATE UNIQUE INDEX ON evn (n);
+SELECT count(*) AS dt_n FROM evn \gset
+
+-- ---------------------------------------------------------------- the import
+-- In chronological order, `batch` events per transaction, each holding
+-- EXCLUSIVE on the log; seq and txid come from their defaults, event_id
+-- from the seed (a re-import of the same history would collide).
+SELECT format($q$BEGIN$q$),
+       format($q$LOCK TABLE drivetribe.events IN EXCLUSIVE MODE$q$),
+       format($q$INSERT INTO drivetribe.events (event_id, kind, occurred_at, user_id, tribe_id, article_id,
+                                             comment_id, target_id, recipient_id, body, context)
+                 SELECT md5(%s || '/' || n)::uuid, kind, pg_temp.ts(at), user_id, tribe_id, article_id,
+                        comment_id, target_id, recipient_id, body, context
+                 FROM evn WHERE n BETWEEN %s AND %s ORDER BY n$q$, :seed, lo, hi),
+       format($q$COMMIT$q$),
+       format($q$SELECT 'importing events: %s/%s'$q$, hi, :dt_n)
+FROM (SELECT lo, least(lo + :batch - 1, :dt_n) AS hi FROM generate_series(1, :dt_n, :batch) lo) b
 ORDER BY lo
 \gexec
 
--- tribes: owners among the first users; every owner is a member
-SELECT format($q$SELECT 'loading tribes: %s/%s' FROM (SELECT count(drivetribe.create_tribe(g,
-                   pg_temp.pick(%s, pg_temp.rnd(g, 20, %s), 2.0), pg_temp.tribe_name(g)))
-                 FROM generate_series(%s::bigint, %s) g) s$q$, hi, :tribes, :users, :seed, lo, hi)
-FROM (SELECT lo, least(lo + :batch - 1, :tribes) AS hi FROM generate_series(1, :tribes, :batch) lo) b
-ORDER BY lo
-\gexec
-
--- articles: prolific authors (low user ids), big tribes (low tribe ids)
-SELECT format($q$SELECT 'loading articles: %s/%s' FROM (SELECT count(drivetribe.post_article(g,
-                   pg_temp.pick(%s, pg_temp.rnd(g, 30, %s), 2.0),
-                   pg_temp.pick(%s, pg_temp.rnd(g, 31, %s), 1.5),
-                   pg_temp.title(g, %s)))
-                 FROM generate_series(%s::bigint, %s) g) s$q$,
-              hi, :articles, :users, :seed, :tribes, :seed, :seed, lo, hi)
-FROM (SELECT lo, least(lo + :batch - 1, :articles) AS hi FROM generate_series(1, :articles, :batch) lo) b
-ORDER BY lo
-\gexec
-
--- engagement
-SELECT format($q$SELECT 'loading engagement: %s/%s' FROM (SELECT count(CASE e.kind
-                   WHEN 1 THEN drivetribe.view_article(e.a, e.u)
-                   WHEN 2 THEN drivetribe.bump(e.a, e.u)
-                   WHEN 3 THEN drivetribe.post_comment(e.i, e.a, e.u, pg_temp.comment_body(e.i, %s))
-                   WHEN 4 THEN drivetribe.join_tribe(e.u, e.t)
-                   ELSE drivetribe.follow_user(e.u, pg_temp.followee(e.u, e.f, %s)) END)
-                 FROM pg_temp.engagement(%s, %s, %s, %s, %s, %s) e) s$q$,
-              hi, :events, :seed, :users, lo, hi, :seed, :users, :tribes, :articles)
-FROM (SELECT lo, least(lo + :batch - 1, :events) AS hi FROM generate_series(1, :events, :batch) lo) b
-ORDER BY lo
-\gexec
-
--- moderation: a few renames, edits, unbumps, leaves, unfollows and deletions,
--- in an order where each call is valid (nothing touches a deleted article)
-SELECT 'moderation: renamed users: ' || count(drivetribe.rename_user(g,
-         pg_temp.user_name(g, :seed) || ' (' || pg_temp.el(pg_temp.makes(), g) || ' fan)'))
-FROM generate_series(1::bigint, :users) g
-WHERE pg_temp.rnd(g, 60, :seed) < 0.01;
-
-SELECT 'moderation: renamed tribes: ' || count(drivetribe.rename_tribe(s.tribe_id, left('The ' || s.name, 100)))
-FROM drivetribe.tribe_stats s
-WHERE s.tribe_id % 5 = 1;
-
-SELECT 'moderation: edited articles: ' || count(drivetribe.edit_article(g, pg_temp.title(g, :seed) || ' (updated)'))
-FROM generate_series(1::bigint, :articles) g
-WHERE pg_temp.rnd(g, 61, :seed) < 0.005;
-
-SELECT 'moderation: unbumps, tribes left, unfollows, deleted comments: ' ||
-       count(CASE e.kind
-               WHEN 2 THEN drivetribe.unbump(e.a, e.u)
-               WHEN 3 THEN drivetribe.delete_comment(e.i)
-               WHEN 4 THEN drivetribe.leave_tribe(e.u, e.t)
-               WHEN 5 THEN drivetribe.unfollow_user(e.u, pg_temp.followee(e.u, e.f, :users)) END)
-FROM pg_temp.engagement(1, :events, :seed, :users, :tribes, :articles) e
-WHERE e.kind >= 2 AND pg_temp.rnd(e.i, 62, :seed) < 0.03;
-
-SELECT 'moderation: deleted articles: ' || count(drivetribe.delete_article(g))
-FROM generate_series(1::bigint, :articles) g
-WHERE g > greatest(1, :articles / 100) AND pg_temp.rnd(g, 63, :seed) < 0.01;
+-- every projection from the log
+SELECT extract(epoch FROM clock_timestamp()) AS dt_t1 \gset
+SELECT 'rebuild(): ' || drivetribe.rebuild() || ' events replayed in ' ||
+       round((extract(epoch FROM clock_timestamp()) - :dt_t1)::numeric, 1) || ' s';
 
 -- ---------------------------------------------------------------- totals
-SELECT format('community loaded: %s events appended in %s s (%s events/s)',
-              n, round(t, 1), CASE WHEN t > 0 THEN round(n / t) END)
-FROM (SELECT (SELECT count(*) FROM drivetribe.events WHERE seq > :dt_seq0) AS n,
+SELECT format('community loaded: %s events from %s to %s imported in %s s (%s events/s)',
+              n, to_char(pg_temp.ts(:dt_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+              to_char(pg_temp.ts(:dt_end) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+              round(t::numeric, 1), CASE WHEN t > 0 THEN round((n / t)::numeric) END)
+FROM (SELECT (SELECT count(*) FROM drivetribe.events) AS n,
              extract(epoch FROM clock_timestamp()) - :dt_t0 AS t) s;
