@@ -924,9 +924,13 @@ PL
   "$DT_PGBIN/drivetribe-consume" -d consume -S bench_c_drivetribe -s "$WORK/consume.state" \
     -c "exec perl $WORK/sink.pl" 2>>"$LOG" &
   cpid=$!
-  pg_recvlogical -d consume --slot bench_c_wal2json --start -f - -F 1 -s 1 \
-    -o format-version=2 -o add-tables=drivetribe.events -o include-transaction=false 2>>"$LOG" |
-    perl "$WORK/stamp.pl" >>"$WORK/consume_recv.tsv" &
+  # pg_recvlogical writes into a FIFO the stamper reads: both PIDs are ours
+  # (a machine-wide pgrep could find another run's pg_recvlogical)
+  mkfifo "$WORK/recv.fifo"
+  perl "$WORK/stamp.pl" <"$WORK/recv.fifo" >>"$WORK/consume_recv.tsv" &
+  spid=$!
+  pg_recvlogical -d consume --slot bench_c_wal2json --start -f "$WORK/recv.fifo" -F 1 -s 1 \
+    -o format-version=2 -o add-tables=drivetribe.events -o include-transaction=false 2>>"$LOG" &
   rpid=$!
   script consume_mix <<'B'
 \set a random(1, :n)
@@ -950,7 +954,7 @@ B
   wait "$ppid"
   sleep 1
   kill -TERM "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
-  kill -INT "$(pgrep -f 'pg_recvlogical -d consume' | head -1)" 2>/dev/null; wait "$rpid" 2>/dev/null
+  kill -INT "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; wait "$spid" 2>/dev/null
   sql -d consume <<SQL || fail "loading the consume timings failed (see $LOG)"
 CREATE TABLE public.ours (at float8, o jsonb);
 CREATE TABLE public.recv (at float8, o jsonb);
