@@ -10,6 +10,7 @@
 #                                          its files and CREATE EXTENSION in a
 #                                          throwaway cluster
 #   --no-deps                              do not install build dependencies
+# The build log is build/deb/build.log.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -73,7 +74,7 @@ out=$ROOT/build/deb
 src=$out/drivetribe-$version
 rm -rf "$src"
 mkdir -p "$src"
-rm -f "$out"/*.deb "$out"/*.buildinfo "$out"/*.changes
+rm -f "$out"/*.deb "$out"/*.buildinfo "$out"/*.changes "$out/build.log"
 if command -v git >/dev/null 2>&1 && git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
     while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
@@ -82,9 +83,10 @@ else
   tar -C "$ROOT" --exclude=./build -cf - . | tar -C "$src" -xf -
 fi
 
-# --- build (binary only, unsigned; the .deb goes to the copy's parent)
+# --- build (binary only, unsigned; the .deb goes to the copy's parent; its
+# log in build/deb/build.log)
 run "dpkg-buildpackage -us -uc -b (in build/deb/drivetribe-$version)" \
-  bash -c "cd '$src' && dpkg-buildpackage -us -uc -b"
+  bash -c "cd '$src' && dpkg-buildpackage -us -uc -b >'$out/build.log' 2>&1 || { cat '$out/build.log'; exit 1; }"
 debs=("$out/${pkg}_${version}"_*.deb)
 deb=${debs[0]}
 [ -f "$deb" ] || die "no ${pkg}_${version}_*.deb in $out (log: $log)"
