@@ -54,6 +54,15 @@ run() {  # run DESCRIPTION COMMAND...: quiet, the log's end on failure
 version=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 [ -n "$version" ] || die "no version in debian/changelog"
 pkg=postgresql-15-drivetribe
+# the three places that name the version agree: the control file's
+# default_version (1.5), debian/changelog (1.5.0) and META.json (1.5.0)
+default=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" drivetribe.control)
+meta=$(sed -n '0,/"version"/s/^ *"version": *"\([^"]*\)".*/\1/p' META.json)
+case $version in
+  "$default"|"$default".*) ;;
+  *) die "debian/changelog says $version, drivetribe.control's default_version is $default" ;;
+esac
+[ "$meta" = "$version" ] || die "META.json says version $meta, debian/changelog $version"
 
 # --- build dependencies (debian/control's Build-Depends, build-essential)
 if [ "$deps" = 1 ]; then
@@ -128,7 +137,6 @@ say "installed: $(dpkg-query -W -f '${Package} ${Version}' "$pkg")"
 . scripts/cluster.sh
 dt_cluster_temp 54397 postgres test || exit 1
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-default=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$ext/drivetribe.control")
 got=$(psql_q -d postgres -c "CREATE EXTENSION drivetribe" \
              -c "SELECT drivetribe.register_user(1, 'Richard') IS NOT NULL" \
              -c "SELECT count(*) FROM drivetribe.verify()" \
