@@ -8,7 +8,8 @@
 #                                               the consumer (Ctrl-C stops it)
 #   bash examples/notifications/run.sh write    in another terminal: a few writes
 #                                               that notify someone
-#   bash examples/notifications/run.sh reset    drop the slot, the state and the outbox
+#   bash examples/notifications/run.sh reset    drop the slot (ending a consumer still on it),
+#                                               the state and the outbox
 #
 # env: DT_DEMO_DIR (the demo's directory, default /tmp/drivetribe-demo),
 #      DT_NOTIFY_DIR (state and outbox, default DT_DEMO_DIR/notifications)
@@ -66,7 +67,18 @@ END $$;
 SQL
     ;;
   reset)
-    q -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null
+    # a consumer still reading the slot holds it: end its connection (the
+    # consumer then stops with status 3, slot missing), then drop the slot
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      q -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+             WHERE slot_name = '$SLOT' AND active_pid IS NOT NULL" >/dev/null
+      q -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots
+             WHERE slot_name = '$SLOT' AND NOT active" >/dev/null 2>&1 || true
+      [ "$(q -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = 0 ] && break
+      sleep 0.3
+    done
+    [ "$(q -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = 0 ] ||
+      { echo "notifications: could not drop slot $SLOT (stop the consumer first)" >&2; exit 1; }
     rm -rf "$WORK"
     echo "notifications: slot, state and outbox removed" ;;
   *) echo "usage: bash examples/notifications/run.sh [run|write|reset]" >&2; exit 2 ;;
