@@ -105,8 +105,11 @@ for i in $(seq 1 10); do
 done
 # a checkpoint logs the running transactions, which lets decoding move
 # the slot's restart point; then one more heartbeat to confirm past it
+# (again every 5 s: on a loaded machine the first one can come before
+# the walsender has decoded past the transactions running at it)
 q -c "CHECKPOINT" >/dev/null
 for i in $(seq 1 20); do
+  [ $((i % 5)) = 0 ] && q -c "CHECKPOINT" >/dev/null
   q -c "SELECT drivetribe.heartbeat()" >/dev/null
   sleep 1
   read -r retained lag <<<"$(q -F ' ' -c "SELECT retained_bytes, lag_bytes FROM drivetribe.stream_slots WHERE slot_name = '$slot'")"
