@@ -422,10 +422,11 @@ accept_event(DtEvent *ev)
 
 /*
  * connect_spi: refuse a read-only transaction (25006), connect to SPI and
- * take the log's ROW EXCLUSIVE lock before any row lock.  rebuild() takes EXCLUSIVE on the log before it touches
- * the projections, so a writer and a rebuild queue on the log's lock in
- * one order and never deadlock.  (The lock is the one the append would
- * take anyway; taking it first costs a fast-path lock.)
+ * take the log's ROW EXCLUSIVE lock before any row lock.  rebuild() takes
+ * EXCLUSIVE on the log before it touches the projections, so a writer and
+ * a rebuild queue on the log's lock in one order and never deadlock.  (The
+ * lock is the one the append would take anyway; taking it first costs a
+ * fast-path lock.)
  */
 static void
 connect_spi(FunctionCallInfo fcinfo)

@@ -311,6 +311,14 @@ confirm(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
 	return DT_EXIT_OK;
 }
 
+/* whole transactions received and not confirmed yet (events or not) */
+static bool
+batch_ready(const Batch *batch, const Stream *stream)
+{
+	return !batch->txn_open &&
+		(batch->events > 0 || batch->end > stream->confirmed);
+}
+
 /* deliver a batch of whole transactions and confirm its end */
 static int
 deliver_and_confirm(const ConsumeOptions *opts, ConsumeState *state,
@@ -391,7 +399,7 @@ run_stream(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
 
 		if (consume_stop_requested)
 		{
-			if (!batch->txn_open && (batch->events > 0 || batch->end > stream->confirmed))
+			if (batch_ready(batch, stream))
 				(void) deliver_and_confirm(opts, state, stream, batch);
 			(void) stream_send_feedback(stream, stream->confirmed, false);
 			return DT_EXIT_OK;
@@ -461,7 +469,7 @@ run_stream(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
 		}
 
 		/* nothing waiting: deliver what is whole, then look at the clocks */
-		if (!batch->txn_open && (batch->events > 0 || batch->end > stream->confirmed))
+		if (batch_ready(batch, stream))
 		{
 			if ((rc = deliver_and_confirm(opts, state, stream, batch)) != DT_EXIT_OK)
 				return rc < 0 ? DT_EXIT_OK : rc;

@@ -40,17 +40,12 @@ put_be64(char *out, uint64_t value)
 PGconn *
 stream_connect(const char *conninfo, bool replication)
 {
-	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
-	const char *values[] = {conninfo, replication ? "database" : NULL,
-	"drivetribe-consume", NULL};
+	/* the list ends at the first NULL key: without replication, before it */
+	const char *keys[] = {"dbname", "fallback_application_name",
+	replication ? "replication" : NULL, NULL};
+	const char *values[] = {conninfo, "drivetribe-consume", "database", NULL};
 	PGconn	   *conn;
 
-	if (!replication)
-	{
-		keys[1] = "fallback_application_name";
-		values[1] = "drivetribe-consume";
-		keys[2] = NULL;
-	}
 	conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
