@@ -21,7 +21,8 @@ OBJS = \
 	src/reconcile.o \
 	src/monitor.o \
 	src/progress.o \
-	src/statements.o
+	src/statements.o \
+	src/locks.o
 
 # Regression tests: every sql/NAME.sql, in name order, against the server
 # that PGHOST/PGPORT point at (scripts/test.sh starts a throwaway one).

@@ -14,8 +14,8 @@
  * ("unbump" that was a no-op, then a bump by the same user, then the
  * unbump's retry would remove the new bump).
  *
- * Locking: dt_call_replay() takes a transaction-scoped advisory lock on
- * the event_id (class DT_EVENT_ID_LOCK_CLASS, key a hash of the uuid)
+ * Locking: dt_call_replay() takes a transaction-scoped lock on the
+ * event_id (class DT_LOCK_EVENT_ID, key a hash of the uuid; locks.h)
  * before it looks the id up, and holds it to the end of the transaction,
  * so two calls with one event_id run one after the other: the second
  * sees the first one's event or no-op record once it has committed, and
@@ -36,14 +36,14 @@
 #include "catalog/namespace.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 
 #include "drivetribe.h"
+#include "locks.h"
 
-/* advisory lock class of event_id locks: "DT" + 1 */
-#define DT_EVENT_ID_LOCK_CLASS 0x44540001
 
 /*
  * reused_for_another_call: 23505; the fields name where the earlier call is
@@ -85,13 +85,13 @@ dt_call_replay(const DtEvent *call, bool given, int64 *seq)
 {
 	DtEvent		logged;
 	Datum		v[1];
+	LOCKTAG		tag;
 
 	if (!given)
 		return DT_CALL_NEW;
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum(DT_EVENT_ID_LOCK_CLASS),
-						Int32GetDatum((int32) hash_bytes(call->event_id.data,
-														 UUID_LEN)));
+	dt_lock_tag(&tag, MyDatabaseId, DT_LOCK_EVENT_ID,
+				hash_bytes(call->event_id.data, UUID_LEN));
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	if (dt_event_lookup(&call->event_id, &logged))
 	{
 		if (!dt_event_same_call(call, &logged))

@@ -51,9 +51,8 @@
 #include "utils/wait_event.h"
 
 #include "counters.h"
+#include "locks.h"
 
-/* advisory lock class of the worker's session lock ("DT" + 6) */
-#define DT_LOCK_RANK_WORKER 0x44540006
 
 /*
  * A worker exits after this many folds in a row that found nothing to
@@ -69,7 +68,7 @@ int			dt_fold_interval = 1000;
 static void
 rank_worker_locktag(LOCKTAG *tag, Oid database)
 {
-	SET_LOCKTAG_ADVISORY(*tag, database, DT_LOCK_RANK_WORKER, 0, 2);
+	dt_lock_tag(tag, database, DT_LOCK_RANK_WORKER, 0);
 }
 
 /* whether a rank worker holds this database's lock right now */

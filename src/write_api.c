@@ -57,6 +57,7 @@
 #include "utils/lsyscache.h"
 
 #include "counters.h"
+#include "locks.h"
 
 #define USER_NAME_LIMIT		DT_USER_NAME_LIMIT
 #define TRIBE_NAME_LIMIT	DT_TRIBE_NAME_LIMIT
@@ -158,31 +159,6 @@ taken(DtEntity entity, int64 id)
 			 errmsg("%s " INT64_FORMAT " already exists",
 					dt_entity_noun(entity), id),
 			 dt_errentity(entity)));
-}
-
-/*
- * Advisory lock classes ("DT" + n; the event_id's is 1, idempotency.c).
- * Keys are 32-bit hashes of the ids: a collision only makes two unrelated
- * calls wait for each other.
- */
-#define DT_LOCK_ARTICLE		0x44540002	/* shared: use; exclusive: delete */
-#define DT_LOCK_BUMP		0x44540003	/* (article_id, user_id) */
-#define DT_LOCK_FOLLOW		0x44540004	/* (follower_id, followee_id) */
-#define DT_LOCK_MEMBERSHIP	0x44540005	/* (tribe_id, user_id) */
-
-/*
- * lock_key: a transaction-scoped advisory lock of one class on (a, b);
- * held to the end of the transaction.
- */
-static void
-lock_key(uint32 lock_class, int64 a, int64 b, LOCKMODE mode)
-{
-	int64		ids[2] = {a, b};
-	LOCKTAG		tag;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, lock_class,
-						 hash_bytes((const unsigned char *) ids, sizeof(ids)), 2);
-	(void) LockAcquire(&tag, mode, false, false);
 }
 
 /*
@@ -313,7 +289,7 @@ use_article(int64 article_id, LOCKMODE mode, bool lock_row, ArticleRow *row)
 {
 	Datum		v[1] = {Int64GetDatum(article_id)};
 
-	lock_key(DT_LOCK_ARTICLE, article_id, 0, mode);
+	dt_lock_ids(DT_LOCK_ARTICLE, article_id, 0, mode);
 	if (!lock_row)
 	{
 		read_article(article_id, row);
@@ -573,7 +549,7 @@ change_membership(FunctionCallInfo fcinfo, DtEventKind kind)
 
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
-	lock_key(DT_LOCK_MEMBERSHIP, ev.tribe_id, ev.user_id, ExclusiveLock);
+	dt_lock_ids(DT_LOCK_MEMBERSHIP, ev.tribe_id, ev.user_id, ExclusiveLock);
 	read_tribe(ev.tribe_id, false, &tribe);
 	ev.user_name = user_name(ev.user_id, false);
 	member = row_exists(DT_SQL_MEMBERSHIP_EXISTS, ev.tribe_id, ev.user_id);
@@ -627,7 +603,7 @@ change_follow(FunctionCallInfo fcinfo, DtEventKind kind)
 
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
-	lock_key(DT_LOCK_FOLLOW, ev.user_id, ev.target_id, ExclusiveLock);
+	dt_lock_ids(DT_LOCK_FOLLOW, ev.user_id, ev.target_id, ExclusiveLock);
 	ev.user_name = user_name(ev.user_id, false);
 	ev.target_name = user_name(ev.target_id, false);
 	following = row_exists(DT_SQL_FOLLOW_EXISTS, ev.user_id, ev.target_id);
@@ -854,7 +830,7 @@ change_bump(FunctionCallInfo fcinfo, DtEventKind kind)
 	ev.user_name = user_name(ev.user_id, false);
 	require_live(ev.article_id, &article,
 				 kind == DT_ARTICLE_BUMPED ? "bumped" : "unbumped");
-	lock_key(DT_LOCK_BUMP, ev.article_id, ev.user_id, ExclusiveLock);
+	dt_lock_ids(DT_LOCK_BUMP, ev.article_id, ev.user_id, ExclusiveLock);
 	bumped = row_exists(DT_SQL_BUMP_EXISTS, ev.article_id, ev.user_id);
 	if (bumped == (kind == DT_ARTICLE_BUMPED))
 		RETURN_NO_CHANGE();
