@@ -6,6 +6,99 @@
 ------------------------------------------------------------------------
 -- ranking: a score that lags its counts by at most 2 s in every case
 ------------------------------------------------------------------------
+-- The rank moves out of the articles row into a table only the rank
+-- worker (and post/delete) writes.  Up to 1.6 the score was a column of
+-- articles, so a writer holding the row (an open transaction that viewed
+-- the article in place, or edited it) kept every fold away from it and
+-- the score stale for as long as it stayed open.  Since 1.7 an article's
+-- counter changes always go to the writer's stripe (never in place), a
+-- stripe is "this article's score is due", and the worker sets
+-- article_ranks.score from the row plus its stripes whoever holds what.
+-- Counter updates of articles no longer change an indexed column: HOT.
+CREATE TABLE drivetribe.article_ranks (
+    article_id bigint PRIMARY KEY,
+    tribe_id   bigint NOT NULL,
+    author_id  bigint NOT NULL,
+    score      double precision NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('drivetribe.article_ranks', '');
+COMMENT ON TABLE drivetribe.article_ranks IS
+  'internal (projection): the rank of every live article, SPEC''s score over its counts, set by the rank worker at most about drivetribe.fold_interval after a change';
+COMMENT ON COLUMN drivetribe.article_ranks.article_id IS 'a live article';
+COMMENT ON COLUMN drivetribe.article_ranks.tribe_id IS 'its tribe (for the tribe''s ranking)';
+COMMENT ON COLUMN drivetribe.article_ranks.author_id IS 'its author (for the author''s ranking)';
+COMMENT ON COLUMN drivetribe.article_ranks.score IS 'log10(greatest(10*bumps + 5*comments + views, 1)) + epoch(posted_at)/45000 over its counts';
+
+-- exact at once: SPEC's score over each live article's row plus stripes
+INSERT INTO drivetribe.article_ranks (article_id, tribe_id, author_id, score)
+SELECT a.article_id, a.tribe_id, a.author_id,
+       pg_catalog.log10(GREATEST(
+         (10 OPERATOR(pg_catalog.*) c.bumps) OPERATOR(pg_catalog.+)
+         (5 OPERATOR(pg_catalog.*) c.comments) OPERATOR(pg_catalog.+) c.views,
+         1)::pg_catalog.float8) OPERATOR(pg_catalog.+)
+       (EXTRACT(epoch FROM a.posted_at) OPERATOR(pg_catalog./) 45000)::pg_catalog.float8
+  FROM drivetribe.articles a
+  LEFT JOIN (SELECT x.article_id,
+                    pg_catalog.sum(x.views)::pg_catalog.int8 AS views,
+                    pg_catalog.sum(x.comments)::pg_catalog.int8 AS comments,
+                    pg_catalog.sum(x.bumps)::pg_catalog.int8 AS bumps
+               FROM drivetribe.article_stripes x GROUP BY x.article_id) d
+         ON d.article_id OPERATOR(pg_catalog.=) a.article_id
+  CROSS JOIN LATERAL (
+    SELECT a.views OPERATOR(pg_catalog.+) COALESCE(d.views, 0) AS views,
+           a.comments OPERATOR(pg_catalog.+) COALESCE(d.comments, 0) AS comments,
+           a.bumps OPERATOR(pg_catalog.+) COALESCE(d.bumps, 0) AS bumps) c
+ WHERE NOT a.deleted;
+
+CREATE INDEX article_ranks_rank_idx
+    ON drivetribe.article_ranks (score DESC, article_id DESC);
+CREATE INDEX article_ranks_tribe_rank_idx
+    ON drivetribe.article_ranks (tribe_id, score DESC, article_id DESC);
+CREATE INDEX article_ranks_author_rank_idx
+    ON drivetribe.article_ranks (author_id, score DESC, article_id DESC);
+COMMENT ON INDEX drivetribe.article_ranks_rank_idx IS 'internal: the site''s ranking (feed() walks it)';
+COMMENT ON INDEX drivetribe.article_ranks_tribe_rank_idx IS 'internal: one tribe''s ranking (tribe_feed(), feed()''s merge)';
+COMMENT ON INDEX drivetribe.article_ranks_author_rank_idx IS 'internal: one author''s ranking (feed()''s merge)';
+
+-- the card's score comes from the rank; counts stay exact (row + stripes)
+CREATE OR REPLACE VIEW drivetribe.article_view AS
+SELECT a.article_id, a.tribe_id, t.name AS tribe_name,
+       a.author_id, u.name AS author_name, a.title, a.posted_at,
+       c.views, c.comments, c.bumps, r.score
+  FROM drivetribe.articles a
+  JOIN drivetribe.article_ranks r ON r.article_id OPERATOR(pg_catalog.=) a.article_id
+  JOIN drivetribe.tribes t ON t.tribe_id OPERATOR(pg_catalog.=) a.tribe_id
+  JOIN drivetribe.users u ON u.user_id OPERATOR(pg_catalog.=) a.author_id
+  LEFT JOIN (SELECT x.article_id,
+                    pg_catalog.sum(x.views)::pg_catalog.int8 AS views,
+                    pg_catalog.sum(x.comments)::pg_catalog.int8 AS comments,
+                    pg_catalog.sum(x.bumps)::pg_catalog.int8 AS bumps
+               FROM drivetribe.article_stripes x GROUP BY x.article_id) d
+         ON d.article_id OPERATOR(pg_catalog.=) a.article_id
+  CROSS JOIN LATERAL (
+    SELECT a.views OPERATOR(pg_catalog.+) COALESCE(d.views, 0) AS views,
+           a.comments OPERATOR(pg_catalog.+) COALESCE(d.comments, 0) AS comments,
+           a.bumps OPERATOR(pg_catalog.+) COALESCE(d.bumps, 0) AS bumps) c
+ WHERE NOT a.deleted;
+COMMENT ON VIEW drivetribe.article_view IS
+  'one card per live article: names, exact counts and the rank score (lags its counts by at most 2 s)';
+
+DROP INDEX drivetribe.articles_rank_idx;
+DROP INDEX drivetribe.articles_tribe_rank_idx;
+DROP INDEX drivetribe.articles_author_rank_idx;
+ALTER TABLE drivetribe.articles DROP COLUMN score;
+
+-- Stripe ids: unique for a backend's life (and renewed after it prepares
+-- a transaction, and per transaction under REPEATABLE READ), so no stripe
+-- row a prepared transaction holds is ever written by anyone else, and a
+-- fold never deletes a stripe a snapshot-isolated writer is about to
+-- change.  Up to 1.6 the stripe was the backend id.
+CREATE SEQUENCE drivetribe.stripe_ids AS integer CYCLE;
+COMMENT ON SEQUENCE drivetribe.stripe_ids IS
+  'internal: ids of counter stripes (one per backend life, see docs/design.md "Hot keys")';
+COMMENT ON FUNCTION drivetribe.score(bigint, bigint, bigint, timestamptz) IS
+  'SPEC''s rank score of an article from its bumps, comments, views and posting time (stored in article_ranks.score)';
+COMMENT ON COLUMN drivetribe.article_view.score IS 'the rank score (what feeds order by): SPEC''s score over the counts, at most 2 s behind them';
 
 ------------------------------------------------------------------------
 -- comments: paging that never skips a comment that commits late

@@ -17,6 +17,15 @@
 -- Multibyte names below are built with chr() and depend on a UTF8 database.
 SELECT getdatabaseencoding() AS encoding;
 
+-- The rank worker folds counter stripes by itself, between any two
+-- statements of a test; these tests fold explicitly
+-- (drivetribe.fold_stripes()) where they check scores, so no worker is
+-- started in this database.  test/e2e/rank_lag.sh tests the worker.
+DO $$ BEGIN
+  EXECUTE format('ALTER DATABASE %I SET drivetribe.rank_worker = off', current_database());
+END $$;
+SET drivetribe.rank_worker = off;
+
 CREATE FUNCTION dt_state() RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE

@@ -114,6 +114,9 @@ SELECT drivetribe.bump(108, 1);
 SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
 
 -- Counters and score of the live articles; engagement = 10*bumps + 5*comments + views.
+-- Counts are exact at once; a score follows them when the stripes are
+-- folded (by the rank worker within 2 s; this database has none: explicitly).
+SELECT drivetribe.fold_stripes() > 0 AS folded;
 SELECT article_id, views, comments, bumps, 10 * bumps + 5 * comments + views AS engagement,
        round((score - extract(epoch FROM posted_at)::float8 / 45000)::numeric, 6) AS score_log
 FROM drivetribe.article_view ORDER BY article_id;

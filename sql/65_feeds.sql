@@ -61,8 +61,10 @@ SELECT (SELECT array_agg(row_to_json(f)::text) FROM drivetribe.tribe_feed(11, 20
      = (SELECT array_agg(row_to_json(v)::text ORDER BY v.score DESC, v.article_id DESC)
         FROM drivetribe.article_view v WHERE v.tribe_id = 11) AS tribe_feed_is_article_view_rows;
 
--- Feeds follow every event at once: engagement moves an article up ...
+-- Feeds follow every event: engagement moves an article up once its score
+-- follows its counts (the rank worker folds within 2 s; here explicitly) ...
 SELECT * FROM dt_ev(drivetribe.bump(110, 1));
+SELECT drivetribe.fold_stripes() > 0 AS folded;
 SELECT article_id FROM drivetribe.tribe_feed(11, 20, NULL, NULL);
 -- ... unfollow, leave, delete take articles out; follow, join put them back.
 SELECT * FROM dt_ev(drivetribe.unfollow_user(4, 1));

@@ -83,9 +83,12 @@ SELECT bool_and(ok) AS ordered, count(*) AS rows FROM (
     FROM drivetribe.feed(9806, 50) WITH ORDINALITY AS f
   WINDOW w AS (ORDER BY f.ordinality)) o;
 
--- engagement reorders at once: 98001 gets 20 views, 98007 a bump
+-- engagement reorders once the rank follows the counts (the rank worker
+-- folds within 2 s; this database has none: explicitly): 98001 gets 20
+-- views, 98007 a bump
 SELECT count(drivetribe.view_article(98001)) AS views FROM generate_series(1, 20);
 SELECT drivetribe.bump(98007, 9806) IS NOT NULL AS bumped;
+SELECT drivetribe.fold_stripes() > 0 AS folded;
 SELECT * FROM pg_temp.check_feed(9806);
 SELECT article_id, views, bumps FROM drivetribe.feed(9806, 2);
 
@@ -143,8 +146,8 @@ SELECT c AS call, pg_temp.state_of(c) AS outcome FROM unnest(ARRAY[
 SELECT dt_unchanged() AS unchanged;
 
 -- verify() checks the stored rank; rebuild() repairs it
-UPDATE drivetribe.articles SET score = score + 1 WHERE article_id = 98002;
-SELECT projection, key, detail LIKE 'score: live %, not SPEC''s score of its counts' AS score_detail
+UPDATE drivetribe.article_ranks SET score = score + 1 WHERE article_id = 98002;
+SELECT projection, key, detail LIKE 'score: live %, not SPEC''s score of its counts%' AS score_detail
   FROM drivetribe.verify();
 SELECT * FROM pg_temp.check_feed(9806) WHERE page_size = 50;
 SELECT drivetribe.rebuild() > 0 AS rebuilt;

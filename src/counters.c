@@ -47,9 +47,11 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/backendid.h"
+#include "storage/proc.h"
 #include "catalog/namespace.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
@@ -92,6 +94,9 @@ typedef enum CounterStatement
 	CS_LIVE_ROWS,				/* every row with its counts (verify) */
 	CS_TOTALS,					/* one key's counts */
 	CS_RESCORE,					/* ranked: rows' scores from their counts */
+	CS_FOLD_KEYS,				/* CS_FOLD of the keys $1 only */
+	CS_RANK_CLAIM,				/* 1.7: lock the free ranks of striped articles */
+	CS_UNRANKED,				/* 1.7: striped articles without a rank row */
 	CS_NUM
 } CounterStatement;
 
@@ -287,10 +292,11 @@ build_sql(const CounterTable *t, CounterStatement which)
 			append_stripe_upsert(&sql, t);
 			break;
 		case CS_FOLD:
+		case CS_FOLD_KEYS:
 			/* rows no writer holds, their stripes no writer holds */
 			appendStringInfo(&sql,
 							 "WITH target AS (SELECT r.%1$s FROM drivetribe.%2$s r "
-							 "WHERE r.%1$s" EQ "ANY (SELECT x.%1$s FROM drivetribe.%3$s x) "
+							 "WHERE r.%1$s" EQ "ANY (%4$s) "
 							 "FOR NO KEY UPDATE OF r SKIP LOCKED), "
 							 "free AS (SELECT x.%1$s, x.stripe FROM drivetribe.%3$s x "
 							 "JOIN target ON x.%1$s" EQ "target.%1$s "
@@ -298,7 +304,10 @@ build_sql(const CounterTable *t, CounterStatement which)
 							 "folded AS (DELETE FROM drivetribe.%3$s s USING free "
 							 "WHERE s.%1$s" EQ "free.%1$s AND s.stripe" EQ "free.stripe "
 							 "RETURNING s.%1$s, ",
-							 t->key, t->table, t->stripes);
+							 t->key, t->table, t->stripes,
+							 which == CS_FOLD_KEYS ? "$1" :
+							 psprintf("SELECT x.%s FROM drivetribe.%s x",
+									  t->key, t->stripes));
 			append_columns(&sql, t, "s.");
 			appendStringInfo(&sql, "), sums AS (SELECT %s, ", t->key);
 			append_sums(&sql, t);
@@ -334,6 +343,8 @@ build_sql(const CounterTable *t, CounterStatement which)
 				appendStringInfo(&sql, " WHERE r.%s" EQ "$1", t->key);
 			break;
 		case CS_RESCORE:
+		case CS_RANK_CLAIM:
+		case CS_UNRANKED:
 		case CS_NUM:
 			elog(ERROR, "drivetribe: invalid counter statement %d for %s",
 				 (int) which, t->table);
@@ -404,6 +415,53 @@ static const char *const ranked_article_sql[CS_NUM] = {
 };
 
 /*
+ * Articles from 1.7 on: the rank lives in article_ranks, a row per live
+ * article that writers never hold (post_article inserts it, delete_article
+ * deletes it), and every counter change of an article goes to the
+ * writer's stripe: a stripe is "this article's score is due".  One fold
+ * (dt_counters_fold) then, in one transaction:
+ *
+ *	1. CS_RANK_CLAIM locks the rank rows of the articles with stripes that
+ *	   no one holds (only a delete in progress can, and while it waits
+ *	   for nobody, nothing changes the counts: see write_api.c);
+ *	2. CS_UNRANKED lists the articles with stripes and no rank row
+ *	   (deleted ones);
+ *	3. CS_FOLD_KEYS folds the free stripes of those articles' free rows
+ *	   (a row held by an open edit_article or delete_article keeps its
+ *	   stripes);
+ *	4. CS_RESCORE sets the claimed ranks from row plus remaining stripes,
+ *	   in a new statement, whose snapshot sees step 3 and every stripe
+ *	   committed since.
+ *
+ * So a rank never waits for a writer: whoever holds the article's row or
+ * a stripe, the score is SPEC's formula over what committed before the
+ * fold's last statement.  An article whose rank row step 1 could not
+ * claim keeps its stripes (step 3 leaves them), so the next fold finds it
+ * again: no change is ever folded without its rank being set.
+ */
+static const char *const rank_table_article_sql[CS_NUM] = {
+	[CS_RANK_CLAIM] =
+	"SELECT r.article_id FROM drivetribe.article_ranks r "
+	"WHERE r.article_id" EQ "ANY (SELECT x.article_id FROM drivetribe.article_stripes x) "
+	"FOR NO KEY UPDATE OF r SKIP LOCKED",
+	[CS_UNRANKED] =
+	"SELECT DISTINCT x.article_id FROM drivetribe.article_stripes x "
+	"WHERE NOT EXISTS (SELECT FROM drivetribe.article_ranks r "
+	"WHERE r.article_id" EQ "x.article_id)",
+	[CS_RESCORE] =
+	"UPDATE drivetribe.article_ranks r SET score = n.score "
+	"FROM (SELECT a.article_id, "
+	DT_SCORE_SQL("a.bumps" PLUS "COALESCE(s.bumps, 0)",
+				 "a.comments" PLUS "COALESCE(s.comments, 0)",
+				 "a.views" PLUS "COALESCE(s.views, 0)", "a.posted_at")
+	" AS score FROM (SELECT k.article_id, " STRIPE_SUMS " FROM pg_catalog.unnest($1) "
+	"AS k(article_id) LEFT JOIN drivetribe.article_stripes x "
+	"ON x.article_id" EQ "k.article_id GROUP BY k.article_id) s "
+	"JOIN drivetribe.articles a ON a.article_id" EQ "s.article_id) n "
+	"WHERE r.article_id" EQ "n.article_id AND r.score" " OPERATOR(pg_catalog.<>) " "n.score",
+};
+
+/*
  * the kept plan of one counter statement, for a schema with stripes or
  * without; caller is connected to SPI
  */
@@ -431,7 +489,7 @@ counter_plan(DtCounterTable table, CounterStatement which, DtSchemaLevel level)
 		nargs = 1;
 		types[0] = INT8OID;
 	}
-	else if (which == CS_RESCORE)
+	else if (which == CS_RESCORE || which == CS_FOLD_KEYS)
 	{
 		nargs = 1;
 		types[0] = INT8ARRAYOID;
@@ -441,6 +499,9 @@ counter_plan(DtCounterTable table, CounterStatement which, DtSchemaLevel level)
 	else if (level == DT_SCHEMA_RANKED && table == DT_COUNTERS_ARTICLES &&
 			 ranked_article_sql[which] != NULL)
 		sql = pstrdup(ranked_article_sql[which]);
+	else if (level == DT_SCHEMA_RANK_TABLE && table == DT_COUNTERS_ARTICLES &&
+			 rank_table_article_sql[which] != NULL)
+		sql = pstrdup(rank_table_article_sql[which]);
 	else
 		sql = build_sql(t, which);
 	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
@@ -483,6 +544,82 @@ result_keys(void)
 }
 
 /*
+ * Stripe ids.  Up to SQL version 1.6 a backend's stripe was its backend
+ * id, which the next backend with that id inherits: a stripe row a
+ * PREPAREd transaction wrote stayed locked until COMMIT PREPARED, and
+ * every later change of that key by a backend with the same id waited for
+ * it, without a timeout.  From 1.7 on a backend draws its stripe id from
+ * drivetribe.stripe_ids (which starts above any backend id) and keeps it
+ * until:
+ *
+ *	- it prepares a transaction (the prepared one keeps the rows of that
+ *	  id; the backend goes on with a new one);
+ *	- a transaction has made STRIPE_ROTATE_WRITES changes through it: many
+ *	  changes of one key in one transaction would otherwise make one row
+ *	  version chain that every later change walks (quadratic); a new id
+ *	  starts a new row;
+ *	- or, under REPEATABLE READ and SERIALIZABLE, each new transaction:
+ *	  a fold may delete a committed stripe of the id after the snapshot
+ *	  was taken, and changing that row again would be a serialization
+ *	  failure (40001) the caller did nothing to cause.  A stripe id of its
+ *	  own transaction is one no fold has seen.
+ *
+ * An id belongs to one live backend, so no writer waits for another
+ * writer's stripe; the sequence wraps around after 2^31 ids.
+ */
+#define STRIPE_ID_FIRST			262144	/* above MAX_BACKENDS: 1.6's stripes */
+#define STRIPE_ROTATE_WRITES	64
+
+static int32 stripe_id = 0;		/* 0: draw one at the next change */
+static Oid	stripe_seq = InvalidOid;	/* the sequence it came from */
+static LocalTransactionId stripe_lxid = InvalidLocalTransactionId;
+static int	stripe_writes = 0;	/* changes through it in stripe_lxid */
+static bool stripe_callback_registered = false;
+
+static void
+stripe_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_PREPARE)
+		stripe_id = 0;
+}
+
+/*
+ * this backend's stripe id for a change at this schema level; caller is
+ * in a transaction
+ */
+static int32
+current_stripe_id(DtSchemaLevel level)
+{
+	Oid			seq;
+
+	if (level != DT_SCHEMA_RANK_TABLE)
+		return (int32) MyBackendId;
+	if (!stripe_callback_registered)
+	{
+		RegisterXactCallback(stripe_xact_callback, NULL);
+		stripe_callback_registered = true;
+	}
+	seq = get_relname_relid("stripe_ids", get_namespace_oid("drivetribe", false));
+	if (stripe_lxid != MyProc->lxid)
+	{
+		stripe_lxid = MyProc->lxid;
+		stripe_writes = 0;
+		if (IsolationUsesXactSnapshot())
+			stripe_id = 0;
+	}
+	if (stripe_id == 0 || seq != stripe_seq ||
+		++stripe_writes > STRIPE_ROTATE_WRITES)
+	{
+		if (!OidIsValid(seq))
+			elog(ERROR, "drivetribe: sequence drivetribe.stripe_ids is missing");
+		stripe_id = (int32) nextval_internal(seq, false);
+		stripe_seq = seq;
+		stripe_writes = 1;
+	}
+	return stripe_id;
+}
+
+/*
  * dt_counters_add: add deltas[0 .. ncounters-1] to the counters of one
  * row (in the column order of the table's description).  Never waits for
  * another transaction.  Caller is connected to SPI and has decided, under
@@ -498,7 +635,6 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	int			i;
 
 	values[0] = Int64GetDatum(key);
-	values[1] = Int32GetDatum((int32) MyBackendId);
 	for (i = 0; i < t->ncounters; i++)
 	{
 		values[i + 2] = Int64GetDatum(deltas[i]);
@@ -510,7 +646,16 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	if (level == DT_SCHEMA_PLAIN)
 	{
 		/* SQL version before 1.2: in place, waiting for the row, as 1.1 */
+		values[1] = Int32GetDatum(0);
 		run(table, CS_ADD, level, values);
+		return;
+	}
+	values[1] = Int32GetDatum(current_stripe_id(level));
+	if (level == DT_SCHEMA_RANK_TABLE && table == DT_COUNTERS_ARTICLES)
+	{
+		/* 1.7: always the stripe; the rank worker sets the score */
+		run(table, CS_STRIPE, level, values);
+		dt_rank_worker_wanted();
 		return;
 	}
 	/* in place when the row is free (one statement, the common case) */
@@ -518,17 +663,65 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 	{
 		run(table, CS_ADD, level, values);
 		if (SPI_processed > 0)
-		{
-			if (level == DT_SCHEMA_RANKED)
-				dt_rank_worker_wanted(false);
 			return;
-		}
 		mark_key_hot(table, key);
 	}
 	/* held by another transaction, recently so, or a snapshot older than it */
 	run(table, CS_STRIPE, level, values);
-	if (level == DT_SCHEMA_RANKED)
-		dt_rank_worker_wanted(table == DT_COUNTERS_ARTICLES);
+	if (level == DT_SCHEMA_RANKED && table == DT_COUNTERS_ARTICLES)
+		dt_rank_worker_wanted();
+}
+
+/* the int8[] of the first column of the last statement's rows, plus more */
+static ArrayType *
+keys_array(Datum *more, int nmore)
+{
+	Datum	   *keys = palloc(sizeof(Datum) * (SPI_processed + nmore + 1));
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		keys[i] = Int64GetDatum(dt_result_int64((int) i, 1, NULL));
+	for (int j = 0; j < nmore; j++)
+		keys[i + j] = more[j];
+	return construct_array(keys, (int) (SPI_processed + nmore), INT8OID,
+						   sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * fold_ranked_articles: one fold of article stripes at SQL version 1.7
+ * and later (see rank_table_article_sql); returns the number of ranks
+ * set plus rows folded into.  Caller is connected to SPI, at READ
+ * COMMITTED (each statement its own snapshot).
+ */
+static int64
+fold_ranked_articles(void)
+{
+	const DtSchemaLevel level = DT_SCHEMA_RANK_TABLE;
+	ArrayType  *claimed;
+	ArrayType  *keys;
+	Datum	   *claimed_keys;
+	int			nclaimed;
+	int64		done = 0;
+	Datum		arg;
+
+	run(DT_COUNTERS_ARTICLES, CS_RANK_CLAIM, level, NULL);
+	claimed = keys_array(NULL, 0);
+	deconstruct_array(claimed, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &claimed_keys, NULL, &nclaimed);
+	run(DT_COUNTERS_ARTICLES, CS_UNRANKED, level, NULL);
+	if (nclaimed == 0 && SPI_processed == 0)
+		return 0;
+	keys = keys_array(claimed_keys, nclaimed);
+	arg = PointerGetDatum(keys);
+	run(DT_COUNTERS_ARTICLES, CS_FOLD_KEYS, level, &arg);
+	done += (int64) SPI_processed;
+	if (nclaimed > 0)
+	{
+		arg = PointerGetDatum(claimed);
+		run(DT_COUNTERS_ARTICLES, CS_RESCORE, level, &arg);
+		done += (int64) SPI_processed;
+	}
+	return done;
 }
 
 /*
@@ -543,6 +736,8 @@ dt_counters_fold(DtCounterTable table)
 
 	if (level == DT_SCHEMA_PLAIN)
 		return 0;
+	if (level == DT_SCHEMA_RANK_TABLE && table == DT_COUNTERS_ARTICLES)
+		return fold_ranked_articles();
 	run(table, CS_FOLD, level, NULL);
 	folded = (int64) SPI_processed;
 	if (folded > 0 && level == DT_SCHEMA_RANKED && table == DT_COUNTERS_ARTICLES)

@@ -44,7 +44,9 @@ extern const char *dt_counters_key(DtCounterTable table);
  * by about that much while the article is written concurrently.
  */
 extern int	dt_fold_interval;
-extern void dt_rank_worker_wanted(bool wrote_stripe);
+extern bool dt_rank_worker_enabled;
+extern void dt_rank_worker_wanted(void);
+extern void dt_rank_worker_wanted_by_reader(void);
 extern PGDLLEXPORT void dt_rank_worker_main(Datum main_arg);
 
 #endif							/* DRIVETRIBE_COUNTERS_H */

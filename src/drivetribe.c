@@ -75,14 +75,25 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("drivetribe.rank_worker",
+							 "Whether writers and readers start the rank worker of their database.",
+							 "Off: no worker is started and scores are set only by "
+							 "drivetribe.fold_stripes() (the pg_cron job drivetribe-fold-stripes), so "
+							 "they lag their counts by up to a minute.  For tests that must not "
+							 "see a fold happen by itself.",
+							 &dt_rank_worker_enabled,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("drivetribe.fold_interval",
-							"How often the rank worker folds counter stripes while there are any.",
-							"An article written by concurrent transactions gets its stored score "
-							"from a fold: the score lags its counts by about this much.",
+							"How often the rank worker folds counter stripes and sets the scores of their articles.",
+							"An article's score is set by a fold: it lags its counts by about this much "
+							"plus the fold's own time (SPEC allows 2 s).",
 							&dt_fold_interval,
-							1000,
+							500,
 							10,
-							60000,
+							1500,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

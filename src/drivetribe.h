@@ -304,6 +304,18 @@ typedef enum DtStatement
 	DT_SQL_FEED_MERGE,
 	DT_SQL_TRIBE_FEED_FIRST,
 	DT_SQL_TRIBE_FEED_AFTER,
+	/* 1.7 and later: the same over article_ranks (dt_rank_statement()) */
+	DT_SQL_RANK_SCAN_FIRST_1_7,
+	DT_SQL_RANK_SCAN_AFTER_1_7,
+	DT_SQL_FEED_MERGE_FIRST_1_7,
+	DT_SQL_FEED_MERGE_1_7,
+	DT_SQL_TRIBE_FEED_FIRST_1_7,
+	DT_SQL_TRIBE_FEED_AFTER_1_7,
+	/* 1.7 and later: an article's rank row */
+	DT_SQL_RANK_INSERT,
+	DT_SQL_RANK_DELETE,
+	DT_SQL_RANK_DIFFERENCES,
+	DT_SQL_RANK_REPAIR,
 	DT_NUM_STATEMENTS
 } DtStatement;
 
@@ -315,11 +327,13 @@ typedef enum DtSchemaLevel
 {
 	DT_SCHEMA_PLAIN,			/* 1.0, 1.1: counters in their rows only */
 	DT_SCHEMA_STRIPED,			/* 1.2: counter stripes */
-	DT_SCHEMA_RANKED,			/* 1.3 and later: stripes and articles.score */
+	DT_SCHEMA_RANKED,			/* 1.3 to 1.6: stripes and articles.score */
+	DT_SCHEMA_RANK_TABLE,		/* 1.7 and later: article_ranks */
 	DT_NUM_SCHEMA_LEVELS
 } DtSchemaLevel;
 
 extern DtSchemaLevel dt_schema_level(void);
+extern DtStatement dt_rank_statement(DtStatement stmt);
 
 /*
  * SPEC's score as SQL over three int8 expressions and a timestamptz one,

@@ -45,6 +45,7 @@
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 
+#include "counters.h"
 #include "feed.h"
 
 /*
@@ -113,8 +114,10 @@ tribe_page(FunctionCallInfo fcinfo)
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
+	dt_rank_worker_wanted_by_reader();
 	require_source(DT_ENTITY_TRIBE, DT_SQL_TRIBE_GET, PG_GETARG_INT64(0));
-	dt_exec(has_cursor ? DT_SQL_TRIBE_FEED_AFTER : DT_SQL_TRIBE_FEED_FIRST,
+	dt_exec(dt_rank_statement(has_cursor ? DT_SQL_TRIBE_FEED_AFTER :
+							  DT_SQL_TRIBE_FEED_FIRST),
 			values, NULL, true, 0);
 	dt_put_result_rows(rsinfo, "tribe_feed()");
 	SPI_finish();
@@ -187,8 +190,9 @@ user_page_ids(int64 user_id, int32 page_size, bool has_cursor,
 	budget = (int64) dt_feed_walk_rows * (ntribes + nauthors);
 	v[0] = Float8GetDatum(after_score);
 	v[1] = Int64GetDatum(after_id);
-	portal = SPI_cursor_open(NULL, dt_plan(has_cursor ? DT_SQL_RANK_SCAN_AFTER :
-										   DT_SQL_RANK_SCAN_FIRST),
+	portal = SPI_cursor_open(NULL, dt_plan(dt_rank_statement(has_cursor ?
+													 DT_SQL_RANK_SCAN_AFTER :
+													 DT_SQL_RANK_SCAN_FIRST)),
 							 v, NULL, true);
 	while (found < page_size && walked < budget)
 	{
@@ -223,7 +227,8 @@ user_page_ids(int64 user_id, int32 page_size, bool has_cursor,
 		v[1] = Int32GetDatum(page_size - found);
 		v[2] = Float8GetDatum(after_score);
 		v[3] = Int64GetDatum(after_id);
-		dt_exec(walked > 0 || has_cursor ? DT_SQL_FEED_MERGE : DT_SQL_FEED_MERGE_FIRST,
+		dt_exec(dt_rank_statement(walked > 0 || has_cursor ?
+								  DT_SQL_FEED_MERGE : DT_SQL_FEED_MERGE_FIRST),
 				v, NULL, true, 0);
 		for (row = 0; row < SPI_processed && found < page_size; row++)
 			ids[found++] = dt_result_int64((int) row, 1, NULL);
@@ -268,6 +273,7 @@ drivetribe_feed(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
+	dt_rank_worker_wanted_by_reader();
 	require_source(DT_ENTITY_USER, DT_SQL_USER_GET, user_id);
 	ids = palloc(sizeof(int64) * page_size);
 	n = user_page_ids(user_id, page_size, has_cursor,

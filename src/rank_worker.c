@@ -1,38 +1,62 @@
 /*-------------------------------------------------------------------------
  *
  * rank_worker.c
- *	  The rank worker: folds counter stripes about once a second while
- *	  there are any, so that a stored score catches up with its counts.
+ *	  The rank worker: folds counter stripes and sets the scores of the
+ *	  articles they belong to, about every drivetribe.fold_interval, for
+ *	  as long as there may be any.
  *
- * A counter change made in an article's stripe (the article was held by
- * another writer: counters.c) does not set the article's stored score;
- * folding does.  SPEC lets the score lag its counts by at most 5 s while
- * the article is written concurrently, and pg_cron runs a job at most
- * once a minute, so the extension folds by itself: every counter change
- * calls dt_rank_worker_wanted(), which (at most once a second per backend,
- * and only when there are article stripes) starts a dynamic background
- * worker for the database unless one is
- * running.  The worker folds every drivetribe.fold_interval (default
- * 1 s) and exits after two folds that found nothing; no configuration is
- * needed (no shared_preload_libraries), only a free slot of
- * max_worker_processes.  Without one, a warning says so and the pg_cron
- * job drivetribe-fold-stripes (every minute) still folds.
+ * SPEC lets an article's score lag its counts by at most 2 seconds,
+ * whoever writes and however.  Since SQL version 1.7 every counter change
+ * of an article goes to the writer's stripe (counters.c) and only a fold
+ * sets the score (article_ranks), so the bound is this worker's: a fold
+ * every drivetribe.fold_interval (default 500 ms) in short transactions
+ * of its own, which never wait for a writer (SKIP LOCKED, ConditionalLock*,
+ * lock_timeout).
  *
- * One worker per database: it holds a session advisory lock (class
- * DT_LOCK_RANK_WORKER) for its life; a writer that can take the lock
- * (and drops it at once) knows there is none.  Two writers may both start
- * one; the second finds the lock taken and exits.  The worker connects as
- * the role the writer's call ran as (the extension's owner: the write API
- * is SECURITY DEFINER) and folds with the same statements as
- * drivetribe.fold_stripes(), in short transactions of its own: every fold
- * is exact, whatever else commits or rolls back (counters.c).
+ * Life.  One worker per database, identified by a session lock of class
+ * DT_LOCK_RANK_WORKER in the extension's own lock space (locks.h): no SQL
+ * caller can take it, so no role can stop the worker by holding it.  It
+ * is a dynamic background worker (no shared_preload_libraries needed,
+ * only a free max_worker_processes slot), started by:
+ *
+ *	- the first transaction that writes an article stripe while none runs
+ *	  (dt_rank_worker_wanted: one lock-table probe per such transaction);
+ *	- a read of the feeds or of a card that finds stripes and no worker
+ *	  (at most once a second per backend): the first read after a restart
+ *	  on a database nobody writes to.
+ *
+ * Starting is serialised on a lock of class DT_LOCK_RANK_REGISTER, held
+ * (without waiting for it) by the one backend that registers a worker
+ * until the worker holds its identity or has stopped: the others see it
+ * taken and go on, so one registration is in flight at a time and no
+ * other backend asks for a slot meanwhile.
+ *
+ * The worker leaves when there is nothing it could have to do: no article
+ * stripe it can see and no other transaction holding a lock on
+ * article_stripes (a writer in progress, or a prepared transaction, whose
+ * stripes will become visible at commit).  It releases its identity and
+ * then looks again: a writer that found the identity held had already
+ * locked article_stripes, so either the second look sees it, or the writer
+ * found the identity free and started a new worker.  A worker that leaves
+ * releases its database, which DROP DATABASE needs.
+ *
+ * The worker connects as the extension's owner and folds with the same
+ * statements as drivetribe.fold_stripes(); every fold is exact, whatever
+ * else commits or rolls back (counters.c).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -44,6 +68,7 @@
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -53,67 +78,90 @@
 #include "counters.h"
 #include "locks.h"
 
+/* drivetribe.fold_interval: how often the worker folds, in ms */
+int			dt_fold_interval = 500;
+
+/* drivetribe.rank_worker: whether writers and readers start one */
+bool		dt_rank_worker_enabled = true;
+
+/* how long a registering backend waits for its worker to come up, in ms */
+#define RANK_WORKER_START_WAIT	2000
+
+/* a fold or a look that waits longer than this for a lock gives up */
+#define RANK_WORKER_LOCK_TIMEOUT "1s"
+
+/* a worker whose folds fail this many times in a row leaves */
+#define RANK_WORKER_MAX_ERRORS	10
+
+static bool rank_worker_look(void);
 
 /*
- * A worker exits after this many folds in a row that found nothing to
- * fold: a connected worker holds its database (DROP DATABASE waits 5 s
- * for other sessions to leave, then fails), so it leaves soon after the
- * last stripe; the next writer of a stripe starts another.
+ * whether a rank worker holds this database's identity lock right now: a
+ * probe of the lock table, which takes and drops the lock when it is free
  */
-#define RANK_WORKER_EMPTY_FOLDS 2
-
-/* drivetribe.fold_interval: how often the worker folds, in ms */
-int			dt_fold_interval = 1000;
-
-static void
-rank_worker_locktag(LOCKTAG *tag, Oid database)
-{
-	dt_lock_tag(tag, database, DT_LOCK_RANK_WORKER, 0);
-}
-
-/* whether a rank worker holds this database's lock right now */
 static bool
 rank_worker_running(void)
 {
 	LOCKTAG		tag;
 
-	rank_worker_locktag(&tag, MyDatabaseId);
+	dt_lock_tag(&tag, MyDatabaseId, DT_LOCK_RANK_WORKER, 0);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 		return true;
 	LockRelease(&tag, ExclusiveLock, false);
 	return false;
 }
 
-/*
- * dt_rank_worker_wanted: called by every counter change (wrote_stripe:
- * it was made in an article stripe); makes sure a rank worker runs for
- * this database when there are article stripes to fold.  Looks at most
- * once a second per backend (a lock-table probe, and for a change made in
- * place a probe of article_stripes), so writers pay nothing measurable,
- * and the first write after a restart starts the worker that folds the
- * stripes a crash left behind.  Caller is connected to SPI.
- */
-void
-dt_rank_worker_wanted(bool wrote_stripe)
+/* the owner of this database's drivetribe extension, or InvalidOid */
+static Oid
+extension_owner(void)
 {
-	static TimestampTz next_check = 0;
-	static bool warned = false;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	BackgroundWorker worker;
-	Oid			role = GetUserId();
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	Oid			owner = InvalidOid;
 
-	if (now < next_check)
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("drivetribe"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+/*
+ * start_rank_worker: register a worker for this database unless another
+ * backend is registering one or one runs, and wait (at most
+ * RANK_WORKER_START_WAIT) until it holds its identity or has stopped.
+ * When no slot is free, says so in a WARNING at most once a minute per
+ * backend (drivetribe.status shows it too).  Caller is in a transaction.
+ */
+static void
+start_rank_worker(void)
+{
+	static TimestampTz warned_at = 0;
+	static TimestampTz next_attempt = 0;
+	LOCKTAG		registering;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	Oid			owner;
+	TimestampTz deadline;
+
+	if (RecoveryInProgress() || GetCurrentTimestamp() < next_attempt)
 		return;
-	next_check = now + (TimestampTz) 1000 * 1000;
-	/* stripes left from before (a crash, a stopped worker) want one too */
-	if (!wrote_stripe)
+	dt_lock_tag(&registering, MyDatabaseId, DT_LOCK_RANK_REGISTER, 0);
+	if (LockAcquire(&registering, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return;					/* another backend is starting one */
+	owner = extension_owner();
+	if (rank_worker_running() || !OidIsValid(owner))
 	{
-		dt_exec(DT_SQL_ARTICLE_STRIPES_EXIST, NULL, NULL, true, 1);
-		if (!dt_result_bool(0, 1))
-			return;
-	}
-	if (rank_worker_running())
+		LockRelease(&registering, ExclusiveLock, false);
 		return;
+	}
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -125,18 +173,87 @@ dt_rank_worker_wanted(bool wrote_stripe)
 			 MyDatabaseId);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "drivetribe rank worker");
 	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-	memcpy(worker.bgw_extra, &role, sizeof(role));
-	worker.bgw_notify_pid = 0;
-	if (!RegisterDynamicBackgroundWorker(&worker, NULL) && !warned)
+	memcpy(worker.bgw_extra, &owner, sizeof(owner));
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
-		warned = true;
-		ereport(WARNING,
-				(errmsg("could not start the drivetribe rank worker"),
-				 errdetail("Every background worker slot is in use."),
-				 errhint("Raise max_worker_processes.  Until a worker runs, the scores of articles "
-						 "written concurrently catch up only when the pg_cron job "
-						 "drivetribe-fold-stripes runs (every minute).")));
+		TimestampTz now = GetCurrentTimestamp();
+
+		LockRelease(&registering, ExclusiveLock, false);
+		/* no slot: this backend tries again in a second, not at once */
+		next_attempt = TimestampTzPlusMilliseconds(now, 1000);
+		if (TimestampDifferenceExceeds(warned_at, now, 60 * 1000))
+		{
+			warned_at = now;
+			ereport(WARNING,
+					(errmsg("could not start the drivetribe rank worker"),
+					 errdetail("Every background worker slot is in use: article scores lag "
+							   "their counts until a slot is free."),
+					 errhint("Raise max_worker_processes (server restart) to leave a slot for the "
+							 "rank worker.  drivetribe.status shows whether it runs.")));
+		}
+		return;
 	}
+
+	/* wait until it holds its identity, so that no one else registers */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   RANK_WORKER_START_WAIT);
+	for (;;)
+	{
+		pid_t		pid;
+		BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
+
+		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED ||
+			rank_worker_running() || GetCurrentTimestamp() >= deadline)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 5, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(handle);
+	LockRelease(&registering, ExclusiveLock, false);
+}
+
+/*
+ * dt_rank_worker_wanted: called by every transaction that writes an
+ * article stripe, after writing it (so it holds a lock on
+ * article_stripes); makes sure a rank worker runs for this database.  One
+ * lock-table probe per transaction.  Caller is connected to SPI.
+ */
+void
+dt_rank_worker_wanted(void)
+{
+	static LocalTransactionId checked = InvalidLocalTransactionId;
+
+	if (checked == MyProc->lxid || !dt_rank_worker_enabled)
+		return;
+	checked = MyProc->lxid;
+	if (!rank_worker_running())
+		start_rank_worker();
+}
+
+/*
+ * dt_rank_worker_wanted_by_reader: called by the read API's C functions;
+ * at most once a second per backend, starts a rank worker when there are
+ * article stripes and none runs (stripes a crash or an immediate shutdown
+ * left on a database nobody writes to).  Caller is connected to SPI.
+ */
+void
+dt_rank_worker_wanted_by_reader(void)
+{
+	static TimestampTz next_check = 0;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	if (now < next_check || !dt_rank_worker_enabled || RecoveryInProgress() ||
+		dt_schema_level() != DT_SCHEMA_RANK_TABLE)
+		return;
+	next_check = TimestampTzPlusMilliseconds(now, 1000);
+	if (rank_worker_running())
+		return;
+	dt_exec(DT_SQL_ARTICLE_STRIPES_EXIST, NULL, NULL, true, 1);
+	if (dt_result_bool(0, 1))
+		start_rank_worker();
 }
 
 /*
@@ -153,7 +270,7 @@ rank_worker_lock_tables(void)
 {
 	static const char *const tables[] = {
 		"article_stripes", "user_stripes", "tribe_stripes",
-		"articles", "users", "tribes"
+		"articles", "users", "tribes", "article_ranks"
 	};
 	Oid			nsp = get_namespace_oid("drivetribe", true);
 
@@ -163,6 +280,9 @@ rank_worker_lock_tables(void)
 	{
 		Oid			relid = get_relname_relid(tables[i], nsp);
 
+		/* article_ranks exists from 1.7 on */
+		if (!OidIsValid(relid) && i == lengthof(tables) - 1)
+			continue;
 		if (!OidIsValid(relid) ||
 			!ConditionalLockRelationOid(relid, RowExclusiveLock))
 			return false;
@@ -171,15 +291,44 @@ rank_worker_lock_tables(void)
 }
 
 /*
- * One fold of every counter table in a transaction of its own; returns
- * the number of rows folded into, or -1 when this database has no
- * drivetribe with stripes (any more).
+ * whether a fold may find work later: article stripes it can see, or
+ * another transaction (in progress or prepared) holding a lock on
+ * article_stripes (its stripes show at commit).  False when the database
+ * has no drivetribe with stripes.  Caller is in a transaction, connected
+ * to SPI.
  */
-static int64
+static bool
+rank_work_pending(void)
+{
+	Oid			nsp = get_namespace_oid("drivetribe", true);
+	Oid			stripes;
+	LOCKTAG		tag;
+	int			holders = 0;
+
+	if (!OidIsValid(nsp))
+		return false;
+	stripes = get_relname_relid("article_stripes", nsp);
+	if (!OidIsValid(stripes))
+		return false;
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, stripes);
+	(void) GetLockConflicts(&tag, ShareLock, &holders);
+	if (holders > 0)
+		return true;
+	dt_exec(DT_SQL_ARTICLE_STRIPES_EXIST, NULL, NULL, true, 1);
+	return dt_result_bool(0, 1);
+}
+
+/*
+ * One fold of every counter table in a transaction of its own, then a
+ * look at whether more may come (in another); returns false when there
+ * is nothing left to wait for (or no drivetribe with stripes here).
+ * Errors (a lock_timeout, a concurrent DROP EXTENSION) end the worker;
+ * the next writer starts another.
+ */
+static bool
 rank_worker_fold(void)
 {
-	int64		folded = 0;
-	int			i;
+	bool		pending;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -187,49 +336,69 @@ rank_worker_fold(void)
 	pgstat_report_activity(STATE_RUNNING, "drivetribe: folding counter stripes");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	if (dt_schema_level() == DT_SCHEMA_PLAIN)
-		folded = -1;
-	else if (rank_worker_lock_tables())
-		for (i = 0; i < DT_NUM_COUNTER_TABLES; i++)
-			folded += dt_counters_fold((DtCounterTable) i);
+	if (dt_schema_level() != DT_SCHEMA_PLAIN && rank_worker_lock_tables())
+		for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
+			(void) dt_counters_fold((DtCounterTable) i);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+
+	pending = rank_worker_look();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return folded;
+	return pending;
+}
+
+/* rank_work_pending() in a transaction of its own */
+static bool
+rank_worker_look(void)
+{
+	bool		pending;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "drivetribe: SPI_connect failed");
+	pending = dt_schema_level() != DT_SCHEMA_PLAIN && rank_work_pending();
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return pending;
 }
 
 /*
- * dt_rank_worker_main: the worker's life.  Started by
- * dt_rank_worker_wanted() with the database in main_arg and the role in
- * bgw_extra.
+ * dt_rank_worker_main: the worker's life.  Started by start_rank_worker()
+ * with the database in main_arg and the extension's owner in bgw_extra.
  */
 void
 dt_rank_worker_main(Datum main_arg)
 {
 	Oid			database = DatumGetObjectId(main_arg);
 	Oid			role;
-	LOCKTAG		tag;
-	LockAcquireResult got;
-	int			empty_folds = 0;
+	LOCKTAG		identity;
+	int			errors = 0;
 
 	memcpy(&role, MyBgworkerEntry->bgw_extra, sizeof(role));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(database, role, 0);
+	SetConfigOption("lock_timeout", RANK_WORKER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("application_name", "drivetribe rank worker", PGC_USERSET, PGC_S_OVERRIDE);
 
-	/* one worker per database: the lock is ours until we exit */
-	rank_worker_locktag(&tag, database);
+	/* one worker per database: the identity is ours until we leave */
+	dt_lock_tag(&identity, database, DT_LOCK_RANK_WORKER, 0);
 	StartTransactionCommand();
-	got = LockAcquire(&tag, ExclusiveLock, true, true);
-	CommitTransactionCommand();
-	if (got == LOCKACQUIRE_NOT_AVAIL)
-		proc_exit(0);
-
-	while (empty_folds < RANK_WORKER_EMPTY_FOLDS)
+	if (LockAcquire(&identity, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 	{
-		int64		folded;
+		CommitTransactionCommand();
+		proc_exit(0);
+	}
+	CommitTransactionCommand();
+
+	for (;;)
+	{
+		bool		pending = true;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -237,10 +406,36 @@ dt_rank_worker_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		folded = rank_worker_fold();
-		if (folded < 0)
-			break;
-		empty_folds = folded > 0 ? 0 : empty_folds + 1;
+		PG_TRY();
+		{
+			pending = rank_worker_fold();
+			errors = 0;
+		}
+		PG_CATCH();
+		{
+			/* say why, and try again at the next interval */
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			if (++errors >= RANK_WORKER_MAX_ERRORS)
+				break;
+		}
+		PG_END_TRY();
+		if (!pending)
+		{
+			/* leave, unless work came between the look and the release */
+			LockRelease(&identity, ExclusiveLock, true);
+			if (!rank_worker_look())
+				break;
+			StartTransactionCommand();
+			if (LockAcquire(&identity, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+			{
+				CommitTransactionCommand();
+				break;			/* a newer worker has it */
+			}
+			CommitTransactionCommand();
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 dt_fold_interval, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -21,7 +21,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 
-#include "drivetribe.h"
+#include "counters.h"
 
 /*
  * drivetribe.article(article_id) returns SETOF drivetribe.article_view:
@@ -37,6 +37,7 @@ drivetribe_article(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
+	dt_rank_worker_wanted_by_reader();
 	dt_exec(DT_SQL_ARTICLE_CARD, v, NULL, true, 1);
 	dt_put_result_rows(rsinfo, "article()");
 	SPI_finish();

@@ -564,6 +564,46 @@ reconcile_articles(Reconcile *rc)
 	batch_free(&batch);
 }
 
+/* ---------- article ranks (1.7 and later) ---------- */
+
+/*
+ * reconcile_ranks: article_ranks is a projection of the articles rows
+ * (one row per live article, SPEC's score over its counts), compared
+ * after them.  verify() lists each rank row that is missing, extra, of
+ * another tribe or author, or off the formula while the article has no
+ * counter stripe pending (a pending stripe is a change the rank worker has
+ * yet to fold: at most about drivetribe.fold_interval old).  rebuild()
+ * folded every stripe first, so it writes every rank exactly, in one
+ * statement.  Caller is connected to SPI and has reconciled the articles.
+ */
+static void
+reconcile_ranks(Reconcile *rc)
+{
+	uint64		i;
+
+	if (dt_schema_level() != DT_SCHEMA_RANK_TABLE)
+		return;
+	if (rc->repair)
+	{
+		int64		gone;
+		int64		put;
+
+		dt_exec(DT_SQL_RANK_REPAIR, NULL, NULL, false, 0);
+		gone = dt_result_int64(0, 1, NULL);
+		put = dt_result_int64(0, 2, NULL);
+		rc->counts.deleted += gone;
+		rc->counts.updated += put;
+		rc->differences += gone + put;
+		return;
+	}
+	dt_exec(DT_SQL_RANK_DIFFERENCES, NULL, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+		report(rc, "article_ranks",
+			   psprintf("article_id=" INT64_FORMAT,
+						dt_result_int64((int) i, 1, NULL)),
+			   dt_result_text((int) i, 2));
+}
+
 /* ---------- comments ---------- */
 
 static void
@@ -789,6 +829,8 @@ dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo,
 	reconcile_tribes(&rc);
 	dt_progress_detail("articles");
 	reconcile_articles(&rc);
+	dt_progress_detail("article ranks");
+	reconcile_ranks(&rc);
 	dt_progress_detail("comments");
 	reconcile_comments(&rc);
 	dt_progress_detail("memberships");

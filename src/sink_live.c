@@ -64,9 +64,17 @@ live_article_created(void *ctx, int64 article_id, int64 tribe_id,
 		Int64GetDatum(author_id), CStringGetTextDatum(title),
 	TimestampTzGetDatum(at)};
 
-	dt_exec_expect(dt_schema_level() == DT_SCHEMA_RANKED ?
+	DtSchemaLevel level = dt_schema_level();
+
+	dt_exec_expect(level == DT_SCHEMA_RANKED ?
 				   DT_SQL_ARTICLE_INSERT_RANKED : DT_SQL_ARTICLE_INSERT,
 				   v, NULL, 1);
+	if (level == DT_SCHEMA_RANK_TABLE)
+	{
+		Datum		r[4] = {v[0], v[1], v[2], v[4]};
+
+		dt_exec_expect(DT_SQL_RANK_INSERT, r, NULL, 1);
+	}
 }
 
 static void
@@ -83,6 +91,8 @@ live_article_deleted(void *ctx, int64 article_id)
 	Datum		v[1] = {Int64GetDatum(article_id)};
 
 	dt_exec_expect(DT_SQL_ARTICLE_DELETE, v, NULL, 1);
+	if (dt_schema_level() == DT_SCHEMA_RANK_TABLE)
+		dt_exec_expect(DT_SQL_RANK_DELETE, v, NULL, 1);
 }
 
 static void

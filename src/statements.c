@@ -38,6 +38,8 @@ typedef struct DtStatementDef
 } DtStatementDef;
 
 #define EQ " OPERATOR(pg_catalog.=) "
+#define PLUS " OPERATOR(pg_catalog.+) "
+#define NE " OPERATOR(pg_catalog.<>) "
 
 #define EVENT_COLUMNS \
 	"seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
@@ -81,10 +83,18 @@ typedef struct DtStatementDef
 #define AFTER_CURSOR \
 	" AND ROW(a.score, a.article_id) OPERATOR(pg_catalog.<) ROW($3, $4)"
 
+/*
+ * Where the ranking lives: 1.3 to 1.6 in the live rows of articles, 1.7
+ * on in article_ranks (one row per live article).  "FROM ... WHERE" up to
+ * the first condition.
+ */
+#define RANKED_1_3	"drivetribe.articles a WHERE NOT a.deleted AND "
+#define RANKED_1_7	"drivetribe.article_ranks a WHERE "
+
 /* one source's best live articles: "a.<column> = <source>" */
-#define SOURCE_TOP(column, source, after) \
-	"SELECT a.article_id, a.score FROM drivetribe.articles a " \
-	"WHERE a." column EQ source " AND NOT a.deleted" after " " \
+#define SOURCE_TOP(ranked, column, source, after) \
+	"SELECT a.article_id, a.score FROM " ranked \
+	"a." column EQ source after " " \
 	"ORDER BY a.score DESC, a.article_id DESC LIMIT $2"
 
 /* the cards of a page (p: article_id, score), in page order */
@@ -93,23 +103,48 @@ typedef struct DtStatementDef
 	"JOIN drivetribe.article_view v ON v.article_id" EQ "p.article_id " \
 	"ORDER BY p.score DESC, p.article_id DESC"
 
-#define FEED_MERGE_SQL(after) \
+#define FEED_MERGE_SQL(ranked, after) \
 	"SELECT c.article_id, c.score FROM (" \
 	"SELECT x.article_id, x.score FROM drivetribe.memberships m " \
-	"CROSS JOIN LATERAL (" SOURCE_TOP("tribe_id", "m.tribe_id", after) ") x " \
+	"CROSS JOIN LATERAL (" SOURCE_TOP(ranked, "tribe_id", "m.tribe_id", after) ") x " \
 	"WHERE m.user_id" EQ "$1 " \
 	"UNION " \
 	"SELECT y.article_id, y.score FROM drivetribe.follows f " \
-	"CROSS JOIN LATERAL (" SOURCE_TOP("author_id", "f.followee_id", after) ") y " \
+	"CROSS JOIN LATERAL (" SOURCE_TOP(ranked, "author_id", "f.followee_id", after) ") y " \
 	"WHERE f.follower_id" EQ "$1" \
 	") c ORDER BY c.score DESC, c.article_id DESC LIMIT $2"
 
-#define RANK_SCAN(after) \
+#define RANK_SCAN(ranked, after) \
 	"SELECT a.article_id, a.score, a.tribe_id, a.author_id " \
-	"FROM drivetribe.articles a WHERE NOT a.deleted" after " " \
+	"FROM " ranked "true" after " " \
 	"ORDER BY a.score DESC, a.article_id DESC"
 
-#define TRIBE_FEED_SQL(after) PAGE_CARDS(SOURCE_TOP("tribe_id", "$1", after))
+#define TRIBE_FEED_SQL(ranked, after) \
+	PAGE_CARDS(SOURCE_TOP(ranked, "tribe_id", "$1", after))
+
+#define RANK_AFTER \
+	" AND ROW(a.score, a.article_id) OPERATOR(pg_catalog.<) ROW($1, $2)"
+
+/* SPEC's score over an article's row plus its stripes (alias a, sums d) */
+#define LIVE_SCORE_SQL \
+	DT_SCORE_SQL("a.bumps" PLUS "COALESCE(d.bumps, 0)", \
+				 "a.comments" PLUS "COALESCE(d.comments, 0)", \
+				 "a.views" PLUS "COALESCE(d.views, 0)", "a.posted_at")
+
+/* every article's stripe sums (d), joined to articles a */
+#define STRIPE_SUMS_JOIN \
+	" LEFT JOIN (SELECT x.article_id, " \
+	"pg_catalog.sum(x.views)::pg_catalog.int8 AS views, " \
+	"pg_catalog.sum(x.comments)::pg_catalog.int8 AS comments, " \
+	"pg_catalog.sum(x.bumps)::pg_catalog.int8 AS bumps " \
+	"FROM drivetribe.article_stripes x GROUP BY x.article_id) d " \
+	"ON d.article_id" EQ "a.article_id"
+
+/* every live article's rank as it should be (rebuild, verify) */
+#define RANKS_DUE_SQL \
+	"SELECT a.article_id, a.tribe_id, a.author_id, " LIVE_SCORE_SQL " AS score, " \
+	"d.article_id IS NOT NULL AS striped " \
+	"FROM drivetribe.articles a" STRIPE_SUMS_JOIN " WHERE NOT a.deleted"
 
 static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	[DT_SQL_EVENT_INSERT] = {
@@ -444,11 +479,11 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	 * most $2 rows of its rank index, then the best $2 of their union.
 	 */
 	[DT_SQL_FEED_MERGE_FIRST] = {
-		FEED_MERGE_SQL(""),
+		FEED_MERGE_SQL(RANKED_1_3, ""),
 		2, {INT8OID, INT4OID}
 	},
 	[DT_SQL_FEED_MERGE] = {
-		FEED_MERGE_SQL(AFTER_CURSOR),
+		FEED_MERGE_SQL(RANKED_1_3, AFTER_CURSOR),
 		4, {INT8OID, INT4OID, FLOAT8OID, INT8OID}
 	},
 	/* the reader's sources: 0 = a tribe, 1 = an author */
@@ -460,11 +495,11 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	},
 	/* every live article by rank, from the top or after ($1, $2) */
 	[DT_SQL_RANK_SCAN_FIRST] = {
-		RANK_SCAN(""),
+		RANK_SCAN(RANKED_1_3, ""),
 		0, {InvalidOid}, true
 	},
 	[DT_SQL_RANK_SCAN_AFTER] = {
-		RANK_SCAN(" AND ROW(a.score, a.article_id) OPERATOR(pg_catalog.<) ROW($1, $2)"),
+		RANK_SCAN(RANKED_1_3, RANK_AFTER),
 		2, {FLOAT8OID, INT8OID}, true
 	},
 	/* the cards of a page's articles ($1), in the array's order */
@@ -475,12 +510,87 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		1, {INT8ARRAYOID}
 	},
 	[DT_SQL_TRIBE_FEED_FIRST] = {
-		TRIBE_FEED_SQL(""),
+		TRIBE_FEED_SQL(RANKED_1_3, ""),
 		2, {INT8OID, INT4OID}
 	},
 	[DT_SQL_TRIBE_FEED_AFTER] = {
-		TRIBE_FEED_SQL(AFTER_CURSOR),
+		TRIBE_FEED_SQL(RANKED_1_3, AFTER_CURSOR),
 		4, {INT8OID, INT4OID, FLOAT8OID, INT8OID}
+	},
+
+	/* 1.7 and later: the same statements over article_ranks */
+	[DT_SQL_RANK_SCAN_FIRST_1_7] = {
+		RANK_SCAN(RANKED_1_7, ""),
+		0, {InvalidOid}, true
+	},
+	[DT_SQL_RANK_SCAN_AFTER_1_7] = {
+		RANK_SCAN(RANKED_1_7, RANK_AFTER),
+		2, {FLOAT8OID, INT8OID}, true
+	},
+	[DT_SQL_FEED_MERGE_FIRST_1_7] = {
+		FEED_MERGE_SQL(RANKED_1_7, ""),
+		2, {INT8OID, INT4OID}
+	},
+	[DT_SQL_FEED_MERGE_1_7] = {
+		FEED_MERGE_SQL(RANKED_1_7, AFTER_CURSOR),
+		4, {INT8OID, INT4OID, FLOAT8OID, INT8OID}
+	},
+	[DT_SQL_TRIBE_FEED_FIRST_1_7] = {
+		TRIBE_FEED_SQL(RANKED_1_7, ""),
+		2, {INT8OID, INT4OID}
+	},
+	[DT_SQL_TRIBE_FEED_AFTER_1_7] = {
+		TRIBE_FEED_SQL(RANKED_1_7, AFTER_CURSOR),
+		4, {INT8OID, INT4OID, FLOAT8OID, INT8OID}
+	},
+
+	/*
+	 * 1.7 and later: a live article's rank row.  post_article inserts it
+	 * (no counts yet), delete_article deletes it; the rank worker sets
+	 * its score (counters.c).  rebuild() repairs every row at once and
+	 * verify() lists the rows that differ from what the articles' rows
+	 * and stripes say: missing, extra, another tribe or author, or a
+	 * score off SPEC's formula over counts that have no stripe pending.
+	 */
+	[DT_SQL_RANK_INSERT] = {
+		"INSERT INTO drivetribe.article_ranks (article_id, tribe_id, author_id, score) "
+		"VALUES ($1, $2, $3, " DT_SCORE_SQL("0", "0", "0", "$4") ")",
+		4, {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID}
+	},
+	[DT_SQL_RANK_DELETE] = {
+		"DELETE FROM drivetribe.article_ranks WHERE article_id" EQ "$1",
+		1, {INT8OID}
+	},
+	[DT_SQL_RANK_DIFFERENCES] = {
+		"SELECT COALESCE(l.article_id, r.article_id), CASE "
+		"WHEN r.article_id IS NULL THEN 'missing' "
+		"WHEN l.article_id IS NULL THEN 'extra' "
+		"WHEN r.tribe_id" NE "l.tribe_id OR r.author_id" NE "l.author_id THEN "
+		"pg_catalog.format('tribe_id, author_id: live %s, %s; the article''s %s, %s', "
+		"r.tribe_id, r.author_id, l.tribe_id, l.author_id) "
+		"ELSE pg_catalog.format('score: live %s, not SPEC''s score of its counts (%s)', "
+		"r.score, l.score) END "
+		"FROM (" RANKS_DUE_SQL ") l "
+		"FULL JOIN drivetribe.article_ranks r ON r.article_id" EQ "l.article_id "
+		"WHERE r.article_id IS NULL OR l.article_id IS NULL "
+		"OR r.tribe_id" NE "l.tribe_id OR r.author_id" NE "l.author_id "
+		"OR (NOT l.striped AND r.score" NE "l.score) "
+		"ORDER BY 1",
+		0, {InvalidOid}
+	},
+	[DT_SQL_RANK_REPAIR] = {
+		"WITH due AS (" RANKS_DUE_SQL "), "
+		"gone AS (DELETE FROM drivetribe.article_ranks r WHERE NOT EXISTS "
+		"(SELECT FROM due WHERE due.article_id" EQ "r.article_id) RETURNING 1), "
+		"put AS (INSERT INTO drivetribe.article_ranks AS r "
+		"(article_id, tribe_id, author_id, score) "
+		"SELECT due.article_id, due.tribe_id, due.author_id, due.score FROM due "
+		"ON CONFLICT (article_id) DO UPDATE SET tribe_id = EXCLUDED.tribe_id, "
+		"author_id = EXCLUDED.author_id, score = EXCLUDED.score "
+		"WHERE (r.tribe_id, r.author_id, r.score) IS DISTINCT FROM "
+		"(EXCLUDED.tribe_id, EXCLUDED.author_id, EXCLUDED.score) RETURNING 1) "
+		"SELECT (SELECT pg_catalog.count(*) FROM gone), (SELECT pg_catalog.count(*) FROM put)",
+		0, {InvalidOid}
 	},
 };
 
@@ -500,9 +610,40 @@ dt_schema_level(void)
 	if (!OidIsValid(nsp) ||
 		!OidIsValid(get_relname_relid("article_stripes", nsp)))
 		return DT_SCHEMA_PLAIN;
+	if (OidIsValid(get_relname_relid("article_ranks", nsp)))
+		return DT_SCHEMA_RANK_TABLE;
 	if (!OidIsValid(get_relname_relid("articles_tribe_rank_idx", nsp)))
 		return DT_SCHEMA_STRIPED;
 	return DT_SCHEMA_RANKED;
+}
+
+/*
+ * dt_rank_statement: the feeds' statement for this database's SQL
+ * version: 1.3's over articles, or from 1.7 on the same over
+ * article_ranks.
+ */
+DtStatement
+dt_rank_statement(DtStatement stmt)
+{
+	if (dt_schema_level() != DT_SCHEMA_RANK_TABLE)
+		return stmt;
+	switch (stmt)
+	{
+		case DT_SQL_RANK_SCAN_FIRST:
+			return DT_SQL_RANK_SCAN_FIRST_1_7;
+		case DT_SQL_RANK_SCAN_AFTER:
+			return DT_SQL_RANK_SCAN_AFTER_1_7;
+		case DT_SQL_FEED_MERGE_FIRST:
+			return DT_SQL_FEED_MERGE_FIRST_1_7;
+		case DT_SQL_FEED_MERGE:
+			return DT_SQL_FEED_MERGE_1_7;
+		case DT_SQL_TRIBE_FEED_FIRST:
+			return DT_SQL_TRIBE_FEED_FIRST_1_7;
+		case DT_SQL_TRIBE_FEED_AFTER:
+			return DT_SQL_TRIBE_FEED_AFTER_1_7;
+		default:
+			return stmt;
+	}
 }
 
 /*

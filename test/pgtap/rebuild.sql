@@ -52,6 +52,9 @@ INSERT INTO _r(v) VALUES (drivetribe.rename_tribe(11, 'Bicycles'));
 SELECT is((SELECT count(*) FROM _r WHERE v > 0), 33::bigint, 'setup accepted');
 SELECT is_empty('SELECT * FROM drivetribe.verify()', 'verify(): consistent');
 
+-- fold the counter stripes first: rebuild() folds them (raw rows change,
+-- no read does)
+SELECT drivetribe.fold_stripes() AS folded \gset
 CREATE TEMP TABLE _good AS SELECT pg_temp.snap() AS s, (SELECT count(*) FROM drivetribe.events) AS nev;
 SELECT lives_ok('SELECT drivetribe.rebuild()', 'rebuild() of a consistent world');
 SELECT is(pg_temp.snap(), (SELECT s FROM _good), 'rebuild() of a consistent world changes nothing');
@@ -63,7 +66,10 @@ RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE n bigint; good bigint;
 BEGIN
   EXECUTE dml;
-  SELECT count(*), count(*) FILTER (WHERE projection = proj AND key ~ ('(^|[^0-9])' || key_id || '([^0-9]|$)'))
+  -- an article's rank row follows its row: a damaged article may show
+  -- in article_ranks as well
+  SELECT count(*), count(*) FILTER (WHERE (projection = proj OR (proj = 'articles' AND projection = 'article_ranks'))
+                                      AND key ~ ('(^|[^0-9])' || key_id || '([^0-9]|$)'))
     INTO n, good FROM drivetribe.verify();
   RETURN NEXT ok(n > 0 AND good = n, format('verify() reports %s (%s %s): %s rows, %s naming it', label, proj, key_id, n, good));
   PERFORM drivetribe.rebuild();
