@@ -48,5 +48,7 @@ extern bool dt_rank_worker_enabled;
 extern void dt_rank_worker_wanted(void);
 extern void dt_rank_worker_wanted_by_reader(void);
 extern PGDLLEXPORT void dt_rank_worker_main(Datum main_arg);
+extern PGDLLEXPORT void dt_rank_worker_permanent_main(Datum main_arg);
+extern void dt_rank_workers_register_permanent(const char *databases);
 
 #endif							/* DRIVETRIBE_COUNTERS_H */

@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+
 #include <math.h>
 
 #include "commands/trigger.h"
@@ -31,6 +33,9 @@ int			dt_idempotency_retention = 86400;
 
 /* drivetribe.hot_key_memory: how long a backend sends a held key's counter changes straight to its stripe */
 int			dt_hot_key_memory = 1000;
+
+/* drivetribe.rank_databases: databases with a permanent rank worker (preloaded) */
+static char *dt_rank_databases = NULL;
 
 void		_PG_init(void);
 
@@ -122,8 +127,24 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
-	MarkGUCPrefixReserved("drivetribe");
 	dt_progress_init();
+	/* a postmaster setting can only be defined while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("drivetribe.rank_databases",
+								   "Databases that get a permanent rank worker at server start.",
+								   "Needs drivetribe in shared_preload_libraries.  Each named database "
+								   "gets a rank worker with a reserved slot, running from the moment "
+								   "the server accepts connections (after a crash too); other "
+								   "databases start one when they need it, if a max_worker_processes "
+								   "slot is free.",
+								   &dt_rank_databases,
+								   "",
+								   PGC_POSTMASTER,
+								   GUC_LIST_INPUT,
+								   NULL, NULL, NULL);
+	MarkGUCPrefixReserved("drivetribe");
+	if (process_shared_preload_libraries_in_progress)
+		dt_rank_workers_register_permanent(dt_rank_databases);
 }
 
 /*

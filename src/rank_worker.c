@@ -68,11 +68,13 @@
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 #include "utils/wait_event.h"
 
 #include "counters.h"
@@ -367,34 +369,22 @@ rank_worker_look(void)
 }
 
 /*
- * dt_rank_worker_main: the worker's life.  Started by start_rank_worker()
- * with the database in main_arg and the extension's owner in bgw_extra.
+ * rank_worker_loop: fold every drivetribe.fold_interval while this worker
+ * holds the database's identity.  A dynamic worker leaves when there is
+ * nothing left to wait for (see the file banner); a permanent one (from
+ * drivetribe.rank_databases) stays, and takes the identity whenever it is
+ * free.  Caller is connected to the database.
  */
-void
-dt_rank_worker_main(Datum main_arg)
+static void
+rank_worker_loop(Oid database, bool permanent)
 {
-	Oid			database = DatumGetObjectId(main_arg);
-	Oid			role;
 	LOCKTAG		identity;
 	int			errors = 0;
+	bool		held = false;
 
-	memcpy(&role, MyBgworkerEntry->bgw_extra, sizeof(role));
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(database, role, 0);
 	SetConfigOption("lock_timeout", RANK_WORKER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "drivetribe rank worker", PGC_USERSET, PGC_S_OVERRIDE);
-
-	/* one worker per database: the identity is ours until we leave */
 	dt_lock_tag(&identity, database, DT_LOCK_RANK_WORKER, 0);
-	StartTransactionCommand();
-	if (LockAcquire(&identity, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
-	{
-		CommitTransactionCommand();
-		proc_exit(0);
-	}
-	CommitTransactionCommand();
 
 	for (;;)
 	{
@@ -406,39 +396,134 @@ dt_rank_worker_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		PG_TRY();
+		/* one worker per database: the identity is ours until we leave */
+		if (!held)
 		{
-			pending = rank_worker_fold();
-			errors = 0;
+			StartTransactionCommand();
+			held = LockAcquire(&identity, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+			CommitTransactionCommand();
+			if (!held && !permanent)
+				break;			/* another worker has it */
 		}
-		PG_CATCH();
+		if (held)
 		{
-			/* say why, and try again at the next interval */
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			pgstat_report_activity(STATE_IDLE, NULL);
-			if (++errors >= RANK_WORKER_MAX_ERRORS)
-				break;
+			PG_TRY();
+			{
+				pending = rank_worker_fold();
+				errors = 0;
+			}
+			PG_CATCH();
+			{
+				/* say why, and try again at the next interval */
+				EmitErrorReport();
+				FlushErrorState();
+				AbortCurrentTransaction();
+				pgstat_report_activity(STATE_IDLE, NULL);
+				if (++errors >= RANK_WORKER_MAX_ERRORS && !permanent)
+					break;
+			}
+			PG_END_TRY();
 		}
-		PG_END_TRY();
-		if (!pending)
+		if (!pending && !permanent)
 		{
 			/* leave, unless work came between the look and the release */
 			LockRelease(&identity, ExclusiveLock, true);
+			held = false;
 			if (!rank_worker_look())
 				break;
-			StartTransactionCommand();
-			if (LockAcquire(&identity, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
-			{
-				CommitTransactionCommand();
-				break;			/* a newer worker has it */
-			}
-			CommitTransactionCommand();
+			continue;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 dt_fold_interval, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 	proc_exit(0);
+}
+
+/*
+ * dt_rank_worker_main: a dynamic worker's life.  Started by
+ * start_rank_worker() with the database in main_arg and the extension's
+ * owner in bgw_extra.
+ */
+void
+dt_rank_worker_main(Datum main_arg)
+{
+	Oid			database = DatumGetObjectId(main_arg);
+	Oid			role;
+
+	memcpy(&role, MyBgworkerEntry->bgw_extra, sizeof(role));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(database, role, 0);
+	rank_worker_loop(database, false);
+}
+
+/*
+ * dt_rank_worker_permanent_main: the life of a worker registered at server
+ * start for a database of drivetribe.rank_databases (bgw_extra: its name).
+ * It connects as the bootstrap superuser, folds whenever the database has
+ * a drivetribe with stripes, and never leaves: its slot is reserved, and it
+ * is there from the moment the server accepts connections again after a
+ * crash.  The postmaster restarts it if it fails.
+ */
+void
+dt_rank_worker_permanent_main(Datum main_arg)
+{
+	char		dbname[BGW_EXTRALEN];
+
+	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	rank_worker_loop(MyDatabaseId, true);
+}
+
+/*
+ * dt_rank_workers_register_permanent: from _PG_init while the library is
+ * preloaded: one permanent worker per database named in
+ * drivetribe.rank_databases (a comma-separated list).
+ */
+void
+dt_rank_workers_register_permanent(const char *databases)
+{
+	char	   *list;
+	List	   *names;
+	ListCell   *lc;
+
+	if (databases == NULL || databases[0] == '\0')
+		return;
+	list = pstrdup(databases);
+	if (!SplitIdentifierString(list, ',', &names))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for drivetribe.rank_databases: \"%s\"", databases),
+				 errdetail("It must be a comma-separated list of database names.")));
+		return;
+	}
+	foreach(lc, names)
+	{
+		const char *name = (const char *) lfirst(lc);
+		BackgroundWorker worker;
+
+		if (strlen(name) >= BGW_EXTRALEN)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_NAME_TOO_LONG),
+					 errmsg("database name in drivetribe.rank_databases is too long: \"%s\"", name)));
+			continue;
+		}
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = 5;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, "drivetribe");
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "dt_rank_worker_permanent_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "drivetribe rank worker for %s", name);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "drivetribe rank worker");
+		strlcpy(worker.bgw_extra, name, BGW_EXTRALEN);
+		RegisterBackgroundWorker(&worker);
+	}
 }

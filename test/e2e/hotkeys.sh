@@ -38,8 +38,9 @@
 #     and verify() clean again.
 #  4. the score's lag bound: the moment part 1's load stops,
 #     drivetribe.article(id) of the hot article shows score = SPEC's formula
-#     over its counts (waiting at most 6 s; the lag is reported), its counts
-#     equal the recount, and one more uncontended view leaves it exact at once.
+#     over its counts (waiting at most SPEC's 2 s; the lag is reported), its
+#     counts equal the recount, and one more uncontended view shows in its
+#     count at once and in its score within 2 s.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running server with drivetribe installed
 # (and DT_ROOT, the repository, for scripts/cluster.sh).  Environment:
@@ -314,7 +315,7 @@ while :; do
     if [ $reads = 1 ]; then lag="at the first read"; else lag=$(awk -v a="$t_stop" -v b="$now" 'BEGIN { printf "after %.2f s", b - a }'); fi
     break
   fi
-  awk -v a="$t_stop" -v b="$now" 'BEGIN { exit !(b - a > 6) }' && break
+  awk -v a="$t_stop" -v b="$now" 'BEGIN { exit !(b - a > 2) }' && break
   sleep 0.1
 done
 touch "$work/load1.done"; wait "$monitor" || true
@@ -330,7 +331,7 @@ n=$(q -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_databas
 [ "$n" = 0 ] || fail "part 1: $n deadlocks (a single call must never deadlock)"
 [ -n "$lag" ] || {
   psql -X -d "$db" -c "SELECT *, public.spec_score(bumps, comments, views, posted_at) AS formula FROM drivetribe.article(1)"
-  fail "part 4: 6 s after the hot load stopped, article(1).score is not the formula over its counts"
+  fail "part 4: 2 s after the hot load stopped, article(1).score is not the formula over its counts (SPEC: at most 2 s)"
 }
 calls1=$(( $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/load1.out") + ${rr_calls:-0} ))
 step "part 1: $calls1 calls by $clients clients ($rr_clients at REPEATABLE READ: ${rr_calls:-0} calls, ${rr_retried:-0} retried after 40001) in ${seconds}s; article(1).score exact $lag after the load stopped (with $stripes_at_read stripes)"
@@ -348,19 +349,24 @@ verifies=$(grep -c '^verify 0$' "$work/monitor.out" || true)
 n=$(q -c "SELECT count(*) FROM drivetribe.article(1) a JOIN public.recount_articles r USING (article_id)
            WHERE (a.views, a.comments, a.bumps) = (r.views, r.comments, r.bumps)")
 [ "$n" = 1 ] || fail "part 4: article(1)'s counts differ from the log recount"
-# one more call, nobody else writing: exact at once, in the viewer's transaction and after it
+# one more call, nobody else writing: its count at once, in the viewer's
+# transaction; its score within SPEC's 2 s of the commit
 n=$(q <<'SQL'
 BEGIN;
 SELECT drivetribe.view_article(1) \gset
-SELECT abs(score - public.spec_score(bumps, comments, views, posted_at)) < 1e-9
-       AND views = (SELECT count(*) FROM drivetribe.events WHERE kind = 'article_viewed' AND article_id = 1)
+SELECT views = (SELECT count(*) FROM drivetribe.events WHERE kind = 'article_viewed' AND article_id = 1)
   FROM drivetribe.article(1);
 COMMIT;
 SQL
 )
-[ "$n" = t ] || fail "part 4: after an uncontended view, article(1) is not exact in the viewer's transaction"
-n=$(q -c "SELECT abs(score - public.spec_score(bumps, comments, views, posted_at)) < 1e-9 FROM drivetribe.article(1)")
-[ "$n" = t ] || fail "part 4: after an uncontended view, article(1).score is not exact"
+[ "$n" = t ] || fail "part 4: after an uncontended view, article(1)'s views are not exact in the viewer's transaction"
+n=$(q -c "DO \$\$ BEGIN
+  FOR i IN 1..40 LOOP
+    EXIT WHEN (SELECT abs(score - public.spec_score(bumps, comments, views, posted_at)) < 1e-9 FROM drivetribe.article(1));
+    PERFORM pg_sleep(0.05);
+  END LOOP; END \$\$;
+  SELECT abs(score - public.spec_score(bumps, comments, views, posted_at)) < 1e-9 FROM drivetribe.article(1)")
+[ "$n" = t ] || fail "part 4: 2 s after an uncontended view, article(1).score is not exact"
 
 # part 1: every count against the log; the hot keys were hot
 check_counts "part 1, after the hot load"
