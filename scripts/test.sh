@@ -20,6 +20,7 @@
 #     --no-build  skip installing dependencies and building/installing
 #     --only S    run only suite S (repeatable)
 #   env: DT_TEST_PORT (default 54310), DT_E2E_TIMEOUT (seconds, default 600),
+#        DT_E2E_ONLY (a glob of e2e script names to run, default all),
 #        DT_ISOLATION_TIMEOUT (seconds an isolation step may run before it is
 #        cancelled, default 30: a step that hangs fails its spec)
 set -uo pipefail
@@ -219,7 +220,7 @@ run_isolation() {
 # ---------------------------------------------------------------- e2e
 run_e2e() {
   local files=() f
-  for f in test/e2e/*.sh; do [ -f "$f" ] && [ -x "$f" ] && files+=("$f"); done
+  for f in test/e2e/${DT_E2E_ONLY:-*}.sh; do [ -f "$f" ] && [ -x "$f" ] && files+=("$f"); done
   if [ ${#files[@]} -eq 0 ]; then echo "e2e: no executable test/e2e/*.sh"; suite_result e2e 0 0 "no tests"; return; fi
   echo "e2e: ${#files[@]} scripts, each on a fresh database drivetribe_e2e"
   local t1=$SECONDS ok=0 bad=0 log rc t2

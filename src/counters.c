@@ -120,11 +120,16 @@ static SPIPlanPtr plans[DT_NUM_COUNTER_TABLES][CS_NUM][DT_NUM_SCHEMA_LEVELS];
  */
 #define HOT_KEY_SLOTS	256
 
+/* changes of one row version chain in one transaction before a new one */
+#define STRIPE_ROTATE_WRITES	64
+
 typedef struct HotKey
 {
 	DtCounterTable table;
 	int64		key;
 	TimestampTz until;
+	LocalTransactionId lxid;	/* the transaction that changed it in place */
+	int			in_place;		/* how often, in that transaction */
 } HotKey;
 
 static HotKey hot_keys[HOT_KEY_SLOTS];
@@ -146,11 +151,36 @@ key_is_hot(DtCounterTable table, int64 key)
 		slot->until > GetCurrentTransactionStartTimestamp();
 }
 
+/*
+ * one more in-place change of a key in this transaction; true once there
+ * were STRIPE_ROTATE_WRITES of them: every in-place change of a row walks
+ * the versions this transaction made of it, so many changes of one key in
+ * one transaction (an import, a batch) would be quadratic; the key's
+ * further changes go to the stripe instead
+ */
+static bool
+key_changed_in_place_often(DtCounterTable table, int64 key)
+{
+	HotKey	   *slot = hot_key_slot(table, key);
+
+	if (slot->key != key || slot->table != table || slot->lxid != MyProc->lxid)
+	{
+		slot->table = table;
+		slot->key = key;
+		slot->until = 0;
+		slot->lxid = MyProc->lxid;
+		slot->in_place = 0;
+	}
+	return ++slot->in_place > STRIPE_ROTATE_WRITES;
+}
+
 static void
 mark_key_hot(DtCounterTable table, int64 key)
 {
 	HotKey	   *slot = hot_key_slot(table, key);
 
+	if (slot->key != key || slot->table != table)
+		slot->lxid = InvalidLocalTransactionId;
 	slot->table = table;
 	slot->key = key;
 	slot->until = GetCurrentTransactionStartTimestamp() +
@@ -567,8 +597,6 @@ result_keys(void)
  * An id belongs to one live backend, so no writer waits for another
  * writer's stripe; the sequence wraps around after 2^31 ids.
  */
-#define STRIPE_ID_FIRST			262144	/* above MAX_BACKENDS: 1.6's stripes */
-#define STRIPE_ROTATE_WRITES	64
 
 static int32 stripe_id = 0;		/* 0: draw one at the next change */
 static Oid	stripe_seq = InvalidOid;	/* the sequence it came from */
@@ -659,7 +687,8 @@ dt_counters_add(DtCounterTable table, int64 key, const int64 *deltas)
 		return;
 	}
 	/* in place when the row is free (one statement, the common case) */
-	if (!IsolationUsesXactSnapshot() && !key_is_hot(table, key))
+	if (!IsolationUsesXactSnapshot() && !key_is_hot(table, key) &&
+		!key_changed_in_place_often(table, key))
 	{
 		run(table, CS_ADD, level, values);
 		if (SPI_processed > 0)

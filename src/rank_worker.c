@@ -246,15 +246,31 @@ dt_rank_worker_wanted_by_reader(void)
 {
 	static TimestampTz next_check = 0;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	Oid			owner;
+	Oid			caller;
+	int			sec_context;
+	bool		stripes = false;
 
 	if (now < next_check || !dt_rank_worker_enabled || RecoveryInProgress() ||
 		dt_schema_level() != DT_SCHEMA_RANK_TABLE)
 		return;
 	next_check = TimestampTzPlusMilliseconds(now, 1000);
-	if (rank_worker_running())
+	if (rank_worker_running() || !OidIsValid(owner = extension_owner()))
 		return;
-	dt_exec(DT_SQL_ARTICLE_STRIPES_EXIST, NULL, NULL, true, 1);
-	if (dt_result_bool(0, 1))
+	/* a reader has no privilege on the stripes: look as the owner */
+	GetUserIdAndSecContext(&caller, &sec_context);
+	SetUserIdAndSecContext(owner, sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		dt_exec(DT_SQL_ARTICLE_STRIPES_EXIST, NULL, NULL, true, 1);
+		stripes = dt_result_bool(0, 1);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(caller, sec_context);
+	}
+	PG_END_TRY();
+	if (stripes)
 		start_rank_worker();
 }
 
