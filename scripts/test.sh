@@ -24,6 +24,7 @@
 #        DT_ISOLATION_TIMEOUT (seconds an isolation step may run before it is
 #        cancelled, default 30: a step that hangs fails its spec)
 set -uo pipefail
+shopt -s extglob   # DT_E2E_ONLY may be a pattern such as @(a|b)
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 ROOT=$(pwd)
