@@ -48,4 +48,12 @@ extern uint32 dt_lock_key_ids(int64 a, int64 b);
 extern void dt_lock_ids(DtLockClass lock_class, int64 a, int64 b,
 						LOCKMODE mode);
 
+/*
+ * Table locks in the update's order (locks.c, docs/design.md "Lock
+ * order"): the first locks a write call takes.
+ */
+extern int	dt_installed_version(void);
+extern void dt_lock_tables(LOCKMODE log_mode, LOCKMODE mode,
+						   bool check_privileges);
+
 #endif							/* DRIVETRIBE_LOCKS_H */
