@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # ALTER EXTENSION drivetribe UPDATE under concurrent writers (issue 18 item
-# 10).  For each starting version (DT_UPGRADE_LOAD_FROM, default "1.2 1.1
+# 10).  First, for every update script, the tables it locks against
+# writers (pg_locks inside its transaction) must be the ones listed for it
+# (src/locks.c's update_locks, docs/design.md "Lock order").  Then, for
+# each starting version (DT_UPGRADE_LOAD_FROM, default "1.2 1.1
 # 1.0"): installs that version with a generated community, starts 8 pgbench
 # clients calling a random mix of every write function, runs
 # `ALTER EXTENSION drivetribe UPDATE` (every script of the path in one
@@ -133,6 +136,49 @@ SQL
   fi
 }
 
+# ---------------------------------------------------------------- the list
+# The tables each update script locks in a mode that conflicts with a
+# writer's (SHARE and stronger; an index counts as its table), read from
+# pg_locks inside the script's transaction: they must be the ones
+# src/locks.c's update_locks lists for that script (docs/design.md "Lock
+# order"), or writers may deadlock with an update whatever this load does.
+expected_locks() {  # SCRIPT (e.g. 1.0--1.1)
+  case $1 in
+    1.0--1.1) echo "events" ;;
+    1.1--1.2) echo "articles follows" ;;
+    1.2--1.3) echo "articles memberships" ;;
+    1.3--1.4) echo "events" ;;
+    *) echo "" ;;
+  esac
+}
+for script in "$root"/drivetribe--*--*.sql; do
+  step=$(basename "$script" .sql); step=${step#drivetribe--}
+  from=${step%--*}; to=${step#*--}
+  dropdb --if-exists "$db" >/dev/null 2>&1 || true
+  createdb "$db"
+  q -c "CREATE EXTENSION drivetribe VERSION '$from'" >/dev/null 2>&1 || fail "CREATE EXTENSION drivetribe VERSION '$from'"
+  got=$(q 2>/dev/null <<SQL | paste -sd ' '
+CREATE TEMP TABLE old_rels AS
+  SELECT c.oid, c.relkind, coalesce(t.relname, c.relname) AS tbl
+    FROM pg_class c
+    LEFT JOIN pg_index i ON i.indexrelid = c.oid
+    LEFT JOIN pg_class t ON t.oid = i.indrelid
+   WHERE c.relnamespace = 'drivetribe'::regnamespace AND c.relkind IN ('r', 'p', 'i', 'S');
+BEGIN;
+ALTER EXTENSION drivetribe UPDATE TO '$to';
+SELECT DISTINCT o.tbl FROM pg_locks l JOIN old_rels o ON o.oid = l.relation
+ WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation'
+   AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+ ORDER BY 1;
+ROLLBACK;
+SQL
+)
+  [ "$got" = "$(expected_locks "$step")" ] ||
+    fail "drivetribe--$step.sql locks [$got] against writers, expected [$(expected_locks "$step")]: update src/locks.c (update_locks), docs/design.md \"Lock order\" and expected_locks here"
+done
+echo "  every update script locks the tables src/locks.c lists for it"
+
+# ---------------------------------------------------------------- under load
 # every starting version runs (in a subshell: fail ends only its run)
 failed_from=()
 for from in ${DT_UPGRADE_LOAD_FROM:-1.2 1.1 1.0}; do
