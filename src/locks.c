@@ -2,7 +2,9 @@
  *
  * locks.c
  *	  Lock tags of the extension's own locks (see locks.h): advisory tags
- *	  in a space (the tag's fourth field) that no SQL function reaches.
+ *	  in a space (the tag's fourth field) that no SQL function reaches;
+ *	  and the order of the table locks every call takes first, the
+ *	  update's (update_locks, docs/design.md "Lock order").
  *
  *-------------------------------------------------------------------------
  */
@@ -179,9 +181,8 @@ lock_table(const char *relname, LOCKMODE mode, bool missing_ok,
 }
 
 /*
- * dt_lock_tables: the first locks of a write call (and of verify(),
- * rebuild() and fold_stripes()): the tables an update from this database's
- * version would lock (update_locks, in its order), in `mode`, then the log
+ * dt_lock_tables: the first locks of a write call (and of verify() and
+ * rebuild()): the tables an update from this database's version would lock (update_locks, in its order), in `mode`, then the log
  * in `log_mode` if it was not among them.  The caller holds no lock of the
  * extension yet in this call (no advisory lock, no row lock, no other
  * table); locks held from earlier calls of the same transaction are the

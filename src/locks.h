@@ -20,6 +20,11 @@
  * Keys are a class plus a 32-bit hash of up to two ids: a collision only
  * makes two unrelated calls wait for each other.
  *
+ * Before any of these, a call takes its table locks, in the order an
+ * ALTER EXTENSION drivetribe UPDATE from the database's version would
+ * take them (dt_lock_tables(); the list is update_locks in locks.c), so
+ * writers and an update running meanwhile never deadlock.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef DRIVETRIBE_LOCKS_H

@@ -44,6 +44,7 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "catalog/pg_type.h"
+#include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -842,6 +843,8 @@ drivetribe_rebuild(PG_FUNCTION_ARGS)
 	dt_progress_begin("drivetribe.rebuild()");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
+	/* a hot standby refuses it with 25006, as it did LOCK TABLE */
+	PreventCommandDuringRecovery("drivetribe.rebuild()");
 	dt_progress_status("waiting for EXCLUSIVE lock on drivetribe.events");
 	/* ROW EXCLUSIVE on the tables an update would lock first, as writers */
 	dt_lock_tables(ExclusiveLock, RowExclusiveLock, true);
