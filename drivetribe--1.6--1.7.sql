@@ -111,3 +111,16 @@ COMMENT ON COLUMN drivetribe.article_view.score IS 'the rank score (what feeds o
 ------------------------------------------------------------------------
 -- the stream
 ------------------------------------------------------------------------
+
+------------------------------------------------------------------------
+-- updates under load: ALTER EXTENSION drivetribe UPDATE runs every script
+-- of its path in one transaction while writers keep calling the library.
+-- Writers take their table locks first, in the order the scripts of the
+-- path lock tables against them (src/locks.c, update_locks; docs/design.md
+-- "Lock order").  A statement here that locks a table of the schema in
+-- SHARE mode or stronger (ALTER TABLE, DROP INDEX, CREATE INDEX without
+-- CONCURRENTLY, LOCK TABLE, ...) must be listed there, in this script's
+-- order, with a relation this script creates in version_marks;
+-- test/e2e/upgrade_under_load.sh checks the list against pg_locks.
+-- Nothing to run here.
+------------------------------------------------------------------------

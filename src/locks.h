@@ -20,6 +20,11 @@
  * Keys are a class plus a 32-bit hash of up to two ids: a collision only
  * makes two unrelated calls wait for each other.
  *
+ * Before any of these, a call takes its table locks, in the order an
+ * ALTER EXTENSION drivetribe UPDATE from the database's version would
+ * take them (dt_lock_tables(); the list is update_locks in locks.c), so
+ * writers and an update running meanwhile never deadlock.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef DRIVETRIBE_LOCKS_H
@@ -47,5 +52,13 @@ extern void dt_lock_tag(LOCKTAG *tag, Oid database, DtLockClass lock_class,
 extern uint32 dt_lock_key_ids(int64 a, int64 b);
 extern void dt_lock_ids(DtLockClass lock_class, int64 a, int64 b,
 						LOCKMODE mode);
+
+/*
+ * Table locks in the update's order (locks.c, docs/design.md "Lock
+ * order"): the first locks a write call takes.
+ */
+extern int	dt_installed_version(void);
+extern void dt_lock_tables(LOCKMODE log_mode, LOCKMODE mode,
+						   bool check_privileges);
 
 #endif							/* DRIVETRIBE_LOCKS_H */

@@ -28,7 +28,11 @@
  * event is appended while it replays and corrects; readers of the log and
  * of the projections never wait for it, and it waits only for writers
  * already in progress.  Its corrections take row locks on rows no writer
- * can hold (writers are kept out), so it cannot deadlock with them.
+ * can hold (writers are kept out), so it cannot deadlock with them.  Both
+ * take their first table locks as writers do (dt_lock_tables(), locks.c):
+ * the tables an ALTER EXTENSION drivetribe UPDATE from this database's
+ * version would lock, in the update's order, then the log, so neither
+ * deadlocks with an update running meanwhile.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +44,7 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "catalog/pg_type.h"
+#include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -47,6 +52,7 @@
 #include "utils/timestamp.h"
 
 #include "counters.h"
+#include "locks.h"
 #include "monitor.h"
 #include "progress.h"
 #include "replay.h"
@@ -879,8 +885,11 @@ drivetribe_rebuild(PG_FUNCTION_ARGS)
 	dt_progress_begin("drivetribe.rebuild()");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
+	/* a hot standby refuses it with 25006, as it did LOCK TABLE */
+	PreventCommandDuringRecovery("drivetribe.rebuild()");
 	dt_progress_status("waiting for EXCLUSIVE lock on drivetribe.events");
-	SPI_execute("LOCK TABLE drivetribe.events IN EXCLUSIVE MODE", false, 0);
+	/* ROW EXCLUSIVE on the tables an update would lock first, as writers */
+	dt_lock_tables(ExclusiveLock, RowExclusiveLock, true);
 	/* no writer holds a row now: fold every counter stripe */
 	dt_progress_status("folding counter stripes");
 	for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
@@ -925,6 +934,8 @@ drivetribe_verify(PG_FUNCTION_ARGS)
 	dt_progress_begin("drivetribe.verify()");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
+	/* its ACCESS SHARE locks in the update's order (docs/design.md "Lock order") */
+	dt_lock_tables(AccessShareLock, AccessShareLock, true);
 	state = dt_replay_log(true);
 	differences = dt_reconcile(state, false,
 							   (ReturnSetInfo *) fcinfo->resultinfo, NULL);

@@ -20,7 +20,10 @@
  *	   if it had one);
  *	4. append the event (event.c) and apply it (project.c, live sink).
  *
- * The locks (in this order; see docs/design.md, "Hot keys"): a comment's
+ * The locks (in this order; see docs/design.md, "Lock order"): the
+ * tables, first of all and in the order an ALTER EXTENSION drivetribe
+ * UPDATE from this database's version would take them (connect_spi,
+ * locks.c), then the log; the event_id's lock (idempotency.c); a comment's
  * row (delete_comment); the article's advisory lock, shared to use the
  * article and exclusive to delete it, then the article's row to change
  * its title or state; the advisory lock of the pair an edge joins
@@ -42,11 +45,9 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
-#include "nodes/makefuncs.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "miscadmin.h"
@@ -398,11 +399,17 @@ accept_event(DtEvent *ev)
 
 /*
  * connect_spi: refuse a read-only transaction (25006), connect to SPI and
- * take the log's ROW EXCLUSIVE lock before any row lock.  rebuild() takes
- * EXCLUSIVE on the log before it touches the projections, so a writer and
- * a rebuild queue on the log's lock in one order and never deadlock.  (The
- * lock is the one the append would take anyway; taking it first costs a
- * fast-path lock.)
+ * take the call's table locks before any other lock (dt_lock_tables(),
+ * locks.c): ROW EXCLUSIVE on the tables an ALTER EXTENSION drivetribe
+ * UPDATE from this database's version would lock, in the update's order,
+ * then on the log.  A writer therefore waits for an update running
+ * meanwhile without holding a table it will lock, and the update waits
+ * for writers already in progress, which wait for nothing it holds: no
+ * deadlock.  rebuild() takes the same tables first too, with EXCLUSIVE on
+ * the log, so a writer and a rebuild queue on the log's lock and never
+ * deadlock.  On a database at the newest version the only lock is the
+ * log's, the one the append would take anyway (a fast-path lock).  The
+ * caller holds no lock of the extension yet in this call.
  */
 static void
 connect_spi(FunctionCallInfo fcinfo)
@@ -427,8 +434,7 @@ connect_spi(FunctionCallInfo fcinfo)
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	(void) RangeVarGetRelid(makeRangeVar("drivetribe", "events", -1),
-							RowExclusiveLock, false);
+	dt_lock_tables(RowExclusiveLock, RowExclusiveLock, false);
 }
 
 /* ---------- users ---------- */
