@@ -29,26 +29,16 @@ COMMENT ON COLUMN drivetribe.article_ranks.tribe_id IS 'its tribe (for the tribe
 COMMENT ON COLUMN drivetribe.article_ranks.author_id IS 'its author (for the author''s ranking)';
 COMMENT ON COLUMN drivetribe.article_ranks.score IS 'log10(greatest(10*bumps + 5*comments + views, 1)) + epoch(posted_at)/45000 over its counts';
 
--- exact at once: SPEC's score over each live article's row plus stripes
+-- exact at once: SPEC's score over each live article's counts (1.6's
+-- article_view: row plus stripes)
 INSERT INTO drivetribe.article_ranks (article_id, tribe_id, author_id, score)
-SELECT a.article_id, a.tribe_id, a.author_id,
+SELECT v.article_id, v.tribe_id, v.author_id,
        pg_catalog.log10(GREATEST(
-         (10 OPERATOR(pg_catalog.*) c.bumps) OPERATOR(pg_catalog.+)
-         (5 OPERATOR(pg_catalog.*) c.comments) OPERATOR(pg_catalog.+) c.views,
+         (10 OPERATOR(pg_catalog.*) v.bumps) OPERATOR(pg_catalog.+)
+         (5 OPERATOR(pg_catalog.*) v.comments) OPERATOR(pg_catalog.+) v.views,
          1)::pg_catalog.float8) OPERATOR(pg_catalog.+)
-       (EXTRACT(epoch FROM a.posted_at) OPERATOR(pg_catalog./) 45000)::pg_catalog.float8
-  FROM drivetribe.articles a
-  LEFT JOIN (SELECT x.article_id,
-                    pg_catalog.sum(x.views)::pg_catalog.int8 AS views,
-                    pg_catalog.sum(x.comments)::pg_catalog.int8 AS comments,
-                    pg_catalog.sum(x.bumps)::pg_catalog.int8 AS bumps
-               FROM drivetribe.article_stripes x GROUP BY x.article_id) d
-         ON d.article_id OPERATOR(pg_catalog.=) a.article_id
-  CROSS JOIN LATERAL (
-    SELECT a.views OPERATOR(pg_catalog.+) COALESCE(d.views, 0) AS views,
-           a.comments OPERATOR(pg_catalog.+) COALESCE(d.comments, 0) AS comments,
-           a.bumps OPERATOR(pg_catalog.+) COALESCE(d.bumps, 0) AS bumps) c
- WHERE NOT a.deleted;
+       (EXTRACT(epoch FROM v.posted_at) OPERATOR(pg_catalog./) 45000)::pg_catalog.float8
+  FROM drivetribe.article_view v;
 
 CREATE INDEX article_ranks_rank_idx
     ON drivetribe.article_ranks (score DESC, article_id DESC);
