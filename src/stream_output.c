@@ -84,7 +84,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 #include "utils/uuid.h"
 
 #include "stream.h"
@@ -527,21 +526,9 @@ conversion_to_utf8(StreamState *state)
 {
 	if (!state->to_utf8_looked_up)
 	{
-		Oid			conversion = FindDefaultConversion(PG_CATALOG_NAMESPACE,
-													   GetDatabaseEncoding(),
-													   PG_UTF8);
-
-		state->to_utf8 = InvalidOid;
-		if (OidIsValid(conversion))
-		{
-			HeapTuple	tuple = SearchSysCache1(CONVOID, ObjectIdGetDatum(conversion));
-
-			if (HeapTupleIsValid(tuple))
-			{
-				state->to_utf8 = ((Form_pg_conversion) GETSTRUCT(tuple))->conproc;
-				ReleaseSysCache(tuple);
-			}
-		}
+		/* (despite its name, this returns the conversion's function) */
+		state->to_utf8 = FindDefaultConversion(PG_CATALOG_NAMESPACE,
+											   GetDatabaseEncoding(), PG_UTF8);
 		if (!OidIsValid(state->to_utf8))
 			ereport(WARNING,
 					(errmsg("no default conversion from encoding \"%s\" to UTF8 in pg_catalog",

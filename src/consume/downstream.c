@@ -187,7 +187,8 @@ start_command(const ConsumeOptions *opts, Batch *batch, int attempt)
 
 /*
  * The batch's seqs for a message: every one for a small batch ("seq 70, 72,
- * 75"), else the range ("seq 70 to 1204").  Reads the batch file again.
+ * 75"), else the range ("seq 70 to 1204").  Reads the batch file again:
+ * never while a command runs, whose standard input shares the file's offset.
  */
 static void
 describe_seqs(const Batch *batch, char *out, size_t size)
@@ -265,6 +266,7 @@ batch_deliver(const ConsumeOptions *opts, Batch *batch, Stream *stream)
 		log_msg("could not write the batch file: %s", strerror(errno));
 		return DT_EXIT_USAGE;
 	}
+	describe_seqs(batch, seqs, sizeof(seqs));
 	for (int attempt = 1;; attempt++)
 	{
 		pid_t		pid = start_command(opts, batch, attempt);
@@ -277,7 +279,6 @@ batch_deliver(const ConsumeOptions *opts, Batch *batch, Stream *stream)
 					 opts->max_tries);
 		else
 			snprintf(next, sizeof(next), "retrying in %.0f s", backoff);
-		describe_seqs(batch, seqs, sizeof(seqs));
 		if (pid < 0)
 			log_msg("could not start the downstream command: %s; %s", strerror(errno), next);
 		else

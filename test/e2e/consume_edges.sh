@@ -34,7 +34,7 @@ bg=
 cleanup() {
   [ -z "$bg" ] || kill -9 "$bg" 2>/dev/null || true
   dt__cleanup_temp
-  rm -rf "$work"
+  if [ -n "${DT_CONSUME_EDGES_KEEP:-}" ]; then echo "consume_edges: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }

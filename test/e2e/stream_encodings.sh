@@ -78,7 +78,9 @@ PERL
 for enc in WIN1252 EUC_JP UTF8; do
   db=dt_e2e_enc_$(echo "$enc" | tr 'A-Z' 'a-z')
   dbs+=("$db")
-  q() { PGCLIENTENCODING=UTF8 psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+  # decoding reads flushed WAL only: every commit flushes (the test
+  # cluster runs with synchronous_commit off)
+  q() { PGOPTIONS='-c synchronous_commit=on' PGCLIENTENCODING=UTF8 psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
   dropdb --if-exists "$db" >/dev/null 2>&1 || true
   createdb -E "$enc" --locale=C -T template0 "$db"
   [ "$(q -c 'SELECT getdatabaseencoding()')" = "$enc" ] || fail "$db is not $enc"
