@@ -27,7 +27,7 @@ dbs=()
 cleanup() {
   local d
   for d in "${dbs[@]}"; do
-    psql -X -q -d "$d" -c "SELECT pg_drop_replication_slot('dt_e2e_enc')" >/dev/null 2>&1 || true
+    psql -X -q -d "$d" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()" >/dev/null 2>&1 || true
     dropdb --if-exists "$d" >/dev/null 2>&1 || true
   done
   rm -rf "$work"
@@ -36,7 +36,6 @@ trap cleanup EXIT
 fail() { echo "stream_encodings: FAILED: $*"; exit 1; }
 step() { echo "stream_encodings: $*"; }
 sender=$root/examples/notifications/send-notifications
-slot=dt_e2e_enc
 
 # check.pl FILE EXPECTED...: every line of FILE a JSON object (strict
 # UTF-8); the strings of its event objects (recursively) include every
@@ -77,6 +76,7 @@ PERL
 
 for enc in WIN1252 EUC_JP UTF8; do
   db=dt_e2e_enc_$(echo "$enc" | tr 'A-Z' 'a-z')
+  slot=$db
   dbs+=("$db")
   # decoding reads flushed WAL only: every commit flushes (the test
   # cluster runs with synchronous_commit off)
@@ -124,8 +124,8 @@ SQL
   PGCLIENTENCODING=$enc psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" \
     -c "SELECT data FROM pg_logical_slot_peek_changes('$slot', NULL, NULL)" >"$work/$enc.sql_own"
   check "pg_logical_slot_peek_changes (client $enc)" "$work/$enc.sql_own"
-  q -c "SELECT encode(data, 'base64') FROM pg_logical_slot_peek_binary_changes('$slot', NULL, NULL)" |
-    perl -MMIME::Base64 -ne 'print decode_base64($_), "\n"' >"$work/$enc.binary"
+  q -c "SELECT encode(data, 'hex') FROM pg_logical_slot_peek_binary_changes('$slot', NULL, NULL)" |
+    perl -ne 'chomp; print pack("H*", $_), "\n"' >"$work/$enc.binary"
   check "pg_logical_slot_peek_binary_changes" "$work/$enc.binary"
 
   # 2. pg_recvlogical (reads and confirms up to the heartbeat)
