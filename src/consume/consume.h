@@ -14,9 +14,9 @@
  * default (the consumer never skips), or --max-tries times, after which it
  * stops (DT_EXIT_DOWNSTREAM, naming the batch's seqs) or, with
  * --dead-letter, appends the batch to that file and goes on.  Killed at any
- * moment, it restarts from the position
- * in its state file; what it re-delivers is the one batch it had not
- * confirmed, and each event carries event_id for the downstream to dedupe.
+ * moment, it restarts from the position in its state file; what it
+ * re-delivers is the one batch it had not confirmed, and each event carries
+ * event_id for the downstream to dedupe.
  *
  * Invariant: the server's confirmed position <= the state file's position.
  * The state file is written before every confirmation, so the slot can only
@@ -25,7 +25,8 @@
  * the consumer stops (DT_EXIT_SLOT_AHEAD) instead of skipping what lies
  * between.  A slot the server invalidated (max_slot_wal_keep_size:
  * wal_status lost) cannot be read again: the consumer stops
- * (DT_EXIT_SLOT_LOST) and says what it had confirmed.  The slot may legitimately be behind it: a server that crashes
+ * (DT_EXIT_SLOT_LOST) and says what it had confirmed.  The slot may
+ * legitimately be behind it: a server that crashes
  * before a checkpoint forgets confirmations it had not written to disk;
  * the consumer then asks to start at its own position, and the server
  * skips the transactions that committed before it.
