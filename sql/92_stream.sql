@@ -112,6 +112,19 @@ SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 
 SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'include_xid', 'maybe');
 SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'include_commits', 'sometimes');
 SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'format', 'v2');
+-- an empty or blank kinds list, or an empty element, is an error (issue
+-- 18: 1.6 read each as "no kind", and a consumer confirmed past every
+-- event); white space around a kind is allowed
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', '');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', ',');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', ' ');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', E' ,\t, ');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', 'user_registered,');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', ',user_registered');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', 'user_registered,, article_bumped');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', 'user_registered, ,article_bumped');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', 'user_registered article_bumped');
+SELECT count(*) FROM pg_logical_slot_peek_changes('regress_stream', NULL, NULL, 'kinds', ' user_registered , article_bumped ');
 -- the peeks consumed nothing
 SELECT object FROM pg_temp.changes();
 

@@ -25,7 +25,15 @@
  * subtransaction's rows are not replayed either) or for a transaction
  * that inserted no event: no BEGIN/COMMIT frames at all.
  *
- * Options: kinds 'k1,k2,...' (only these kinds), include_xid and
+ * Text: UTF-8 JSON in every database encoding.  A UTF8 database's text
+ * goes as it is; in any other encoding the object is ASCII only, every
+ * other character converted to Unicode and written as a \uXXXX escape
+ * (see append_json_as_ascii()), so that the same JSON is valid on the
+ * replication protocol and as the text pg_logical_slot_get_changes()
+ * returns.
+ *
+ * Options: kinds 'k1,k2,...' (only these kinds; an empty or blank list or
+ * element is an error), include_xid and
  * include_commit_time (booleans: add "xid" and "commit_time"), and
  * include_commits (boolean): after the last object of each transaction
  * it emitted something for, {"commit":true,"events":N,"end_lsn":"...",
@@ -60,8 +68,12 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_conversion.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "parser/scansup.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
 #include "utils/builtins.h"
@@ -118,6 +130,9 @@ typedef struct StreamState
 	bool		include_xid;
 	bool		include_commit_time;
 	bool		include_commits;	/* a commit object ends each transaction */
+	Oid			to_utf8;		/* conversion proc from the database encoding
+								 * to UTF-8, once looked up */
+	bool		to_utf8_looked_up;
 	int			skipped;		/* changes skipped since the last progress report */
 	bool		emitted;		/* the current transaction emitted something */
 	int64		events;			/* events emitted for the current transaction */
@@ -210,32 +225,66 @@ parse_bool_option(DefElem *elem)
 	return value;
 }
 
+/*
+ * kinds: a comma-separated list of event kinds, white space around each
+ * ignored.  An empty or blank list, or an empty or blank element (',',
+ * 'article_bumped,'), is an error: 1.6 read them as "no kind" and emitted
+ * nothing, so a consumer confirmed past every event.
+ */
 static void
 parse_kinds_option(StreamState *state, DefElem *elem)
 {
+	const char *value;
 	char	   *list;
-	char	   *kind;
-	char	   *save;
+	char	   *element;
+	int			n = 0;
 
 	if (elem->arg == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"kinds\" of the drivetribe plugin needs a value"),
 				 errhint("Pass a comma-separated list of event kinds, such as 'article_bumped,comment_posted'.")));
+	value = strVal(elem->arg);
 	state->filter_kinds = true;
-	list = pstrdup(strVal(elem->arg));
-	for (kind = strtok_r(list, ", ", &save); kind != NULL;
-		 kind = strtok_r(NULL, ", ", &save))
+	if (value[strspn(value, ", \t\n\r\f\v")] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for option \"kinds\" of the drivetribe plugin", value),
+				 errdetail("The list names no event kind."),
+				 errhint("Pass a comma-separated list of event kinds, such as 'article_bumped,comment_posted', or leave the option out to get every kind.")));
+	list = pstrdup(value);
+	element = list;
+	for (;;)
 	{
-		DtEventKind k = dt_kind_from_name(kind);
+		char	   *comma = strchr(element, ',');
+		char	   *end;
+		DtEventKind k;
 
+		if (comma != NULL)
+			*comma = '\0';
+		n++;
+		/* trim ASCII white space on both sides */
+		while (*element != '\0' && scanner_isspace(*element))
+			element++;
+		end = element + strlen(element);
+		while (end > element && scanner_isspace(end[-1]))
+			*--end = '\0';
+		if (*element == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value \"%s\" for option \"kinds\" of the drivetribe plugin", value),
+					 errdetail("Element %d of the list is empty.", n),
+					 errhint("Pass a comma-separated list of event kinds, such as 'article_bumped,comment_posted', or leave the option out to get every kind.")));
+		k = dt_kind_from_name(element);
 		if (k == DT_NUM_KINDS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("\"%s\" is not an event kind", kind),
+					 errmsg("\"%s\" is not an event kind", element),
 					 errdetail("The drivetribe plugin's option \"kinds\" lists event kinds such as article_bumped.")));
-		else
-			state->kinds[k] = true;
+		state->kinds[k] = true;
+		if (comma == NULL)
+			break;
+		element = comma + 1;
 	}
 	pfree(list);
 }
@@ -390,6 +439,155 @@ append_transaction(StringInfo out, StreamState *state, ReorderBufferTXN *txn,
 						 timestamptz_to_str(txn->xact_time.commit_time));
 }
 
+/*
+ * Text in the stream (SPEC "Stream": UTF-8 JSON whatever the database's
+ * encoding).  In a UTF8 database the plugin writes the database's bytes,
+ * which are UTF-8.  In any other encoding it writes ASCII only: every
+ * character above ASCII, converted to Unicode, becomes a \uXXXX escape (a
+ * surrogate pair above U+FFFF).  ASCII is UTF-8 and is also valid text in
+ * every server encoding, which matters because pg_logical_slot_get_changes()
+ * returns the output as text of the database's encoding (and converts it to
+ * the client's): raw UTF-8 bytes would reach a client of a WIN1252 database
+ * as "RenÃ©", and are not even valid EUC_JP.  So pg_recvlogical, a
+ * consumer on the replication protocol and every SQL client get the same
+ * JSON, which any JSON parser decodes to the right characters.
+ *
+ * Characters above ASCII only ever occur inside JSON strings (keys and
+ * syntax are ASCII), so escaping them is always valid JSON; escape_json()
+ * already escaped quotes, backslashes and control characters, which are
+ * ASCII in every server encoding (all of them keep ASCII bytes for ASCII).
+ * A character with no Unicode equivalent (WIN1252's five undefined bytes,
+ * stored through a WIN1252 client) becomes U+FFFD instead of an error: an
+ * error here would stop the slot for good, every retry decoding the same
+ * row.  SQL_ASCII gives bytes no meaning: what is valid UTF-8 is read as
+ * UTF-8, any other byte becomes U+FFFD.
+ */
+
+/* \uXXXX */
+static void
+append_unicode_escape(StringInfo out, pg_wchar c)
+{
+	static const char hex[] = "0123456789abcdef";
+	char		text[6];
+
+	text[0] = '\\';
+	text[1] = 'u';
+	text[2] = hex[(c >> 12) & 0xf];
+	text[3] = hex[(c >> 8) & 0xf];
+	text[4] = hex[(c >> 4) & 0xf];
+	text[5] = hex[c & 0xf];
+	appendBinaryStringInfo(out, text, 6);
+}
+
+/* UTF-8 text, ASCII as it is and every other character escaped */
+static void
+append_utf8_as_ascii(StringInfo out, const unsigned char *s, int len)
+{
+	int			i = 0;
+
+	while (i < len)
+	{
+		int			start = i;
+		int			l;
+		pg_wchar	c;
+
+		while (i < len && !IS_HIGHBIT_SET(s[i]))
+			i++;
+		appendBinaryStringInfo(out, (const char *) s + start, i - start);
+		if (i >= len)
+			break;
+		l = pg_utf_mblen(s + i);
+		if (l > len - i || !pg_utf8_islegal(s + i, l))
+		{
+			c = 0xFFFD;			/* not UTF-8 (SQL_ASCII): one byte */
+			l = 1;
+		}
+		else
+			c = utf8_to_unicode(s + i);
+		if (c > 0xFFFF)
+		{
+			c -= 0x10000;
+			append_unicode_escape(out, 0xD800 + (c >> 10));
+			append_unicode_escape(out, 0xDC00 + (c & 0x3FF));
+		}
+		else
+			append_unicode_escape(out, c);
+		i += l;
+	}
+}
+
+/*
+ * The conversion function from the database encoding to UTF-8, found in
+ * pg_catalog (not through search_path), or InvalidOid if there is none.
+ * Caller is in a decoding callback (catalog access allowed).
+ */
+static Oid
+conversion_to_utf8(StreamState *state)
+{
+	if (!state->to_utf8_looked_up)
+	{
+		/* (despite its name, this returns the conversion's function) */
+		state->to_utf8 = FindDefaultConversion(PG_CATALOG_NAMESPACE,
+											   GetDatabaseEncoding(), PG_UTF8);
+		if (!OidIsValid(state->to_utf8))
+			ereport(WARNING,
+					(errmsg("no default conversion from encoding \"%s\" to UTF8 in pg_catalog",
+							GetDatabaseEncodingName()),
+					 errdetail("The drivetribe stream writes every character above ASCII as U+FFFD.")));
+		state->to_utf8_looked_up = true;
+	}
+	return state->to_utf8;
+}
+
+/*
+ * Append line, JSON in a database encoding other than UTF8, to out as
+ * ASCII-only JSON (see above).  Caller is in a decoding callback.
+ */
+static void
+append_json_as_ascii(StreamState *state, StringInfo out, const char *line,
+					 int len)
+{
+	int			encoding = GetDatabaseEncoding();
+	int			size = len * MAX_CONVERSION_GROWTH + 1;
+	unsigned char *utf8;
+	Oid			proc;
+	int			pos = 0;
+
+	if (encoding == PG_SQL_ASCII)
+	{
+		append_utf8_as_ascii(out, (const unsigned char *) line, len);
+		return;
+	}
+	proc = conversion_to_utf8(state);
+	utf8 = palloc(size);
+	while (pos < len)
+	{
+		if (OidIsValid(proc))
+		{
+			int			done;
+
+			done = pg_do_encoding_conversion_buf(proc, encoding, PG_UTF8,
+												 (unsigned char *) line + pos,
+												 len - pos, utf8, size, true);
+			if (done > 0)
+			{
+				append_utf8_as_ascii(out, utf8, strlen((char *) utf8));
+				pos += done;
+				continue;
+			}
+		}
+		/* a character the conversion refused (or no conversion at all) */
+		if (!IS_HIGHBIT_SET(line[pos]))
+			appendStringInfoChar(out, line[pos++]);
+		else
+		{
+			append_unicode_escape(out, 0xFFFD);
+			pos += Min(pg_encoding_mblen_bounded(encoding, line + pos), len - pos);
+		}
+	}
+	pfree(utf8);
+}
+
 static void
 stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			  Relation relation, ReorderBufferChange *change)
@@ -404,6 +602,7 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	DtEventKind k;
 	StringInfo	out;
 	char		buf[MAXDATELEN + 1];
+	bool		as_ascii = GetDatabaseEncoding() != PG_UTF8;
 
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
 		change->data.tp.newtuple == NULL || !is_event_log(relation))
@@ -432,8 +631,14 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	}
 
-	OutputPluginPrepareWrite(ctx, true);
-	out = ctx->out;
+	/* in another encoding than UTF8, formatted first, then made ASCII */
+	if (as_ascii)
+		out = makeStringInfo();
+	else
+	{
+		OutputPluginPrepareWrite(ctx, true);
+		out = ctx->out;
+	}
 	append_id(out, "{\"seq\":", values, nulls, EC_SEQ);
 	if (append_key_or_null(out, ",\"event_id\":", nulls, EC_EVENT_ID))
 		append_uuid(out, DatumGetUUIDP(values[events_attnum[EC_EVENT_ID]]));
@@ -464,6 +669,11 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 	append_transaction(out, state, txn, txn->final_lsn);
 	appendStringInfoChar(out, '}');
+	if (as_ascii)
+	{
+		OutputPluginPrepareWrite(ctx, true);
+		append_json_as_ascii(state, ctx->out, out->data, out->len);
+	}
 	OutputPluginWrite(ctx, true);
 	state->emitted = true;
 	state->events++;

@@ -10,17 +10,23 @@
  * command with the batch on its standard input (JSON lines, one event per
  * line), and when that command exits 0: records the batch's end in its state
  * file (state.c, fsync'd), then confirms the same position to the server.
- * A command that fails is retried with backoff, the same batch, forever: the
- * consumer never skips.  Killed at any moment, it restarts from the position
- * in its state file; what it re-delivers is the one batch it had not
- * confirmed, and each event carries event_id for the downstream to dedupe.
+ * A command that fails is retried with backoff, the same batch: forever by
+ * default (the consumer never skips), or --max-tries times, after which it
+ * stops (DT_EXIT_DOWNSTREAM, naming the batch's seqs) or, with
+ * --dead-letter, appends the batch to that file and goes on.  Killed at any
+ * moment, it restarts from the position in its state file; what it
+ * re-delivers is the one batch it had not confirmed, and each event carries
+ * event_id for the downstream to dedupe.
  *
  * Invariant: the server's confirmed position <= the state file's position.
  * The state file is written before every confirmation, so the slot can only
  * be ahead of the state file if something else moved it (the slot was
  * dropped and created again, advanced, or read by another consumer); then
  * the consumer stops (DT_EXIT_SLOT_AHEAD) instead of skipping what lies
- * between.  The slot may legitimately be behind it: a server that crashes
+ * between.  A slot the server invalidated (max_slot_wal_keep_size:
+ * wal_status lost) cannot be read again: the consumer stops
+ * (DT_EXIT_SLOT_LOST) and says what it had confirmed.  The slot may
+ * legitimately be behind it: a server that crashes
  * before a checkpoint forgets confirmations it had not written to disk;
  * the consumer then asks to start at its own position, and the server
  * skips the transactions that committed before it.
@@ -48,6 +54,8 @@
 #define DT_EXIT_SLOT_AHEAD		4	/* slot ahead of what this consumer confirmed */
 #define DT_EXIT_SERVER_BEHIND	5	/* another server, or one restored to before it */
 #define DT_EXIT_PLUGIN			6	/* the plugin is refused or the slot is not ours */
+#define DT_EXIT_DOWNSTREAM		7	/* --max-tries failed tries of one batch */
+#define DT_EXIT_SLOT_LOST		8	/* the slot was invalidated (wal_status lost) */
 
 typedef uint64_t Lsn;
 
@@ -69,6 +77,8 @@ typedef struct ConsumeOptions
 	int			status_interval_s;	/* feedback at least this often */
 	int			heartbeat_interval_s;	/* heartbeat when idle this long (0 = never) */
 	int			retry_max_s;	/* the longest wait between two retries */
+	int			max_tries;		/* tries of one batch before giving up (0 = no limit) */
+	const char *dead_letter;	/* --dead-letter: where a given-up batch goes */
 	Lsn			endpos;			/* --endpos: stop once confirmed past it */
 	bool		verbose;
 } ConsumeOptions;
@@ -79,6 +89,7 @@ typedef struct ConsumeState
 	char		system_identifier[32];	/* "" until the first connection */
 	char		slot[64];
 	Lsn			confirmed;		/* 0 until the first connection */
+	int64_t		last_seq;		/* greatest seq of the events confirmed (0: none) */
 } ConsumeState;
 
 /* a batch: whole transactions' events in an unlinked temporary file */
@@ -91,6 +102,8 @@ typedef struct Batch
 	Lsn			end;			/* end_lsn of the last complete transaction */
 	long		complete_bytes; /* file size at the last transaction end */
 	double		first_at;		/* when its first event arrived (seconds) */
+	int64_t		min_seq;		/* smallest and greatest seq in it (0: none) */
+	int64_t		max_seq;
 } Batch;
 
 /* one replication connection and its position */
@@ -121,7 +134,8 @@ extern int	state_save(const char *path, const ConsumeState *state);
 extern PGconn *stream_connect(const char *conninfo, bool replication);
 extern int	stream_check(PGconn *conn, const ConsumeOptions *opts,
 						 ConsumeState *state, Lsn *start);
-extern int	stream_start(PGconn *conn, const ConsumeOptions *opts, Lsn start);
+extern int	stream_start(PGconn *conn, const ConsumeOptions *opts,
+						 const ConsumeState *state, Lsn start);
 extern bool stream_send_feedback(Stream *stream, Lsn position, bool reply);
 extern void send_heartbeat(const ConsumeOptions *opts, PGconn **conn);
 
@@ -130,7 +144,7 @@ extern bool batch_open(Batch *batch);
 extern bool batch_add_event(Batch *batch, const char *line, size_t len);
 extern void batch_end_transaction(Batch *batch, Lsn end);
 extern void batch_reset(Batch *batch);
-extern bool batch_deliver(const ConsumeOptions *opts, Batch *batch,
+extern int	batch_deliver(const ConsumeOptions *opts, Batch *batch,
 						  Stream *stream);
 
 #endif							/* DRIVETRIBE_CONSUME_H */

@@ -17,7 +17,11 @@
  *
  * Exit status 0 means done; anything else (or death by a signal) means
  * "again": the same batch is retried after 1, 2, 4 ... seconds (at most
- * --retry-max), forever.  While the command runs or waits for a retry, the
+ * --retry-max), forever, or --max-tries times in all.  Then, with
+ * --dead-letter FILE, the batch is appended to FILE (as it is: JSON lines,
+ * fsync'd) and counts as delivered; without it the consumer stops with
+ * DT_EXIT_DOWNSTREAM.  Either way the log names the batch's seqs, and every
+ * failed try names them too.  While the command runs or waits for a retry, the
  * consumer keeps confirming its old position to the server, so the
  * walsender does not time the connection out.  The command is killed if
  * the consumer dies (PR_SET_PDEATHSIG), so a restarted consumer never
@@ -54,12 +58,32 @@ batch_open(Batch *batch)
 	return true;
 }
 
+/* the seq of an event object of the plugin (it starts {"seq":N), or 0 */
+static int64_t
+event_seq(const char *line, size_t len)
+{
+	static const char key[] = "{\"seq\":";
+	int64_t		seq = 0;
+
+	if (len <= strlen(key) || strncmp(line, key, strlen(key)) != 0)
+		return 0;
+	for (size_t i = strlen(key); i < len && line[i] >= '0' && line[i] <= '9'; i++)
+		seq = seq * 10 + (line[i] - '0');
+	return seq;
+}
+
 /* append one event object (a line without its newline) */
 bool
 batch_add_event(Batch *batch, const char *line, size_t len)
 {
+	int64_t		seq = event_seq(line, len);
+
 	if (batch->first_at == 0)
 		batch->first_at = now_seconds();
+	if (seq > 0 && (batch->min_seq == 0 || seq < batch->min_seq))
+		batch->min_seq = seq;
+	if (seq > batch->max_seq)
+		batch->max_seq = seq;
 	batch->txn_open = true;
 	batch->open_events++;
 	if (fwrite(line, 1, len, batch->file) != len || putc('\n', batch->file) == EOF)
@@ -162,27 +186,101 @@ start_command(const ConsumeOptions *opts, Batch *batch, int attempt)
 }
 
 /*
- * Run the command over the batch until it succeeds.  Returns true once it
- * exited 0, false when told to stop first (the batch is not delivered and
- * must not be confirmed).
+ * The batch's seqs for a message: every one for a small batch ("seq 70, 72,
+ * 75"), else the range ("seq 70 to 1204").  Reads the batch file again:
+ * never while a command runs, whose standard input shares the file's offset.
  */
-bool
+static void
+describe_seqs(const Batch *batch, char *out, size_t size)
+{
+	char	   *line = NULL;
+	size_t		cap = 0;
+	ssize_t		len;
+	size_t		used;
+	int64_t		n = 0;
+
+	if (batch->events > 20 || fseek(batch->file, 0, SEEK_SET) != 0)
+	{
+		snprintf(out, size, "seq %lld to %lld", (long long) batch->min_seq,
+				 (long long) batch->max_seq);
+		return;
+	}
+	used = (size_t) snprintf(out, size, "seq");
+	while (used < size && (len = getline(&line, &cap, batch->file)) > 0)
+		used += (size_t) snprintf(out + used, size - used, "%s %lld",
+								  n++ > 0 ? "," : "",
+								  (long long) event_seq(line, (size_t) len));
+	free(line);
+	fseek(batch->file, 0, SEEK_END);
+}
+
+/*
+ * Append the batch to the dead-letter file and fsync it.  Returns
+ * DT_EXIT_OK or DT_EXIT_USAGE (after a message: nothing may be confirmed).
+ */
+static int
+dead_letter(const ConsumeOptions *opts, Batch *batch)
+{
+	char		buf[65536];
+	size_t		n;
+	FILE	   *out;
+	bool		ok;
+
+	out = fopen(opts->dead_letter, "a");
+	if (out == NULL)
+	{
+		log_msg("could not open dead-letter file \"%s\": %s", opts->dead_letter,
+				strerror(errno));
+		return DT_EXIT_USAGE;
+	}
+	ok = fseek(batch->file, 0, SEEK_SET) == 0;
+	while (ok && (n = fread(buf, 1, sizeof(buf), batch->file)) > 0)
+		ok = fwrite(buf, 1, n, out) == n;
+	ok = ok && !ferror(batch->file) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+	fseek(batch->file, 0, SEEK_END);
+	if (fclose(out) != 0 || !ok)
+	{
+		log_msg("could not write dead-letter file \"%s\": %s", opts->dead_letter,
+				strerror(errno));
+		return DT_EXIT_USAGE;
+	}
+	return DT_EXIT_OK;
+}
+
+/*
+ * Run the command over the batch until it succeeds, or --max-tries times.
+ * Returns DT_EXIT_OK once it exited 0 or the batch went to the dead-letter
+ * file (confirm the batch), -1 when told to stop first (the batch is not
+ * delivered and must not be confirmed), DT_EXIT_DOWNSTREAM when it failed
+ * --max-tries times without a dead-letter file, or DT_EXIT_USAGE when the
+ * batch or dead-letter file could not be written.
+ */
+int
 batch_deliver(const ConsumeOptions *opts, Batch *batch, Stream *stream)
 {
 	double		backoff = 1;
+	char		seqs[512];
 
 	if (fflush(batch->file) != 0)
 	{
 		log_msg("could not write the batch file: %s", strerror(errno));
-		return false;
+		return DT_EXIT_USAGE;
 	}
+	describe_seqs(batch, seqs, sizeof(seqs));
 	for (int attempt = 1;; attempt++)
 	{
 		pid_t		pid = start_command(opts, batch, attempt);
 		int			status = 0;
+		bool		last = opts->max_tries > 0 && attempt >= opts->max_tries;
+		char		next[64];
 
+		if (last)
+			snprintf(next, sizeof(next), "that was the last of --max-tries %d",
+					 opts->max_tries);
+		else
+			snprintf(next, sizeof(next), "retrying in %.0f s", backoff);
 		if (pid < 0)
-			log_msg("could not start the downstream command: %s", strerror(errno));
+			log_msg("could not start the downstream command: %s; %s", strerror(errno), next);
 		else
 		{
 			(void) wait_keeping_alive(opts, stream, 0, pid, &status);
@@ -190,21 +288,38 @@ batch_deliver(const ConsumeOptions *opts, Batch *batch, Stream *stream)
 			{
 				log_verbose(opts, "delivered %lld events up to " LSN_FMT " (attempt %d)",
 							(long long) batch->events, LSN_ARGS(batch->end), attempt);
-				return true;
+				return DT_EXIT_OK;
 			}
 			if (WIFEXITED(status))
-				log_msg("downstream command exited with status %d on a batch of %lld events ending at " LSN_FMT " (attempt %d); retrying in %.0f s",
-						WEXITSTATUS(status), (long long) batch->events,
-						LSN_ARGS(batch->end), attempt, backoff);
+				log_msg("downstream command exited with status %d on a batch of %lld events (%s) ending at " LSN_FMT " (attempt %d); %s",
+						WEXITSTATUS(status), (long long) batch->events, seqs,
+						LSN_ARGS(batch->end), attempt, next);
 			else
-				log_msg("downstream command was killed by signal %d on a batch of %lld events ending at " LSN_FMT " (attempt %d); retrying in %.0f s",
+				log_msg("downstream command was killed by signal %d on a batch of %lld events (%s) ending at " LSN_FMT " (attempt %d); %s",
 						WIFSIGNALED(status) ? WTERMSIG(status) : -1,
-						(long long) batch->events, LSN_ARGS(batch->end),
-						attempt, backoff);
+						(long long) batch->events, seqs, LSN_ARGS(batch->end),
+						attempt, next);
 		}
+		if (last)
+			break;
 		if (consume_stop_requested ||
 			!wait_keeping_alive(opts, stream, backoff, 0, &status))
-			return false;
+			return -1;
 		backoff = backoff * 2 > opts->retry_max_s ? opts->retry_max_s : backoff * 2;
 	}
+
+	/* --max-tries failed tries */
+	if (opts->dead_letter == NULL)
+	{
+		log_msg("giving up: the downstream command failed %d times on a batch of %lld events (%s) ending at " LSN_FMT "; nothing after " LSN_FMT " is confirmed, and the next start tries this batch again (pass --dead-letter to set such a batch aside and go on)",
+				opts->max_tries, (long long) batch->events, seqs,
+				LSN_ARGS(batch->end), LSN_ARGS(stream->confirmed));
+		return DT_EXIT_DOWNSTREAM;
+	}
+	if (dead_letter(opts, batch) != DT_EXIT_OK)
+		return DT_EXIT_USAGE;
+	log_msg("the downstream command failed %d times on a batch of %lld events (%s) ending at " LSN_FMT ": appended it to dead-letter file \"%s\" and going on",
+			opts->max_tries, (long long) batch->events, seqs,
+			LSN_ARGS(batch->end), opts->dead_letter);
+	return DT_EXIT_OK;
 }

@@ -136,6 +136,9 @@ usage(FILE *out)
 			"      --heartbeat-interval=S  when nothing arrived for S s, send drivetribe.heartbeat()\n"
 			"                              on an ordinary connection (default 60, 0 = never)\n"
 			"      --retry-max=S           longest wait between two retries of a batch (default 60)\n"
+			"      --max-tries=N           give up on a batch after N failed tries (default 0: never):\n"
+			"                              exit with status 7 naming its seqs, or with --dead-letter...\n"
+			"      --dead-letter=FILE      ... append the batch to FILE (JSON lines) and go on\n"
 			"      --endpos=LSN            exit 0 once everything up to LSN is confirmed\n"
 			"  -v, --verbose               log every batch\n\n"
 			"Exit status:\n"
@@ -146,21 +149,49 @@ usage(FILE *out)
 			"  4  the slot is ahead of what this consumer confirmed (recreated, advanced, shared)\n"
 			"  5  another server, or one restored to before what this consumer confirmed\n"
 			"  6  the server refuses the plugin (output_plugin_libraries), or the slot is not a\n"
-			"     drivetribe slot of this database\n");
+			"     drivetribe slot of this database\n"
+			"  7  the command failed --max-tries times on one batch (no --dead-letter); the\n"
+			"     message names the batch's seqs, and the next start tries it again\n"
+			"  8  the slot was invalidated (wal_status lost: max_slot_wal_keep_size); the\n"
+			"     message says what this consumer had confirmed and what may be lost\n");
 }
 
-/* only [a-z0-9_] (slot names) or, with commas, [a-z_,] (kinds) */
+/* only [a-z0-9_], not empty (slot names) */
 static bool
-valid_word_list(const char *text, bool commas)
+valid_slot_name(const char *text)
 {
 	if (*text == '\0')
 		return false;
 	for (; *text; text++)
 		if (!(islower((unsigned char) *text) || *text == '_' ||
-			  (!commas && isdigit((unsigned char) *text)) ||
-			  (commas && *text == ',')))
+			  isdigit((unsigned char) *text)))
 			return false;
 	return true;
+}
+
+/*
+ * Event kinds separated by commas: each [a-z_], none empty (',', 'a,,b' or
+ * 'a,' would ask the plugin for nothing, or be refused by it)
+ */
+static bool
+valid_kinds(const char *text)
+{
+	bool		empty = true;	/* the current element is empty so far */
+
+	for (; *text; text++)
+	{
+		if (*text == ',')
+		{
+			if (empty)
+				return false;
+			empty = true;
+		}
+		else if (islower((unsigned char) *text) || *text == '_')
+			empty = false;
+		else
+			return false;
+	}
+	return !empty;
 }
 
 static bool
@@ -198,6 +229,8 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		{"heartbeat-interval", required_argument, NULL, 7},
 		{"retry-max", required_argument, NULL, 8},
 		{"endpos", required_argument, NULL, 9},
+		{"max-tries", required_argument, NULL, 10},
+		{"dead-letter", required_argument, NULL, 11},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -237,9 +270,9 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 				break;
 			case 2:
 				opts->kinds = optarg;
-				ok = valid_word_list(optarg, true);
+				ok = valid_kinds(optarg);
 				if (!ok)
-					log_msg("invalid value \"%s\" for --kinds: event kinds separated by commas are expected",
+					log_msg("invalid value \"%s\" for --kinds: event kinds separated by commas are expected, none of them empty",
 							optarg);
 				break;
 			case 3:
@@ -266,6 +299,15 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 					log_msg("invalid value \"%s\" for --endpos: an LSN such as 0/1A2B3C8 is expected",
 							optarg);
 				break;
+			case 10:
+				ok = parse_int_option("max-tries", optarg, 0, &opts->max_tries);
+				break;
+			case 11:
+				opts->dead_letter = optarg;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--dead-letter needs a file name");
+				break;
 			default:
 				ok = false;
 		}
@@ -284,7 +326,12 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		log_msg("--slot, --state and --command are required (see --help)");
 		return DT_EXIT_USAGE;
 	}
-	if (!valid_word_list(opts->slot, false) || strlen(opts->slot) > 63)
+	if (opts->dead_letter != NULL && opts->max_tries == 0)
+	{
+		log_msg("--dead-letter needs --max-tries: a batch goes to the dead-letter file after that many failed tries");
+		return DT_EXIT_USAGE;
+	}
+	if (!valid_slot_name(opts->slot) || strlen(opts->slot) > 63)
 	{
 		log_msg("invalid slot name \"%s\": lower case letters, digits and underscores, at most 63",
 				opts->slot);
@@ -325,11 +372,15 @@ deliver_and_confirm(const ConsumeOptions *opts, ConsumeState *state,
 					Stream *stream, Batch *batch)
 {
 	Lsn			end = batch->end;
+	int64_t		max_seq = batch->max_seq;
 	int			rc;
 
-	if (batch->events > 0 && !batch_deliver(opts, batch, stream))
-		return -1;				/* told to stop: not delivered */
+	/* -1: told to stop, not delivered; or a reason to stop */
+	if (batch->events > 0 && (rc = batch_deliver(opts, batch, stream)) != DT_EXIT_OK)
+		return rc;
 	batch_reset(batch);
+	if (max_seq > state->last_seq)
+		state->last_seq = max_seq;
 	if (end > stream->confirmed && (rc = confirm(opts, state, stream, end)) != DT_EXIT_OK)
 		return rc;
 	return DT_EXIT_OK;
@@ -572,7 +623,7 @@ main(int argc, char **argv)
 			if (rc == DT_EXIT_OK)
 				rc = state_save(opts.state_path, &state);
 			if (rc == DT_EXIT_OK)
-				rc = stream_start(stream.conn, &opts, start);
+				rc = stream_start(stream.conn, &opts, &state, start);
 			if (rc == DT_EXIT_OK)
 			{
 				log_msg("streaming slot \"%s\" from " LSN_FMT, opts.slot, LSN_ARGS(start));

@@ -71,6 +71,44 @@ query_rows(PGconn *conn, const char *sql)
 	return res;
 }
 
+/*
+ * The slot was invalidated by the server (wal_status lost): say what this
+ * consumer had confirmed, what the slot had, and where the log stands, so
+ * that an operator can find the events it will never get from this slot.
+ */
+static void
+report_slot_lost(PGconn *conn, const ConsumeOptions *opts,
+				 const ConsumeState *state, const char *slot_confirmed)
+{
+	PGresult   *res;
+	char		keep[64] = "?";
+	char		log_end[64] = "";
+	char		delivered[160] = "";
+
+	res = PQexec(conn, "SELECT setting || coalesce(unit, '') FROM pg_catalog.pg_settings WHERE name = 'max_slot_wal_keep_size'");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		snprintf(keep, sizeof(keep), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	/* the role may not read the log: then the message goes without it */
+	res = PQexec(conn, "SELECT max(seq) FROM drivetribe.events");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		!PQgetisnull(res, 0, 0))
+		snprintf(log_end, sizeof(log_end), "; the log now ends at seq %s",
+				 PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (state->last_seq > 0)
+		snprintf(delivered, sizeof(delivered),
+				 "the last event it delivered was seq %lld, so the events after it (and any with a smaller seq that committed later) may be missing downstream",
+				 (long long) state->last_seq);
+	else
+		snprintf(delivered, sizeof(delivered),
+				 "it has no record of a delivered event's seq");
+	log_msg("replication slot \"%s\" was invalidated by the server (wal_status lost: it needed WAL beyond max_slot_wal_keep_size = %s) and can never be read again: this consumer confirmed up to " LSN_FMT " (the slot up to %s), and the events that committed after that are lost to it; %s%s; find them in drivetribe.events (or with drivetribe.read_log()), then drop the slot, create it again and remove the state file \"%s\"",
+			opts->slot, keep, LSN_ARGS(state->confirmed),
+			slot_confirmed[0] ? slot_confirmed : "an unknown position",
+			delivered, log_end, opts->state_path);
+}
+
 /* does a comma-separated list of libraries name the drivetribe plugin? */
 static bool
 plugin_listed(const char *list)
@@ -159,7 +197,7 @@ stream_check(PGconn *conn, const ConsumeOptions *opts, ConsumeState *state,
 	if (literal == NULL)
 		return -1;
 	snprintf(sql, sizeof(sql),
-			 "SELECT plugin, database, confirmed_flush_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
+			 "SELECT plugin, database, confirmed_flush_lsn, wal_status FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
 			 literal);
 	PQfreemem(literal);
 	if ((res = query_rows(conn, sql)) == NULL)
@@ -201,6 +239,16 @@ stream_check(PGconn *conn, const ConsumeOptions *opts, ConsumeState *state,
 			PQclear(res);
 			return DT_EXIT_PLUGIN;
 		}
+		if (strcmp(PQgetvalue(res, 0, 3), "lost") == 0)
+		{
+			ConsumeState known = *state;
+
+			if (known.confirmed == 0)	/* a first start: the slot's is all */
+				(void) parse_lsn(PQgetvalue(res, 0, 2), &known.confirmed);
+			report_slot_lost(conn, opts, &known, PQgetvalue(res, 0, 2));
+			PQclear(res);
+			return DT_EXIT_SLOT_LOST;
+		}
 		if (!parse_lsn(PQgetvalue(res, 0, 2), &slot_confirmed))
 		{
 			log_msg("replication slot \"%s\" has no confirmed position yet", opts->slot);
@@ -230,11 +278,14 @@ stream_check(PGconn *conn, const ConsumeOptions *opts, ConsumeState *state,
 
 /*
  * START_REPLICATION at start with the plugin's options.  Returns
- * DT_EXIT_OK, DT_EXIT_PLUGIN when the server refuses the plugin, or -1
- * (retry: the connection failed or the slot is in use elsewhere).
+ * DT_EXIT_OK, DT_EXIT_PLUGIN when the server refuses the plugin,
+ * DT_EXIT_USAGE when the plugin refuses an option (22023),
+ * DT_EXIT_SLOT_LOST when the slot was invalidated since stream_check(), or
+ * -1 (retry: the connection failed or the slot is in use elsewhere).
  */
 int
-stream_start(PGconn *conn, const ConsumeOptions *opts, Lsn start)
+stream_start(PGconn *conn, const ConsumeOptions *opts,
+			 const ConsumeState *state, Lsn start)
 {
 	char		sql[1024];
 	PGresult   *res;
@@ -263,6 +314,35 @@ stream_start(PGconn *conn, const ConsumeOptions *opts, Lsn start)
 		log_msg("the server refuses the drivetribe output plugin or this role may not replicate: list drivetribe in output_plugin_libraries (15.19+) and give the role REPLICATION");
 		PQclear(res);
 		return DT_EXIT_PLUGIN;
+	}
+	if (sqlstate != NULL && strcmp(sqlstate, "22023") == 0)
+	{
+		log_msg("the drivetribe plugin refuses this consumer's options (see above): check --kinds");
+		PQclear(res);
+		return DT_EXIT_USAGE;
+	}
+	/* invalidated between stream_check() and now? */
+	if (sqlstate != NULL && strcmp(sqlstate, "55000") == 0)
+	{
+		char	   *literal = PQescapeLiteral(conn, opts->slot, strlen(opts->slot));
+		PGresult   *slot;
+
+		PQclear(res);
+		if (literal == NULL)
+			return -1;
+		snprintf(sql, sizeof(sql),
+				 "SELECT confirmed_flush_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = %s AND wal_status = 'lost'",
+				 literal);
+		PQfreemem(literal);
+		slot = PQexec(conn, sql);
+		if (PQresultStatus(slot) == PGRES_TUPLES_OK && PQntuples(slot) == 1)
+		{
+			report_slot_lost(conn, opts, state, PQgetvalue(slot, 0, 0));
+			PQclear(slot);
+			return DT_EXIT_SLOT_LOST;
+		}
+		PQclear(slot);
+		return -1;
 	}
 	PQclear(res);
 	return -1;

@@ -8,7 +8,11 @@
  *	  system_identifier 7440123456789012345
  *	  slot notify
  *	  confirmed_lsn 0/1A2B3C8
+ *	  last_seq 7140
  *
+ * last_seq (since 1.7; optional) is the greatest seq of the events
+ * confirmed: what the consumer can say was delivered when its slot is
+ * lost.
  * Written to a temporary file beside it, fsync'd, renamed over it and the
  * directory fsync'd: after a crash the file holds either the old or the new
  * position, never a torn one.  The consumer writes it before it confirms
@@ -18,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +55,7 @@ state_load(const char *path, ConsumeState *state)
 		char	   *key;
 		char	   *value;
 		char	   *save;
+		int			n = 0;
 
 		lineno++;
 		line[strcspn(line, "\r\n")] = '\0';
@@ -67,6 +73,10 @@ state_load(const char *path, ConsumeState *state)
 		else if (strcmp(key, "confirmed_lsn") == 0 &&
 				 parse_lsn(value, &state->confirmed))
 			 /* parsed */ ;
+		else if (strcmp(key, "last_seq") == 0 &&
+				 sscanf(value, "%" SCNd64 "%n", &state->last_seq, &n) == 1 &&
+				 value[n] == '\0' && state->last_seq >= 0)
+			 /* parsed */ ;
 		else
 			goto malformed;
 	}
@@ -75,7 +85,7 @@ state_load(const char *path, ConsumeState *state)
 
 malformed:
 	fclose(f);
-	log_msg("state file \"%s\" line %d is not \"system_identifier N\", \"slot NAME\" or \"confirmed_lsn X/X\"",
+	log_msg("state file \"%s\" line %d is not \"system_identifier N\", \"slot NAME\", \"confirmed_lsn X/X\" or \"last_seq N\"",
 			path, lineno);
 	return DT_EXIT_USAGE;
 }
@@ -117,6 +127,8 @@ state_save(const char *path, const ConsumeState *state)
 	fprintf(f, "system_identifier %s\n", state->system_identifier);
 	fprintf(f, "slot %s\n", state->slot);
 	fprintf(f, "confirmed_lsn " LSN_FMT "\n", LSN_ARGS(state->confirmed));
+	if (state->last_seq > 0)
+		fprintf(f, "last_seq %" PRId64 "\n", state->last_seq);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 	{
 		fclose(f);
