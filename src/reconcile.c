@@ -39,11 +39,13 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "catalog/pg_type.h"
+#include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -857,6 +859,21 @@ dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo,
 	return rc.differences;
 }
 
+/* EXCLUSIVE on every counter stripe table (none before 1.2) */
+static void
+lock_stripe_tables(void)
+{
+	Oid			nsp = get_namespace_oid("drivetribe", false);
+
+	for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
+	{
+		Oid			relid = get_relname_relid(dt_counters_stripe_table((DtCounterTable) i), nsp);
+
+		if (OidIsValid(relid))
+			LockRelationOid(relid, ExclusiveLock);
+	}
+}
+
 /*
  * drivetribe.rebuild() returns bigint: recompute every projection from the
  * log and correct the rows that differ; returns the number of events
@@ -890,7 +907,14 @@ drivetribe_rebuild(PG_FUNCTION_ARGS)
 	dt_progress_status("waiting for EXCLUSIVE lock on drivetribe.events");
 	/* ROW EXCLUSIVE on the tables an update would lock first, as writers */
 	dt_lock_tables(ExclusiveLock, RowExclusiveLock, true);
-	/* no writer holds a row now: fold every counter stripe */
+	/*
+	 * No writer holds a row now.  EXCLUSIVE on the stripe tables waits for
+	 * a fold in progress (the rank worker's, fold_stripes()) and keeps new
+	 * ones out (readers go on): every stripe is folded below, and the rows
+	 * corrected afterwards are whole.  A fold never waits for rebuild()'s
+	 * other locks, so this cannot deadlock.
+	 */
+	lock_stripe_tables();
 	dt_progress_status("folding counter stripes");
 	for (int i = 0; i < DT_NUM_COUNTER_TABLES; i++)
 	{
