@@ -22,7 +22,8 @@ OBJS = \
 	src/monitor.o \
 	src/progress.o \
 	src/statements.o \
-	src/locks.o
+	src/locks.o \
+	src/comments.o
 
 # Regression tests: every sql/NAME.sql, in name order, against the server
 # that PGHOST/PGPORT point at (scripts/test.sh starts a throwaway one).

@@ -102,6 +102,8 @@ dt_cluster_init() {
     fi
     echo "log_line_prefix = '%m [%p] %q%u@%d '"
     if [ "$mode" = test ]; then
+      # prepared transactions: tests show that nothing hangs on one
+      echo "max_prepared_transactions = 10"
       echo "fsync = off"
       echo "synchronous_commit = off"
       echo "full_page_writes = off"

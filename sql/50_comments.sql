@@ -28,18 +28,18 @@ FROM drivetribe.article_comments(102);
 SELECT comment_id FROM drivetribe.article_comments(101, 2);
 SELECT comment_id FROM drivetribe.article_comments(101, 2, 1001);
 SELECT comment_id FROM drivetribe.article_comments(101, 2, 1002);
--- page_size 0: no rows; negative or NULL: rejected
-SELECT count(*) AS rows FROM drivetribe.article_comments(101, 0);
--- (no CONTEXT lines: they carry PL/pgSQL line numbers of the extension)
-\set SHOW_CONTEXT never
+-- page_size outside 1..1000 or NULL: rejected (1.7; 1.6 gave no rows for
+-- 0); every argument error: 51_article_comments
+SELECT count(*) FROM drivetribe.article_comments(101, 0);
+SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
 SELECT count(*) FROM drivetribe.article_comments(101, -1);
 SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
 SELECT count(*) FROM drivetribe.article_comments(101, NULL);
 SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
-\set SHOW_CONTEXT errors
--- no comments; unknown article
+-- no comments: no rows; an unknown article: 23503 (1.7; 1.6 gave no rows)
 SELECT count(*) AS rows FROM drivetribe.article_comments(104);
 SELECT count(*) AS rows FROM drivetribe.article_comments(999);
+SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
 
 -- Oldest first when ids do not follow time: 1005 is posted before 995.
 SELECT * FROM dt_ev(drivetribe.post_comment(1005, 103, 1, 'first'));

@@ -87,7 +87,9 @@ SELECT c.call, f.* FROM (VALUES
   (22, format('drivetribe.post_comment(%s, %s, %s, %L)', :nobody, :nobody, :user_id, 'x')),
   (23, format('drivetribe.bump(%s, %s)', :nobody, :user_id)),
   (24, format('drivetribe.unbump(%s, %s)', :nobody, :user_id)),
-  (25, format('drivetribe.delete_comment(%s)', :nobody))
+  (25, format('drivetribe.delete_comment(%s)', :nobody)),
+  (26, format('drivetribe.article_comments(%s)', :nobody)),
+  (27, format('drivetribe.article_comments(%s, 20, %s)', :article_id, :nobody))
 ) AS c(n, call), pg_temp.fields(c.call) f ORDER BY c.n;
 
 -- 23505 unique_violation: an id taken by a create call
@@ -151,7 +153,9 @@ SELECT c.call, f.* FROM (VALUES
   (2, format('drivetribe.register_user(0, %L)', 'x')),
   (3, format('drivetribe.rename_user(%s, %L)', :user_id, '')),
   (4, format('drivetribe.follow_user(%s, %s)', :user_id, :user_id)),
-  (5, format('drivetribe.feed(%s, 0)', :user_id))
+  (5, format('drivetribe.feed(%s, 0)', :user_id)),
+  (6, 'drivetribe.article_comments(NULL)'),
+  (7, format('drivetribe.article_comments(%s, 1001)', :article_id))
 ) AS c(n, call), pg_temp.fields(c.call) f ORDER BY c.n;
 
 ROLLBACK;

@@ -133,7 +133,7 @@ typedef struct DtSink
 	void		(*article_deleted) (void *ctx, int64 article_id);
 	void		(*comment_created) (void *ctx, int64 comment_id, int64 article_id,
 									int64 author_id, const char *body,
-									TimestampTz at);
+									TimestampTz at, int64 pos);
 	void		(*comment_deleted) (void *ctx, int64 comment_id);
 	void		(*edge_set) (void *ctx, DtEdgeKind kind, int64 a, int64 b,
 							 bool present);
@@ -316,6 +316,13 @@ typedef enum DtStatement
 	DT_SQL_RANK_DELETE,
 	DT_SQL_RANK_DIFFERENCES,
 	DT_SQL_RANK_REPAIR,
+	/* 1.7 and later: comments carry their position (comments.c) */
+	DT_SQL_COMMENT_INSERT_POS,
+	DT_SQL_COMMENT_RESTORE_POS,
+	DT_SQL_COMMENT_CORRECT_POS,
+	DT_SQL_COMMENTS_ALL_POS,
+	DT_SQL_COMMENT_POSITION,
+	DT_SQL_COMMENT_PAGE,
 	DT_NUM_STATEMENTS
 } DtStatement;
 

@@ -104,8 +104,14 @@ static const DtUpdateLock update_locks[] = {
 	/* drivetribe--1.3--1.4.sql: ADD COLUMN txid */
 	{DT_VERSION(1, 4), DT_LOG_RELNAME},
 	/* drivetribe--1.4--1.5.sql, drivetribe--1.5--1.6.sql: none */
-	/* drivetribe--1.6--1.7.sql: DROP INDEX articles_rank_idx (the rank moves to article_ranks) */
+	/*
+	 * drivetribe--1.6--1.7.sql: DROP INDEX articles_rank_idx (the rank
+	 * moves to article_ranks), LOCK TABLE events (comment positions from
+	 * the log), ADD COLUMN comments.pos
+	 */
 	{DT_VERSION(1, 7), "articles"},
+	{DT_VERSION(1, 7), DT_LOG_RELNAME},
+	{DT_VERSION(1, 7), "comments"},
 };
 
 /*

@@ -44,7 +44,9 @@ typedef enum DtLockClass
 	DT_LOCK_MEMBERSHIP = 5,		/* (tribe_id, user_id) */
 	DT_LOCK_RANK_WORKER = 6,	/* session: the database's rank worker */
 	DT_LOCK_RANK_REGISTER = 7,	/* session: a rank worker is being started */
-	DT_LOCK_COMMENT_ORDER = 8	/* (article_id): a comment's position is drawn */
+	DT_LOCK_COMMENT_ORDER = 8,	/* (article_id): a comment's position is
+								 * drawn; held for two inserts only */
+	DT_LOCK_COMMENT_ID = 9		/* (comment_id): post_comment of that id */
 } DtLockClass;
 
 extern void dt_lock_tag(LOCKTAG *tag, Oid database, DtLockClass lock_class,

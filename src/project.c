@@ -143,8 +143,10 @@ dt_project_event(const DtEvent *ev, const DtSink *sink)
 			break;
 
 		case DT_COMMENT_POSTED:
+			/* its position on the article's pages: the event's seq */
 			sink->comment_created(sink->ctx, ev->comment_id, ev->article_id,
-								  ev->user_id, ev->body, ev->occurred_at);
+								  ev->user_id, ev->body, ev->occurred_at,
+								  ev->seq);
 			a.comments = 1;
 			sink->article_counts(sink->ctx, ev->article_id, &a);
 			u1.comments = 1;

@@ -53,6 +53,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "comments.h"
 #include "counters.h"
 #include "locks.h"
 #include "monitor.h"
@@ -623,10 +624,11 @@ comment_row(const ReplayComment *c, Datum *row)
 	row[3] = Int64GetDatum(c->body.seq);
 	row[4] = TimestampTzGetDatum(c->posted_at);
 	row[5] = BoolGetDatum(c->deleted);
+	row[6] = Int64GetDatum(c->pos);
 }
 
-static const Oid comment_types[6] = {INT8OID, INT8OID, INT8OID, INT8OID,
-TIMESTAMPTZOID, BOOLOID};
+static const Oid comment_types[7] = {INT8OID, INT8OID, INT8OID, INT8OID,
+TIMESTAMPTZOID, BOOLOID, INT8OID};
 
 static void
 reconcile_comments(Reconcile *rc)
@@ -634,8 +636,11 @@ reconcile_comments(Reconcile *rc)
 	HASH_SEQ_STATUS scan;
 	ReplayComment *c;
 	RowBatch	batch;
+	bool		positioned = dt_comments_positioned();	/* 1.7: comments.pos */
+	int			columns = positioned ? 7 : 6;
 
-	FOR_EACH_LIVE_ROW(rc, dt_plan(DT_SQL_COMMENTS_ALL), row)
+	FOR_EACH_LIVE_ROW(rc, dt_plan(positioned ? DT_SQL_COMMENTS_ALL_POS :
+								  DT_SQL_COMMENTS_ALL), row)
 	{
 		int64		id = dt_result_int64(row, 1, NULL);
 
@@ -656,16 +661,30 @@ reconcile_comments(Reconcile *rc)
 		compare_text(rc, "body", row, 4, &c->body);
 		compare_time(rc, "posted_at", result_time(row, 5), c->posted_at);
 		compare_int(rc, "deleted", dt_result_bool(row, 6), c->deleted);
+		if (positioned)
+		{
+			bool		null_pos;
+			int64		pos = dt_result_int64(row, 7, &null_pos);
+
+			if (null_pos)
+				appendStringInfo(&rc->detail, "%spos: live NULL, replayed " INT64_FORMAT,
+								 rc->detail.len ? "; " : "", c->pos);
+			else
+				compare_int(rc, "pos", pos, c->pos);
+		}
 		if (row_differs(rc, "comments", "comment_id", id) && rc->repair)
 		{
-			Datum		v[6];
+			Datum		v[7];
 
 			comment_row(c, v);
-			run_preserving(DT_SQL_COMMENT_CORRECT, v);
+			run_preserving(positioned ? DT_SQL_COMMENT_CORRECT_POS :
+						   DT_SQL_COMMENT_CORRECT, v);
 			rc->counts.updated++;
 		}
 	}
-	batch_init(&batch, rc->cxt, DT_SQL_COMMENT_RESTORE, 6, comment_types);
+	batch_init(&batch, rc->cxt,
+			   positioned ? DT_SQL_COMMENT_RESTORE_POS : DT_SQL_COMMENT_RESTORE,
+			   columns, comment_types);
 	hash_seq_init(&scan, rc->state->comments);
 	while ((c = hash_seq_search(&scan)) != NULL)
 	{
@@ -674,7 +693,7 @@ reconcile_comments(Reconcile *rc)
 		report(rc, "comments", psprintf("comment_id=" INT64_FORMAT, c->comment_id), MISSING);
 		if (rc->repair)
 		{
-			Datum		row[6];
+			Datum		row[7];
 
 			comment_row(c, row);
 			batch_add(&batch, row);

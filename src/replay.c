@@ -227,7 +227,8 @@ replay_article_deleted(void *ctx, int64 article_id)
 
 static void
 replay_comment_created(void *ctx, int64 comment_id, int64 article_id,
-					   int64 author_id, const char *body, TimestampTz at)
+					   int64 author_id, const char *body, TimestampTz at,
+					   int64 pos)
 {
 	ReplayState *state = ctx;
 	ReplayComment *c;
@@ -240,6 +241,7 @@ replay_comment_created(void *ctx, int64 comment_id, int64 article_id,
 	c->author_id = author_id;
 	set_text(state, &c->body, body);
 	c->posted_at = at;
+	c->pos = pos;
 }
 
 static void

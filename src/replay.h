@@ -65,6 +65,7 @@ typedef struct ReplayComment
 	int64		author_id;
 	ReplayText	body;
 	TimestampTz posted_at;
+	int64		pos;			/* 1.7: the seq of its comment_posted */
 	bool		deleted;
 	bool		seen;
 } ReplayComment;

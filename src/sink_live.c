@@ -10,6 +10,10 @@
  * flags and edges are written under the locks the write API (write_api.c)
  * took to decide the call.
  *
+ * post_comment passes its DtCommentOrder (comments.c) as the ctx of a copy
+ * of this sink: the comment's insert releases the article's comment order
+ * lock.  Other callers use the sink as it is (ctx NULL).
+ *
  * Every statement must touch exactly one row; anything else means the
  * projections disagree with the log and the call fails (see dt_exec_expect).
  *
@@ -19,6 +23,7 @@
 
 #include "utils/builtins.h"
 
+#include "comments.h"
 #include "counters.h"
 
 static void
@@ -95,15 +100,27 @@ live_article_deleted(void *ctx, int64 article_id)
 		dt_exec_expect(DT_SQL_RANK_DELETE, v, NULL, 1);
 }
 
+/*
+ * A new comment's row, with its position where comments have one (1.7).
+ * ctx is post_comment's DtCommentOrder (comments.c), or NULL: the
+ * article's comment order lock is released as soon as the row (and so
+ * its index entries) is in.
+ */
 static void
 live_comment_created(void *ctx, int64 comment_id, int64 article_id,
-					 int64 author_id, const char *body, TimestampTz at)
+					 int64 author_id, const char *body, TimestampTz at,
+					 int64 pos)
 {
-	Datum		v[5] = {Int64GetDatum(comment_id), Int64GetDatum(article_id),
+	DtCommentOrder *order = ctx;
+	Datum		v[6] = {Int64GetDatum(comment_id), Int64GetDatum(article_id),
 		Int64GetDatum(author_id), CStringGetTextDatum(body),
-	TimestampTzGetDatum(at)};
+	TimestampTzGetDatum(at), Int64GetDatum(pos)};
+	bool		positioned = order ? order->positioned : dt_comments_positioned();
 
-	dt_exec_expect(DT_SQL_COMMENT_INSERT, v, NULL, 1);
+	dt_exec_expect(positioned ? DT_SQL_COMMENT_INSERT_POS : DT_SQL_COMMENT_INSERT,
+				   v, NULL, 1);
+	if (order)
+		dt_comment_order_end(order);
 }
 
 static void

@@ -146,6 +146,34 @@ typedef struct DtStatementDef
 	"d.article_id IS NOT NULL AS striped " \
 	"FROM drivetribe.articles a" STRIPE_SUMS_JOIN " WHERE NOT a.deleted"
 
+/*
+ * Comment rows, with and without the position of 1.7 (comments.pos):
+ * the RESTORE and CORRECT statements as for articles, the position ($7)
+ * added at the end.
+ */
+#define COMMENT_RESTORE_SQL(cols, vals, arrays, names) \
+	"INSERT INTO drivetribe.comments (comment_id, article_id, author_id, " \
+	"body, posted_at, deleted" cols ") " \
+	"SELECT r.id, r.article, r.author, e.body, r.at, r.deleted" vals " " \
+	"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), " \
+	"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)" arrays ") " \
+	"AS r(id, article, author, text_seq, at, deleted" names ") " \
+	"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq"
+#define COMMENT_RESTORE_TYPES \
+	{INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, \
+	 TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID}
+
+#define COMMENT_CORRECT_SQL(set) \
+	"UPDATE drivetribe.comments r SET article_id = $2, author_id = $3, " \
+	"body = e.body, posted_at = $5, deleted = $6" set " " \
+	"FROM drivetribe.events e WHERE r.comment_id" EQ "$1 AND e.seq" EQ "$4"
+#define COMMENT_CORRECT_TYPES \
+	{INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID}
+
+#define COMMENTS_ALL_SQL(cols) \
+	"SELECT comment_id, article_id, author_id, body, posted_at, deleted" cols " " \
+	"FROM drivetribe.comments"
+
 static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	[DT_SQL_EVENT_INSERT] = {
 		"INSERT INTO drivetribe.events (event_id, kind, occurred_at, user_id, "
@@ -368,15 +396,8 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		9, ARTICLE_RESTORE_TYPES
 	},
 	[DT_SQL_COMMENT_RESTORE] = {
-		"INSERT INTO drivetribe.comments (comment_id, article_id, author_id, "
-		"body, posted_at, deleted) "
-		"SELECT r.id, r.article, r.author, e.body, r.at, r.deleted "
-		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) "
-		"AS r(id, article, author, text_seq, at, deleted) "
-		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
-		6, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		TIMESTAMPTZARRAYOID, BOOLARRAYOID}
+		COMMENT_RESTORE_SQL("", "", "", ""),
+		6, COMMENT_RESTORE_TYPES
 	},
 	[DT_SQL_MEMBERSHIP_RESTORE] = {
 		"INSERT INTO drivetribe.memberships (tribe_id, user_id) "
@@ -413,10 +434,8 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		9, ARTICLE_CORRECT_TYPES
 	},
 	[DT_SQL_COMMENT_CORRECT] = {
-		"UPDATE drivetribe.comments r SET article_id = $2, author_id = $3, "
-		"body = e.body, posted_at = $5, deleted = $6 "
-		"FROM drivetribe.events e WHERE r.comment_id" EQ "$1 AND e.seq" EQ "$4",
-		6, {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID}
+		COMMENT_CORRECT_SQL(""),
+		6, COMMENT_CORRECT_TYPES
 	},
 	[DT_SQL_USER_REMOVE] = {
 		"DELETE FROM drivetribe.users WHERE user_id" EQ "$1",
@@ -436,8 +455,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	},
 
 	[DT_SQL_COMMENTS_ALL] = {
-		"SELECT comment_id, article_id, author_id, body, posted_at, deleted "
-		"FROM drivetribe.comments",
+		COMMENTS_ALL_SQL(""),
 		0, {InvalidOid}
 	},
 	[DT_SQL_MEMBERSHIPS_ALL] = {
@@ -591,6 +609,39 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"(EXCLUDED.tribe_id, EXCLUDED.author_id, EXCLUDED.score) RETURNING 1) "
 		"SELECT (SELECT pg_catalog.count(*) FROM gone), (SELECT pg_catalog.count(*) FROM put)",
 		0, {InvalidOid}
+	},
+
+	/* 1.7 and later: a comment's position (comments.c) */
+	[DT_SQL_COMMENT_INSERT_POS] = {
+		"INSERT INTO drivetribe.comments (comment_id, article_id, author_id, "
+		"body, posted_at, pos) VALUES ($1, $2, $3, $4, $5, $6)",
+		6, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID}
+	},
+	[DT_SQL_COMMENT_RESTORE_POS] = {
+		COMMENT_RESTORE_SQL(", pos", ", r.pos", ", pg_catalog.unnest($7)", ", pos"),
+		7, COMMENT_RESTORE_TYPES
+	},
+	[DT_SQL_COMMENT_CORRECT_POS] = {
+		COMMENT_CORRECT_SQL(", pos = $7"),
+		7, COMMENT_CORRECT_TYPES
+	},
+	[DT_SQL_COMMENTS_ALL_POS] = {
+		COMMENTS_ALL_SQL(", pos"),
+		0, {InvalidOid}
+	},
+	/* article_comments(): the cursor comment's article and position */
+	[DT_SQL_COMMENT_POSITION] = {
+		"SELECT article_id, pos FROM drivetribe.comments WHERE comment_id" EQ "$1",
+		1, {INT8OID}
+	},
+	/* article_comments(): the rows of a page's comments ($1), in its order */
+	[DT_SQL_COMMENT_PAGE] = {
+		"SELECT c.comment_id, c.author_id, u.name, c.body, c.posted_at "
+		"FROM pg_catalog.unnest($1) WITH ORDINALITY AS p(comment_id, ord) "
+		"JOIN drivetribe.comments c ON c.comment_id" EQ "p.comment_id "
+		"JOIN drivetribe.users u ON u.user_id" EQ "c.author_id "
+		"ORDER BY p.ord",
+		1, {INT8ARRAYOID}
 	},
 };
 

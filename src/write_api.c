@@ -24,11 +24,13 @@
  * tables, first of all and in the order an ALTER EXTENSION drivetribe
  * UPDATE from this database's version would take them (connect_spi,
  * locks.c), then the log; the event_id's lock (idempotency.c); a comment's
- * row (delete_comment); the article's advisory lock, shared to use the
- * article and exclusive to delete it, then the article's row to change
- * its title or state; the advisory lock of the pair an edge joins
- * ((article, user) bumps, (follower, followee) follows, (tribe, user)
- * memberships); a user's or tribe's row to rename it.  No call locks a
+ * row (delete_comment) or its id (post_comment); the article's lock,
+ * shared to use the article and exclusive to delete it, then the
+ * article's row to change its title or state; the lock of the pair an
+ * edge joins ((article, user) bumps, (follower, followee) follows,
+ * (tribe, user) memberships); a user's or tribe's row to rename it.
+ * post_comment last takes the article's comment order lock for its append
+ * and insert only (comments.c).  No call locks a
  * row another call merely counts on: counter changes go through
  * counters.c, which never waits.  Holding the conflict's lock from before
  * the append to commit makes the log's seq order agree with the order in
@@ -57,6 +59,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 
+#include "comments.h"
 #include "counters.h"
 #include "locks.h"
 
@@ -367,6 +370,31 @@ accept_event(DtEvent *ev)
 
 	dt_event_append(ev);
 	dt_project_event(ev, &dt_live_sink);
+	seq = ev->seq;
+	SPI_finish();
+	PG_RETURN_INT64(seq);
+}
+
+/*
+ * accept_comment: accept_event for comment_posted.  The article's comment
+ * order lock (comments.c) is taken right before the append draws the
+ * event's seq (the comment's position) and released by the live sink as
+ * soon as the comment's row is inserted: per article, positions are drawn
+ * and index entries made in the same order, which article_comments()
+ * relies on.  Nothing in between waits for another transaction.
+ */
+static Datum
+accept_comment(DtEvent *ev)
+{
+	DtSink		sink = dt_live_sink;
+	DtCommentOrder order;
+	int64		seq;
+
+	dt_comment_order_begin(ev->article_id, &order);
+	sink.ctx = &order;
+	dt_event_append(ev);
+	dt_project_event(ev, &sink);
+	Assert(!order.held);
 	seq = ev->seq;
 	SPI_finish();
 	PG_RETURN_INT64(seq);
@@ -766,6 +794,12 @@ drivetribe_post_comment(PG_FUNCTION_ARGS)
 
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
+	/*
+	 * Two calls posting one comment id wait for each other here, not in
+	 * the insert's unique check, which comes under the article's comment
+	 * order lock (comments.c)
+	 */
+	dt_lock_ids(DT_LOCK_COMMENT_ID, ev.comment_id, 0, ExclusiveLock);
 	use_article(ev.article_id, ShareLock, false, &article);
 	ev.user_name = user_name(ev.user_id, false);
 	require_new(DT_SQL_COMMENT_EXISTS, DT_ENTITY_COMMENT, ev.comment_id);
@@ -774,7 +808,7 @@ drivetribe_post_comment(PG_FUNCTION_ARGS)
 	ev.recipient_id = article.author_id;
 	ev.tribe_id = article.tribe_id;
 	ev.title = article.title;
-	return accept_event(&ev);
+	return accept_comment(&ev);
 }
 
 PG_FUNCTION_INFO_V1(drivetribe_delete_comment);

@@ -484,7 +484,7 @@ SELECT is(
   0::bigint, 'has_bumped = model for every (article, user) pair');
 SELECT set_eq(
   $$SELECT a.id, c.comment_id::bigint, c.author_id::bigint, c.author_name::text, c.body::text
-      FROM m_articles a CROSS JOIN LATERAL drivetribe.article_comments(a.id, 100000) c$$,
+      FROM m_articles a CROSS JOIN LATERAL drivetribe.article_comments(a.id, 1000) c$$,
   $$SELECT c.article, c.id, c.author, u.name, c.body
       FROM m_comments c JOIN m_articles a ON a.id = c.article JOIN m_users u ON u.id = c.author
      WHERE NOT c.deleted AND NOT a.deleted$$,

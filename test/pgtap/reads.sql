@@ -72,7 +72,8 @@ SELECT results_eq('SELECT comment_id FROM _walk ORDER BY page, comment_id',
   $$SELECT 1000 + i::bigint FROM generate_series(1, 25) i WHERE i NOT IN (5, 10) ORDER BY i$$,
   'walking pages of 4 returns every live comment once, in order');
 SELECT is((SELECT max(page) FROM _walk), 6, '23 comments in pages of 4: 6 pages');
-SELECT is_empty('SELECT * FROM drivetribe.article_comments(424242)', 'article_comments of an unknown article: empty');
+SELECT throws_ok('SELECT * FROM drivetribe.article_comments(424242)', '23503', 'article 424242 does not exist',
+  'article_comments of an unknown article: 23503 (1.7; empty up to 1.6)');
 SELECT ok(drivetribe.delete_comment(1001) > 0, 'delete the oldest comment');
 SELECT results_eq(
   'SELECT comment_id::bigint FROM drivetribe.article_comments(100, 2)',
