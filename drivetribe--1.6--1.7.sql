@@ -151,6 +151,756 @@ COMMENT ON FUNCTION drivetribe.article_comments(bigint, integer, bigint) IS
 -- privileges, the log's guard, pg_cron jobs and hints, small edges
 ------------------------------------------------------------------------
 
+-- Item 5: the log gets a grant of its own.  read_log() returns whole
+-- events (deleted titles and comment bodies, every viewer's id) and
+-- log_horizon shows other roles' sessions: neither belongs to the read API,
+-- which shows only what SPEC's reads show.  grant_log_reader(role) gives
+-- both; grant_reader() and grant_writer() no longer do, and the update
+-- takes them back from every role that got them that way (see below).
+CREATE OR REPLACE FUNCTION drivetribe.api_functions(writer boolean)
+RETURNS SETOF regprocedure
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT f::pg_catalog.regprocedure FROM pg_catalog.unnest(ARRAY[
+    'drivetribe.article(bigint)',
+    'drivetribe.article_comments(bigint,integer,bigint)',
+    'drivetribe.has_bumped(bigint,bigint)',
+    'drivetribe.feed(bigint,integer,double precision,bigint)',
+    'drivetribe.tribe_feed(bigint,integer,double precision,bigint)']) AS f
+  UNION ALL
+  SELECT f::pg_catalog.regprocedure FROM pg_catalog.unnest(ARRAY[
+    'drivetribe.register_user(bigint,text,uuid)',
+    'drivetribe.rename_user(bigint,text,uuid)',
+    'drivetribe.create_tribe(bigint,bigint,text,uuid)',
+    'drivetribe.rename_tribe(bigint,text,uuid)',
+    'drivetribe.join_tribe(bigint,bigint,uuid)',
+    'drivetribe.leave_tribe(bigint,bigint,uuid)',
+    'drivetribe.follow_user(bigint,bigint,uuid)',
+    'drivetribe.unfollow_user(bigint,bigint,uuid)',
+    'drivetribe.post_article(bigint,bigint,bigint,text,uuid)',
+    'drivetribe.edit_article(bigint,text,uuid)',
+    'drivetribe.delete_article(bigint,uuid)',
+    'drivetribe.view_article(bigint,bigint,uuid)',
+    'drivetribe.post_comment(bigint,bigint,bigint,text,uuid)',
+    'drivetribe.delete_comment(bigint,uuid)',
+    'drivetribe.bump(bigint,bigint,uuid)',
+    'drivetribe.unbump(bigint,bigint,uuid)']) AS f
+   WHERE writer
+$$;
+COMMENT ON FUNCTION drivetribe.api_functions(boolean) IS
+  'internal (grants): the functions of the read API, and of the write API too when writer (read_log() is not among them: grant_log_reader())';
+
+CREATE OR REPLACE FUNCTION drivetribe.grant_api(role regrole, writer boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  fn regprocedure;
+BEGIN
+  IF role IS NULL THEN
+    RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- regrole's text form is the quoted role name; nothing else is spliced.
+  EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA drivetribe TO %s', role);
+  EXECUTE pg_catalog.format(
+    'GRANT SELECT ON drivetribe.article_view, drivetribe.user_stats, drivetribe.tribe_stats TO %s',
+    role);
+  FOR fn IN SELECT * FROM drivetribe.api_functions(writer) LOOP
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, role);
+  END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION drivetribe.revoke_api(role regrole, writer boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  fn regprocedure;
+BEGIN
+  IF role IS NULL THEN
+    RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- regrole's text form is the quoted role name; nothing else is spliced.
+  FOR fn IN SELECT * FROM drivetribe.api_functions(writer) LOOP
+    IF writer AND fn OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT * FROM drivetribe.api_functions(false))) THEN
+      CONTINUE;                 -- revoke_writer keeps the read API
+    END IF;
+    EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM %s', fn, role);
+  END LOOP;
+  IF NOT writer THEN
+    EXECUTE pg_catalog.format(
+      'REVOKE SELECT ON drivetribe.article_view, drivetribe.user_stats, drivetribe.tribe_stats FROM %s',
+      role);
+  END IF;
+END
+$$;
+
+-- whether a role holds a privilege on an object by a grant of its own (not
+-- through PUBLIC, a membership or superuser): revoke_log_reader() and
+-- revoke_monitor() share log_horizon and keep it for the other grant
+CREATE FUNCTION drivetribe.granted_directly(role regrole, acl pg_catalog.aclitem[], privilege text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (SELECT FROM pg_catalog.aclexplode(acl) a
+                  WHERE a.grantee OPERATOR(pg_catalog.=) role::pg_catalog.oid
+                    AND a.privilege_type OPERATOR(pg_catalog.=) privilege)
+$$;
+COMMENT ON FUNCTION drivetribe.granted_directly(regrole, pg_catalog.aclitem[], text) IS
+  'internal (revoke_log_reader, revoke_monitor): whether an ACL grants the privilege to the role itself';
+
+CREATE FUNCTION drivetribe.grant_log_reader(role regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF role IS NULL THEN
+    RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- regrole's text form is the quoted role name; nothing else is spliced.
+  EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA drivetribe TO %s', role);
+  EXECUTE pg_catalog.format(
+    'GRANT EXECUTE ON FUNCTION drivetribe.read_log(pg_catalog.xid8,bigint,integer) TO %s', role);
+  EXECUTE pg_catalog.format('GRANT SELECT ON drivetribe.log_horizon TO %s', role);
+END
+$$;
+COMMENT ON FUNCTION drivetribe.grant_log_reader(regrole) IS
+  'let a role page through the whole event log with read_log() (every field of every event: deleted titles and comment bodies, viewers'' ids) and read log_horizon (other roles'' sessions); not part of grant_reader()';
+
+CREATE FUNCTION drivetribe.revoke_log_reader(role regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF role IS NULL THEN
+    RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  EXECUTE pg_catalog.format(
+    'REVOKE EXECUTE ON FUNCTION drivetribe.read_log(pg_catalog.xid8,bigint,integer) FROM %s', role);
+  -- a monitor (grant_monitor()) keeps log_horizon
+  IF NOT drivetribe.granted_directly(role,
+           (SELECT p.proacl FROM pg_catalog.pg_proc p
+             WHERE p.oid OPERATOR(pg_catalog.=) 'drivetribe.status_rows()'::pg_catalog.regprocedure),
+           'EXECUTE') THEN
+    EXECUTE pg_catalog.format('REVOKE SELECT ON drivetribe.log_horizon FROM %s', role);
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION drivetribe.revoke_log_reader(regrole) IS
+  'undo grant_log_reader() (log_horizon stays for a role that grant_monitor() gave it; USAGE on the schema stays: other grants may need it)';
+
+CREATE OR REPLACE FUNCTION drivetribe.revoke_monitor(role regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF role IS NULL THEN
+    RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  EXECUTE pg_catalog.format(
+    'REVOKE SELECT ON drivetribe.status, drivetribe.stream_slots FROM %s', role);
+  EXECUTE pg_catalog.format(
+    'REVOKE EXECUTE ON FUNCTION drivetribe.status_rows(), drivetribe.settings() FROM %s', role);
+  -- a log reader (grant_log_reader()) keeps log_horizon
+  IF NOT drivetribe.granted_directly(role,
+           (SELECT p.proacl FROM pg_catalog.pg_proc p
+             WHERE p.oid OPERATOR(pg_catalog.=)
+                   'drivetribe.read_log(pg_catalog.xid8,bigint,integer)'::pg_catalog.regprocedure),
+           'EXECUTE') THEN
+    EXECUTE pg_catalog.format('REVOKE SELECT ON drivetribe.log_horizon FROM %s', role);
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION drivetribe.revoke_monitor(regrole) IS
+  'undo grant_monitor() (log_horizon stays for a role that grant_log_reader() gave it; the schema''s USAGE stays: other grants may need it)';
+
+-- A security fix, so the update takes read_log() back from every role
+-- that holds it: up to 1.6 only grant_reader() and grant_writer() gave it.
+-- log_horizon likewise, except from monitors (grant_monitor() gives it
+-- too).  A role that polls the log needs SELECT
+-- drivetribe.grant_log_reader('role') after the update (CHANGELOG 1.7);
+-- a NOTICE names each role.
+DO $$
+DECLARE
+  r regrole;
+  monitor boolean;
+BEGIN
+  FOR r IN
+    SELECT a.grantee::pg_catalog.regrole
+      FROM pg_catalog.pg_proc p,
+           LATERAL pg_catalog.aclexplode(p.proacl) a
+     WHERE p.oid OPERATOR(pg_catalog.=)
+           'drivetribe.read_log(pg_catalog.xid8,bigint,integer)'::pg_catalog.regprocedure
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+       AND a.grantee OPERATOR(pg_catalog.<>) p.proowner
+       AND a.grantee OPERATOR(pg_catalog.<>) 0
+    UNION
+    SELECT a.grantee::pg_catalog.regrole
+      FROM pg_catalog.pg_class c,
+           LATERAL pg_catalog.aclexplode(c.relacl) a
+     WHERE c.oid OPERATOR(pg_catalog.=) 'drivetribe.log_horizon'::pg_catalog.regclass
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'SELECT'
+       AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+       AND a.grantee OPERATOR(pg_catalog.<>) 0
+  LOOP
+    monitor := drivetribe.granted_directly(r,
+                 (SELECT p.proacl FROM pg_catalog.pg_proc p
+                   WHERE p.oid OPERATOR(pg_catalog.=) 'drivetribe.status_rows()'::pg_catalog.regprocedure),
+                 'EXECUTE');
+    EXECUTE pg_catalog.format(
+      'REVOKE EXECUTE ON FUNCTION drivetribe.read_log(pg_catalog.xid8,bigint,integer) FROM %s', r);
+    IF NOT monitor THEN
+      EXECUTE pg_catalog.format('REVOKE SELECT ON drivetribe.log_horizon FROM %s', r);
+    END IF;
+    RAISE NOTICE 'drivetribe 1.7: role % may no longer call read_log()%', r,
+                 CASE WHEN monitor THEN '' ELSE ' nor read log_horizon' END
+      USING DETAIL = 'grant_reader() and grant_writer() gave them up to 1.6; they show every field of every event, and other roles'' sessions.',
+            HINT = pg_catalog.format('If the role polls the log, run SELECT drivetribe.grant_log_reader(%L);', r::pg_catalog.text);
+  END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION drivetribe.granted_directly(regrole, pg_catalog.aclitem[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION drivetribe.grant_log_reader(regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION drivetribe.revoke_log_reader(regrole) FROM PUBLIC;
+
+-- Item 11: the log's guard is complete.
+-- (a) A table that inherits from the log (CREATE TABLE ... INHERITS,
+-- ALTER TABLE ... INHERIT) would add rows that every plain read of the log
+-- counts, that can be updated and deleted, and that the stream never
+-- sees: the guard refuses it like other DDL on the log, and every read of
+-- the extension says ONLY drivetribe.events (read_log() and status here,
+-- the C code's statements in the library), so a child made with
+-- allow_log_ddl, or before 1.7, is not part of the log either.
+CREATE OR REPLACE FUNCTION drivetribe.guard_log_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  -- The log and its sequence by identity, not by name (a rename must not
+  -- lose them): the first two relations the 1.0 script marked with
+  -- pg_extension_config_dump, which a dump and restore marks again.  Only
+  -- catalogs are read, so any role's DDL passes through here.
+  config pg_catalog.oid[] := (SELECT e.extconfig FROM pg_catalog.pg_extension e
+                               WHERE e.extname OPERATOR(pg_catalog.=) 'drivetribe'::pg_catalog.name);
+  log_oid pg_catalog.oid := config[1];
+  seq_oid pg_catalog.oid := config[2];
+  cmd record;
+BEGIN
+  IF log_oid IS NULL
+     OR pg_catalog.current_setting('drivetribe.allow_log_ddl', true) OPERATOR(pg_catalog.=) 'on' THEN
+    RETURN;
+  END IF;
+  IF TG_EVENT OPERATOR(pg_catalog.=) 'table_rewrite' THEN
+    -- refuse before the rewrite, not after it
+    IF pg_catalog.pg_event_trigger_table_rewrite_oid() OPERATOR(pg_catalog.=) log_oid THEN
+      RAISE EXCEPTION 'rewriting drivetribe.events is not allowed: it is the append-only source of truth'
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'DDL could rewrite the log or remove its guards (the append-only trigger, the events_valid check).',
+              HINT = 'A superuser who means it can run SET LOCAL drivetribe.allow_log_ddl = on first.';
+    END IF;
+  ELSIF TG_EVENT OPERATOR(pg_catalog.=) 'ddl_command_end' THEN
+    FOR cmd IN
+      SELECT c.command_tag, c.object_identity
+        FROM pg_catalog.pg_event_trigger_ddl_commands() c
+       WHERE NOT c.in_extension
+         AND c.command_tag OPERATOR(pg_catalog.<>) ALL (ARRAY['COMMENT', 'GRANT', 'REVOKE', 'SECURITY LABEL'])
+         AND (c.objid OPERATOR(pg_catalog.=) ANY (ARRAY[log_oid, seq_oid])
+              OR (c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                  AND EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                               WHERE t.oid OPERATOR(pg_catalog.=) c.objid
+                                 AND t.tgrelid OPERATOR(pg_catalog.=) log_oid))
+              OR (c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                  AND EXISTS (SELECT FROM pg_catalog.pg_rewrite r
+                               WHERE r.oid OPERATOR(pg_catalog.=) c.objid
+                                 AND r.ev_class OPERATOR(pg_catalog.=) log_oid))
+              OR (c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+                  AND EXISTS (SELECT FROM pg_catalog.pg_policy p
+                               WHERE p.oid OPERATOR(pg_catalog.=) c.objid
+                                 AND p.polrelid OPERATOR(pg_catalog.=) log_oid)))
+    LOOP
+      RAISE EXCEPTION '% % is not allowed: drivetribe.events is the append-only source of truth',
+                      cmd.command_tag, cmd.object_identity
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'DDL could rewrite the log or remove its guards (the append-only trigger, the events_valid check).',
+              HINT = 'A superuser who means it can run SET LOCAL drivetribe.allow_log_ddl = on first.';
+    END LOOP;
+    -- (1.7) a relation that now inherits from the log, whatever the
+    -- command made it so (CREATE TABLE / FOREIGN TABLE ... INHERITS,
+    -- ALTER TABLE ... INHERIT)
+    FOR cmd IN
+      SELECT c.command_tag, c.object_identity
+        FROM pg_catalog.pg_event_trigger_ddl_commands() c
+       WHERE NOT c.in_extension
+         AND c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+         AND EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                      WHERE i.inhrelid OPERATOR(pg_catalog.=) c.objid
+                        AND i.inhparent OPERATOR(pg_catalog.=) log_oid)
+    LOOP
+      RAISE EXCEPTION '% % is not allowed: a table may not inherit from drivetribe.events',
+                      cmd.command_tag, cmd.object_identity
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'Its rows would read as events of the log, could be updated and deleted, and would never reach the stream.',
+              HINT = 'A superuser who means it can run SET LOCAL drivetribe.allow_log_ddl = on first.';
+    END LOOP;
+  ELSIF TG_EVENT OPERATOR(pg_catalog.=) 'sql_drop' THEN
+    FOR cmd IN
+      SELECT d.object_type, d.object_identity
+        FROM pg_catalog.pg_event_trigger_dropped_objects() d
+       WHERE d.original
+         AND d.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['trigger', 'rule', 'policy', 'table constraint'])
+         AND EXISTS (SELECT FROM pg_catalog.pg_class c
+                      WHERE c.oid OPERATOR(pg_catalog.=) log_oid
+                        AND d.address_names[2] OPERATOR(pg_catalog.=) c.relname::pg_catalog.text
+                        AND d.address_names[1] OPERATOR(pg_catalog.=)
+                            (SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n
+                              WHERE n.oid OPERATOR(pg_catalog.=) c.relnamespace))
+    LOOP
+      RAISE EXCEPTION 'dropping % % is not allowed: drivetribe.events is the append-only source of truth',
+                      cmd.object_type, cmd.object_identity
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'A superuser who means it can run SET LOCAL drivetribe.allow_log_ddl = on first.';
+    END LOOP;
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION drivetribe.guard_log_ddl() IS
+  'internal: event trigger refusing DDL that could rewrite or unguard drivetribe.events, or make a table inherit from it';
+
+-- (b) setval('drivetribe.event_seq', 1) is a function call, not DDL: no
+-- event trigger sees it.  What it would cause is refused instead, in the
+-- library (every SQL version): the write API appends an event only when
+-- its new seq exceeds every seq already in the log.  Readers of the log
+-- read ONLY drivetribe.events from here on.
+CREATE OR REPLACE FUNCTION drivetribe.read_log(after_txid pg_catalog.xid8 DEFAULT '0',
+                                               after_seq bigint DEFAULT 0,
+                                               max_rows integer DEFAULT 1000)
+RETURNS SETOF drivetribe.events
+LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 1000
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF after_txid IS NULL THEN
+    RAISE EXCEPTION 'after_txid must not be null'
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass ''0'' and 0 to read from the start of the log.';
+  ELSIF after_seq IS NULL THEN
+    RAISE EXCEPTION 'after_seq must not be null'
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass ''0'' and 0 to read from the start of the log.';
+  ELSIF max_rows IS NULL THEN
+    RAISE EXCEPTION 'max_rows must not be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  ELSIF max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 10000 THEN
+    RAISE EXCEPTION 'max_rows must be between 1 and 10000, got %', max_rows
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- One snapshot: the rows read and the xmin they are cut at.  Every
+  -- transaction with an id below xmin has ended, and its events are in
+  -- this snapshot if it committed; a transaction that appends later has a
+  -- larger id than any here, so nothing can appear behind the cursor.
+  -- ONLY: a table that inherits from the log is no part of it.
+  RETURN QUERY
+  SELECT e.*
+    FROM ONLY drivetribe.events e
+   WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(read_log.after_txid, read_log.after_seq)
+     AND e.txid OPERATOR(pg_catalog.<)
+         pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+   ORDER BY e.txid, e.seq
+   LIMIT read_log.max_rows;
+END
+$$;
+COMMENT ON FUNCTION drivetribe.read_log(pg_catalog.xid8, bigint, integer) IS
+  'the whole log for a role granted grant_log_reader(): up to max_rows events after the cursor (after_txid, after_seq) in (txid, seq) order, only those no running transaction can precede; pass the last row''s txid and seq for the next call';
+
+CREATE OR REPLACE FUNCTION drivetribe.first_seq_since(since timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  lo bigint;
+  hi bigint;
+  mid bigint;
+  found_seq bigint;
+  found_at timestamptz;
+BEGIN
+  SELECT min(e.seq), max(e.seq) INTO lo, hi FROM ONLY drivetribe.events e;
+  IF hi IS NULL THEN
+    RETURN NULL;
+  END IF;
+  hi := hi OPERATOR(pg_catalog.+) 1;          -- the answer lies in [lo, hi]
+  WHILE lo OPERATOR(pg_catalog.<) hi LOOP
+    mid := lo OPERATOR(pg_catalog.+) ((hi OPERATOR(pg_catalog.-) lo) OPERATOR(pg_catalog./) 2);
+    SELECT e.seq, e.occurred_at INTO found_seq, found_at
+      FROM ONLY drivetribe.events e
+     WHERE e.seq OPERATOR(pg_catalog.>=) mid
+     ORDER BY e.seq LIMIT 1;
+    IF found_at OPERATOR(pg_catalog.>=) since THEN
+      hi := mid;
+    ELSE
+      lo := found_seq OPERATOR(pg_catalog.+) 1;
+    END IF;
+  END LOOP;
+  RETURN lo;
+END
+$$;
+
+-- Item 8: jobs that no role can squat.  pg_cron lets any role with USAGE
+-- on schema cron schedule a job of any name, including
+-- "drivetribe-verify" before the extension does: up to 1.6,
+-- schedule_maintenance() took such a job for its own (it changed its
+-- command, and the role still owned it and could change it back) and
+-- status listed it.  A job is the extension's when it has one of the names
+-- of maintenance_jobs(), lives in this database, and belongs to a
+-- superuser or to the extension's owner; schedule_maintenance() removes
+-- (with a WARNING naming it and its owner) a job of such a name that
+-- belongs to any other role, then registers its own.
+CREATE FUNCTION drivetribe.maintenance_cron_jobs()
+RETURNS TABLE (jobid bigint, jobname text, username text, schedule text,
+               command text, ours boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e
+                  WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron'::pg_catalog.name) THEN
+    RETURN;
+  END IF;
+  -- (cron.job is only parsed where pg_cron is installed)
+  RETURN QUERY
+  SELECT j.jobid, j.jobname::pg_catalog.text, j.username::pg_catalog.text,
+         j.schedule::pg_catalog.text, j.command::pg_catalog.text,
+         EXISTS (SELECT FROM pg_catalog.pg_roles r
+                  WHERE r.rolname::pg_catalog.text OPERATOR(pg_catalog.=) j.username::pg_catalog.text
+                    AND (r.rolsuper OR r.oid OPERATOR(pg_catalog.=) x.extowner))
+    FROM cron.job j
+    LEFT JOIN pg_catalog.pg_extension x
+      ON x.extname OPERATOR(pg_catalog.=) 'drivetribe'::pg_catalog.name
+   WHERE j.jobname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (
+         SELECT m.jobname FROM drivetribe.maintenance_jobs() m)
+     AND j.database::pg_catalog.text OPERATOR(pg_catalog.=) pg_catalog.current_database()::pg_catalog.text;
+END
+$$;
+COMMENT ON FUNCTION drivetribe.maintenance_cron_jobs() IS
+  'internal (schedule_maintenance, unschedule_maintenance, status): the pg_cron jobs of this database named like a maintenance job, and whether each is the extension''s (owned by a superuser or the extension''s owner)';
+
+CREATE OR REPLACE FUNCTION drivetribe.schedule_maintenance()
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job record;
+  existing record;
+  found_one boolean;
+BEGIN
+  PERFORM drivetribe.require_pg_cron();
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r
+                  WHERE r.oid OPERATOR(pg_catalog.=) current_user::pg_catalog.regrole::pg_catalog.oid
+                    AND (r.rolsuper OR r.oid OPERATOR(pg_catalog.=) (
+                         SELECT e.extowner FROM pg_catalog.pg_extension e
+                          WHERE e.extname OPERATOR(pg_catalog.=) 'drivetribe'::pg_catalog.name))) THEN
+    RAISE EXCEPTION 'drivetribe.schedule_maintenance() must be run by a superuser or the extension''s owner'
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'pg_cron runs a job as the role that scheduled it; only such a role''s jobs count as the extension''s.';
+  END IF;
+  -- another role's job of one of the names: not ours, removed
+  FOR existing IN SELECT c.jobid, c.jobname, c.username
+                    FROM drivetribe.maintenance_cron_jobs() c
+                   WHERE NOT c.ours ORDER BY c.jobname, c.username LOOP
+    PERFORM cron.unschedule(existing.jobid);
+    RAISE WARNING 'removed pg_cron job "%" of role "%": only a superuser''s job can be a drivetribe maintenance job',
+                  existing.jobname, existing.username
+      USING DETAIL = 'A job of that name owned by another role runs that role''s command, whatever drivetribe registers.';
+  END LOOP;
+  FOR job IN SELECT * FROM drivetribe.maintenance_jobs() LOOP
+    found_one := false;
+    FOR existing IN SELECT c.jobid FROM drivetribe.maintenance_cron_jobs() c
+                     WHERE c.ours AND c.jobname OPERATOR(pg_catalog.=) job.jobname
+                     ORDER BY c.jobid LOOP
+      PERFORM cron.alter_job(existing.jobid, schedule => job.schedule,
+                             command => job.command);
+      found_one := true;
+      RETURN NEXT existing.jobid;
+    END LOOP;
+    IF NOT found_one THEN
+      RETURN NEXT cron.schedule(job.jobname, job.schedule, job.command);
+    END IF;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION drivetribe.schedule_maintenance() IS
+  'register (or update) the extension''s pg_cron jobs (run by a superuser or the extension''s owner); another role''s job of one of their names is removed with a WARNING; returns their job ids';
+
+CREATE OR REPLACE FUNCTION drivetribe.unschedule_maintenance()
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  removed bigint := 0;
+  job record;
+BEGIN
+  PERFORM drivetribe.require_pg_cron();
+  FOR job IN SELECT c.jobid FROM drivetribe.maintenance_cron_jobs() c WHERE c.ours LOOP
+    PERFORM cron.unschedule(job.jobid);
+    removed := removed OPERATOR(pg_catalog.+) 1;
+  END LOOP;
+  RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION drivetribe.unschedule_maintenance() IS
+  'remove the extension''s pg_cron jobs (not another role''s job of the same name); returns how many were removed';
+
+-- status lists only the extension's own jobs (and ONLY drivetribe.events)
+CREATE OR REPLACE FUNCTION drivetribe.status_rows()
+RETURNS TABLE (area text, item text, value text, detail text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  last_seq bigint;
+  hour_start bigint;
+  minute_start bigint;
+  plugins text;
+BEGIN
+  ---------------------------------------------------------------- log
+  SELECT max(e.seq) INTO last_seq FROM ONLY drivetribe.events e;
+  area := 'log'; item := 'last seq'; value := coalesce(last_seq::text, 'none');
+  detail := 'the last event appended'; RETURN NEXT;
+  item := 'size';
+  SELECT pg_size_pretty(pg_total_relation_size(c.oid)),
+         pg_total_relation_size(c.oid) OPERATOR(pg_catalog.||) ' bytes with indexes, about '
+           OPERATOR(pg_catalog.||) greatest(c.reltuples, 0)::bigint OPERATOR(pg_catalog.||) ' events (planner estimate)'
+    INTO value, detail
+    FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) 'drivetribe.events'::regclass;
+  RETURN NEXT;
+  hour_start := drivetribe.first_seq_since(now() OPERATOR(pg_catalog.-) '1 hour'::interval);
+  minute_start := drivetribe.first_seq_since(now() OPERATOR(pg_catalog.-) '1 minute'::interval);
+  RETURN QUERY
+  WITH kinds(kind, n) AS (
+         SELECT k.kind, k.n FROM unnest(ARRAY[
+                'user_registered', 'user_renamed', 'tribe_created', 'tribe_renamed',
+                'tribe_joined', 'tribe_left', 'user_followed', 'user_unfollowed',
+                'article_posted', 'article_edited', 'article_deleted', 'article_viewed',
+                'comment_posted', 'comment_deleted', 'article_bumped', 'article_unbumped'])
+                WITH ORDINALITY AS k(kind, n)),
+       recent AS (
+         SELECT e.kind, count(*) AS last_hour,
+                count(*) FILTER (WHERE e.seq OPERATOR(pg_catalog.>=) minute_start) AS last_minute
+           FROM ONLY drivetribe.events e
+          WHERE e.seq OPERATOR(pg_catalog.>=) hour_start
+          GROUP BY e.kind),
+       estimated AS (
+         SELECT v.kind, round(v.freq::numeric OPERATOR(pg_catalog.*) greatest(c.reltuples, 0)::numeric)::bigint AS total
+           FROM pg_stats s
+           CROSS JOIN LATERAL unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS v(kind, freq)
+           JOIN pg_class c ON c.oid OPERATOR(pg_catalog.=) 'drivetribe.events'::regclass
+          WHERE s.schemaname OPERATOR(pg_catalog.=) 'drivetribe' AND s.tablename OPERATOR(pg_catalog.=) 'events'
+            AND s.attname OPERATOR(pg_catalog.=) 'kind')
+  SELECT 'log', 'events ' OPERATOR(pg_catalog.||) k.kind,
+         coalesce(r.last_hour, 0)::text,
+         'last hour; last minute ' OPERATOR(pg_catalog.||) coalesce(r.last_minute, 0)
+           OPERATOR(pg_catalog.||) coalesce('; about ' OPERATOR(pg_catalog.||) x.total OPERATOR(pg_catalog.||) ' in all (planner estimate)', '')
+    FROM kinds k
+    LEFT JOIN recent r ON r.kind OPERATOR(pg_catalog.=) k.kind
+    LEFT JOIN estimated x ON x.kind OPERATOR(pg_catalog.=) k.kind
+   ORDER BY k.n;
+
+  ---------------------------------------------------------------- projections
+  RETURN QUERY
+  SELECT 'projection', c.relname::text,
+         coalesce(s.n_live_tup, 0)::text,
+         'rows (statistics); ' OPERATOR(pg_catalog.||) pg_size_pretty(pg_total_relation_size(c.oid))
+           OPERATOR(pg_catalog.||) ' with indexes'
+    FROM pg_class c
+    LEFT JOIN pg_stat_all_tables s ON s.relid OPERATOR(pg_catalog.=) c.oid
+   WHERE c.relnamespace OPERATOR(pg_catalog.=) 'drivetribe'::regnamespace
+     AND c.relkind OPERATOR(pg_catalog.=) 'r'
+     AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY['events', 'verify_runs'])
+   ORDER BY c.relname;
+
+  ---------------------------------------------------------------- hot keys
+  RETURN QUERY
+  SELECT 'hot key', 'article ' OPERATOR(pg_catalog.||) p.article_id, p.pending::text,
+         'pending counter changes in ' OPERATOR(pg_catalog.||) p.stripes OPERATOR(pg_catalog.||) ' stripes: '
+           OPERATOR(pg_catalog.||) coalesce(a.title, '?')
+    FROM (SELECT s.article_id, count(*) AS stripes,
+                 sum(abs(s.views) OPERATOR(pg_catalog.+) abs(s.comments) OPERATOR(pg_catalog.+) abs(s.bumps)) AS pending
+            FROM drivetribe.article_stripes s GROUP BY s.article_id
+           ORDER BY 3 DESC LIMIT 5) p
+    LEFT JOIN drivetribe.articles a ON a.article_id OPERATOR(pg_catalog.=) p.article_id
+   ORDER BY p.pending DESC;
+  RETURN QUERY
+  SELECT 'hot key', 'user ' OPERATOR(pg_catalog.||) p.user_id, p.pending::text,
+         'pending counter changes in ' OPERATOR(pg_catalog.||) p.stripes OPERATOR(pg_catalog.||) ' stripes: '
+           OPERATOR(pg_catalog.||) coalesce(u.name, '?')
+    FROM (SELECT s.user_id, count(*) AS stripes,
+                 sum(abs(s.articles) OPERATOR(pg_catalog.+) abs(s.comments) OPERATOR(pg_catalog.+) abs(s.bumps_given)
+                     OPERATOR(pg_catalog.+) abs(s.bumps_received) OPERATOR(pg_catalog.+) abs(s.followers)
+                     OPERATOR(pg_catalog.+) abs(s.following) OPERATOR(pg_catalog.+) abs(s.tribes)) AS pending
+            FROM drivetribe.user_stripes s GROUP BY s.user_id
+           ORDER BY 3 DESC LIMIT 5) p
+    LEFT JOIN drivetribe.users u ON u.user_id OPERATOR(pg_catalog.=) p.user_id
+   ORDER BY p.pending DESC;
+  RETURN QUERY
+  SELECT 'hot key', 'tribe ' OPERATOR(pg_catalog.||) p.tribe_id, p.pending::text,
+         'pending counter changes in ' OPERATOR(pg_catalog.||) p.stripes OPERATOR(pg_catalog.||) ' stripes: '
+           OPERATOR(pg_catalog.||) coalesce(t.name, '?')
+    FROM (SELECT s.tribe_id, count(*) AS stripes,
+                 sum(abs(s.members) OPERATOR(pg_catalog.+) abs(s.articles)) AS pending
+            FROM drivetribe.tribe_stripes s GROUP BY s.tribe_id
+           ORDER BY 3 DESC LIMIT 5) p
+    LEFT JOIN drivetribe.tribes t ON t.tribe_id OPERATOR(pg_catalog.=) p.tribe_id
+   ORDER BY p.pending DESC;
+  area := 'hot key'; item := 'lock waits now';
+  SELECT coalesce(sum(w.n), 0)::text,
+         'sessions of this database waiting for a lock, by what they wait for: '
+           OPERATOR(pg_catalog.||) coalesce(string_agg(w.wait_event OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) w.n, ', '), 'none')
+    INTO value, detail
+    FROM (SELECT a.wait_event, count(*) AS n FROM pg_stat_activity a
+           WHERE a.datname OPERATOR(pg_catalog.=) current_database()
+             AND a.wait_event_type OPERATOR(pg_catalog.=) 'Lock'
+           GROUP BY a.wait_event) w;
+  RETURN NEXT;
+
+  ---------------------------------------------------------------- rank
+  area := 'rank'; item := 'articles awaiting fold';
+  SELECT count(DISTINCT s.article_id)::text INTO value FROM drivetribe.article_stripes s;
+  detail := 'their stored score and rank lag their counts until the next fold (drivetribe.fold_interval)';
+  RETURN NEXT;
+  item := 'largest rank lag';
+  SELECT coalesce(max(p.pending), 0)::text,
+         coalesce('article ' OPERATOR(pg_catalog.||) (array_agg(p.article_id ORDER BY p.pending DESC))[1]
+                  OPERATOR(pg_catalog.||) ': counter changes not yet in its score', 'none: every score is current')
+    INTO value, detail
+    FROM (SELECT s.article_id, sum(abs(s.views) OPERATOR(pg_catalog.+) abs(s.comments) OPERATOR(pg_catalog.+) abs(s.bumps)) AS pending
+            FROM drivetribe.article_stripes s GROUP BY s.article_id) p;
+  RETURN NEXT;
+  item := 'rank worker';
+  SELECT coalesce(string_agg('pid ' OPERATOR(pg_catalog.||) a.pid, ', '), 'not running') INTO value
+    FROM pg_stat_activity a
+   WHERE a.backend_type OPERATOR(pg_catalog.=) 'drivetribe rank worker'
+     AND a.datname OPERATOR(pg_catalog.=) current_database();
+  detail := 'folds stripes every drivetribe.fold_interval while there are any; started by the next counter change';
+  RETURN NEXT;
+
+  ---------------------------------------------------------------- stream
+  RETURN QUERY
+  SELECT 'stream', 'slot ' OPERATOR(pg_catalog.||) s.slot_name,
+         coalesce(pg_size_pretty(s.lag_bytes), 'unknown'),
+         'behind the server; keeps ' OPERATOR(pg_catalog.||) coalesce(pg_size_pretty(s.retained_bytes), '?')
+           OPERATOR(pg_catalog.||) ' of WAL (' OPERATOR(pg_catalog.||) coalesce(s.wal_status, '?') OPERATOR(pg_catalog.||) '); '
+           OPERATOR(pg_catalog.||) CASE WHEN s.active THEN 'consumer connected, last reply '
+                                        OPERATOR(pg_catalog.||) coalesce(date_trunc('second', s.reply_age)::text OPERATOR(pg_catalog.||) ' ago', 'unknown')
+                                   ELSE 'no consumer connected' END
+           OPERATOR(pg_catalog.||) ' (database ' OPERATOR(pg_catalog.||) s.database OPERATOR(pg_catalog.||) ')'
+    FROM drivetribe.stream_slots s
+   ORDER BY s.slot_name;
+  area := 'stream'; item := 'output_plugin_libraries';
+  SELECT st.setting INTO plugins FROM pg_settings st WHERE st.name OPERATOR(pg_catalog.=) 'output_plugin_libraries';
+  IF plugins IS NULL THEN
+    value := 'not a setting of this server';
+    detail := 'before 15.19 every installed plugin may be used: the drivetribe plugin is allowed';
+  ELSE
+    value := plugins;
+    detail := CASE WHEN EXISTS (SELECT FROM unnest(string_to_array(plugins, ',')) p(name)
+                                 WHERE btrim(p.name) OPERATOR(pg_catalog.=) 'drivetribe'
+                                    OR btrim(p.name) OPERATOR(pg_catalog.~~) '%/drivetribe')
+                   THEN 'the drivetribe plugin is allowed'
+                   ELSE 'the drivetribe plugin is NOT allowed: slots cannot be created or read; add drivetribe to output_plugin_libraries and reload' END;
+  END IF;
+  RETURN NEXT;
+  item := 'max_slot_wal_keep_size'; value := current_setting('max_slot_wal_keep_size');
+  detail := CASE WHEN value OPERATOR(pg_catalog.=) '-1'
+                 THEN 'unlimited: a slot whose consumer stopped keeps WAL until the disk is full; set a bound'
+                 ELSE 'a slot that falls further behind is invalidated (its consumer must start over)' END;
+  RETURN NEXT;
+
+  ---------------------------------------------------------------- settings
+  RETURN QUERY
+  SELECT 'setting', g.name, g.setting OPERATOR(pg_catalog.||) coalesce(' ' OPERATOR(pg_catalog.||) g.unit, ''), g.description
+    FROM drivetribe.settings() g
+   ORDER BY g.name;
+
+  ---------------------------------------------------------------- verify
+  area := 'verify'; item := 'last run';
+  SELECT v.finished_at::text,
+         CASE WHEN v.differences OPERATOR(pg_catalog.=) 0 THEN 'no differences'
+              ELSE v.differences OPERATOR(pg_catalog.||) ' differences: run SELECT * FROM drivetribe.verify() to see them, drivetribe.rebuild() to repair' END
+           OPERATOR(pg_catalog.||) '; ' OPERATOR(pg_catalog.||) v.events OPERATOR(pg_catalog.||) ' events replayed in '
+           OPERATOR(pg_catalog.||) date_trunc('millisecond', v.finished_at OPERATOR(pg_catalog.-) v.started_at)
+           OPERATOR(pg_catalog.||) ' by ' OPERATOR(pg_catalog.||) v.run_by
+    INTO value, detail
+    FROM drivetribe.verify_runs v
+   ORDER BY v.finished_at DESC LIMIT 1;
+  IF NOT FOUND THEN
+    value := 'never'; detail := 'no verify() has finished since 1.5 was installed';
+  END IF;
+  RETURN NEXT;
+
+  ---------------------------------------------------------------- jobs
+  IF EXISTS (SELECT FROM pg_extension x WHERE x.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
+    -- (nested: cron.job_run_details is only parsed where pg_cron is
+    -- installed).  Only the extension's own jobs (1.7: owned by a
+    -- superuser or the extension's owner); another role's job of the same
+    -- name is named in the detail, never shown as the job.
+    RETURN QUERY
+    WITH c AS (SELECT * FROM drivetribe.maintenance_cron_jobs())
+    SELECT 'job', m.jobname,
+           coalesce(j.schedule, 'not scheduled'),
+           CASE WHEN j.jobid IS NULL THEN 'run SELECT drivetribe.schedule_maintenance()'
+                WHEN r.status IS NULL THEN 'no run yet'
+                ELSE 'last run ' OPERATOR(pg_catalog.||) r.status OPERATOR(pg_catalog.||) ' at '
+                     OPERATOR(pg_catalog.||) r.start_time::text
+                     OPERATOR(pg_catalog.||) coalesce(': ' OPERATOR(pg_catalog.||) left(r.return_message, 200), '') END
+             OPERATOR(pg_catalog.||) coalesce('; ' OPERATOR(pg_catalog.||) o.others, '')
+      FROM drivetribe.maintenance_jobs() m
+      LEFT JOIN c j ON j.ours AND j.jobname OPERATOR(pg_catalog.=) m.jobname
+      LEFT JOIN LATERAL (SELECT 'not drivetribe''s: a job of the same name owned by role '
+                                  OPERATOR(pg_catalog.||) string_agg(quote_ident(f.username), ', ' ORDER BY f.username)
+                                  OPERATOR(pg_catalog.||) ' (schedule_maintenance() removes it)' AS others
+                           FROM c f
+                          WHERE NOT f.ours AND f.jobname OPERATOR(pg_catalog.=) m.jobname) o ON true
+      LEFT JOIN LATERAL (SELECT d.status, d.start_time, d.return_message
+                           FROM cron.job_run_details d
+                          WHERE d.jobid OPERATOR(pg_catalog.=) j.jobid
+                          ORDER BY d.start_time DESC NULLS LAST LIMIT 1) r ON true
+     ORDER BY m.jobname, j.jobid;
+  ELSE
+    RETURN QUERY
+    SELECT 'job', m.jobname, 'not scheduled', 'pg_cron is not installed in this database'
+      FROM drivetribe.maintenance_jobs() m ORDER BY m.jobname;
+  END IF;
+END
+$$;
+
+-- Jobs registered before 1.7, the extension's or another role's that
+-- schedule_maintenance() took for its own: register them again, the 1.7
+-- way (another role's job of one of the names is removed).
+DO $$
+BEGIN
+  IF EXISTS (SELECT FROM drivetribe.maintenance_cron_jobs() c
+              WHERE c.ours
+                 OR c.command OPERATOR(pg_catalog.=) ANY (SELECT m.command FROM drivetribe.maintenance_jobs() m)) THEN
+    PERFORM drivetribe.schedule_maintenance();
+  END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION drivetribe.maintenance_cron_jobs() FROM PUBLIC;
+
 ------------------------------------------------------------------------
 -- the stream
 ------------------------------------------------------------------------

@@ -109,15 +109,16 @@ SELECT body FROM drivetribe.read_log(:'last_txid', :last_seq) ORDER BY txid, seq
 SELECT safe_xid = next_xid AS nothing_running, held_by_pid, held_by_prepared_gid
   FROM drivetribe.log_horizon;
 
--- read_log() is part of the read API, and log_horizon with it: readers
--- get both, PUBLIC neither; a reader reads no table directly.
+-- read_log() and log_horizon have a grant of their own since 1.7
+-- (grant_log_reader(), see 93_read_log_grant): a log reader gets both,
+-- PUBLIC neither; a log reader reads no table directly.
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS regress_dt_poller;
 RESET client_min_messages;
 CREATE ROLE regress_dt_poller;
 SELECT has_function_privilege('public', 'drivetribe.read_log(xid8,bigint,integer)', 'EXECUTE') AS public_read_log,
        has_table_privilege('public', 'drivetribe.log_horizon', 'SELECT') AS public_log_horizon;
-SELECT drivetribe.grant_reader('regress_dt_poller');
+SELECT drivetribe.grant_log_reader('regress_dt_poller');
 SET ROLE regress_dt_poller;
 SELECT count(*) > 0 AS reads FROM drivetribe.read_log('0', 0, 5);
 SELECT count(*) AS horizon_rows FROM drivetribe.log_horizon;

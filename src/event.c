@@ -160,7 +160,15 @@ dt_event_append(DtEvent *ev)
 	nulls[8] = ev->body ? ' ' : 'n';
 	values[9] = CStringGetTextDatum(context.data);
 
-	dt_exec_expect(DT_SQL_EVENT_INSERT, values, nulls, 1);
+	dt_exec(DT_SQL_EVENT_INSERT, values, nulls, false, 0);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("drivetribe.event_seq is behind the log: its next value does not exceed every seq in drivetribe.events"),
+				 errdetail("The sequence was moved back (setval); appending would reuse a seq or go behind events already appended."),
+				 errhint("A superuser can move it past the log: SELECT pg_catalog.setval('drivetribe.event_seq', "
+						 "(SELECT pg_catalog.max(e.seq) FROM ONLY drivetribe.events e));"),
+				 dt_errentity(DT_ENTITY_LOG)));
 	ev->seq = dt_result_int64(0, 1, NULL);
 	ev->occurred_at = DatumGetTimestampTz(dt_result_int64(0, 2, NULL));
 	return ev->seq;

@@ -33,12 +33,14 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "commands/extension.h"
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -170,6 +172,21 @@ drops_drivetribe(DropStmt *stmt)
 }
 
 /*
+ * Whether the current user may drop the extension (its owner, or a
+ * superuser).  Anyone else's DROP EXTENSION fails with "must be owner"
+ * right after this trigger: nothing is tried and nothing printed before
+ * it (up to 1.6 such a drop first printed pg_cron's permission error as a
+ * WARNING).
+ */
+static bool
+may_drop_drivetribe(void)
+{
+	Oid			extoid = get_extension_oid("drivetribe", true);
+
+	return OidIsValid(extoid) && pg_extension_ownercheck(extoid, GetUserId());
+}
+
+/*
  * Remove the maintenance jobs in a subtransaction; a failure becomes a
  * WARNING (the drop itself must not fail because of pg_cron).
  */
@@ -205,9 +222,17 @@ unschedule_jobs_or_warn(void)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		/*
+		 * The hint is pasted by a superuser, maybe with a search_path that
+		 * a hostile role can write to: every name qualified, the name cast
+		 * to text and the operators pinned (pg_catalog has no ~~(name,
+		 * name) nor =(text, name): public's would win).
+		 */
 		ereport(WARNING,
 				(errmsg("could not remove the pg_cron jobs of drivetribe: %s", error->message),
-				 errhint("Remove them with SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'drivetribe-%%'.")));
+				 errhint("As a superuser, remove them with: SELECT cron.unschedule(j.jobid) FROM cron.job j "
+						 "WHERE j.jobname::pg_catalog.text OPERATOR(pg_catalog.~~) 'drivetribe-%%' "
+						 "AND j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()::pg_catalog.text;")));
 		FreeErrorData(error);
 	}
 	PG_END_TRY();
@@ -229,7 +254,8 @@ drivetribe_drop_cleanup(PG_FUNCTION_ARGS)
 				 errmsg("drivetribe.drop_cleanup() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
 	if (trigdata->parsetree != NULL && IsA(trigdata->parsetree, DropStmt) &&
-		drops_drivetribe((DropStmt *) trigdata->parsetree))
+		drops_drivetribe((DropStmt *) trigdata->parsetree) &&
+		may_drop_drivetribe())
 		unschedule_jobs_or_warn();
 	PG_RETURN_VOID();
 }

@@ -64,7 +64,7 @@ typedef struct DtStatementDef
 	"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
 	"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9)) " \
 	"AS r(id, tribe, author, text_seq, at, deleted, v, c, b) " \
-	"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq"
+	"JOIN ONLY drivetribe.events e ON e.seq" EQ "r.text_seq"
 #define ARTICLE_RESTORE_TYPES \
 	{INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, \
 	 TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID, \
@@ -74,7 +74,7 @@ typedef struct DtStatementDef
 	"UPDATE drivetribe.articles r SET tribe_id = $2, author_id = $3, " \
 	"title = e.body, posted_at = $5, deleted = $6, views = $7, " \
 	"comments = $8, bumps = $9" set " " \
-	"FROM drivetribe.events e WHERE r.article_id" EQ "$1 AND e.seq" EQ "$4"
+	"FROM ONLY drivetribe.events e WHERE r.article_id" EQ "$1 AND e.seq" EQ "$4"
 #define ARTICLE_CORRECT_TYPES \
 	{INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, \
 	 INT8OID, INT8OID, INT8OID}
@@ -158,7 +158,7 @@ typedef struct DtStatementDef
 	"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), " \
 	"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)" arrays ") " \
 	"AS r(id, article, author, text_seq, at, deleted" names ") " \
-	"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq"
+	"JOIN ONLY drivetribe.events e ON e.seq" EQ "r.text_seq"
 #define COMMENT_RESTORE_TYPES \
 	{INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, \
 	 TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID}
@@ -166,7 +166,7 @@ typedef struct DtStatementDef
 #define COMMENT_CORRECT_SQL(set) \
 	"UPDATE drivetribe.comments r SET article_id = $2, author_id = $3, " \
 	"body = e.body, posted_at = $5, deleted = $6" set " " \
-	"FROM drivetribe.events e WHERE r.comment_id" EQ "$1 AND e.seq" EQ "$4"
+	"FROM ONLY drivetribe.events e WHERE r.comment_id" EQ "$1 AND e.seq" EQ "$4"
 #define COMMENT_CORRECT_TYPES \
 	{INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID}
 
@@ -175,22 +175,32 @@ typedef struct DtStatementDef
 	"FROM drivetribe.comments"
 
 static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
+	/*
+	 * The append.  Its seq is drawn here, not by the column's default, so
+	 * that the row is inserted only when the seq exceeds every seq in the
+	 * log (1.7): the statement's snapshot is taken before nextval(), so any
+	 * row it sees drew its seq earlier, and a smaller one, unless the
+	 * sequence was moved back (setval).  No row: dt_event_append() refuses.
+	 */
 	[DT_SQL_EVENT_INSERT] = {
-		"INSERT INTO drivetribe.events (event_id, kind, occurred_at, user_id, "
+		"INSERT INTO drivetribe.events (seq, event_id, kind, occurred_at, user_id, "
 		"tribe_id, article_id, comment_id, target_id, recipient_id, body, context) "
-		"VALUES ($1, $2, pg_catalog.now(), $3, $4, $5, $6, $7, $8, $9, "
-		"$10::pg_catalog.jsonb) "
+		"SELECT s.seq, $1, $2, pg_catalog.now(), $3, $4, $5, $6, $7, $8, $9, "
+		"$10::pg_catalog.jsonb "
+		"FROM (SELECT pg_catalog.nextval('drivetribe.event_seq'::pg_catalog.regclass) AS seq) s "
+		"WHERE NOT EXISTS (SELECT FROM ONLY drivetribe.events e "
+		"WHERE e.seq OPERATOR(pg_catalog.>=) s.seq) "
 		"RETURNING seq, occurred_at",
 		10, {UUIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
 		INT8OID, TEXTOID, TEXTOID}
 	},
 	[DT_SQL_EVENT_BY_ID] = {
-		"SELECT " EVENT_COLUMNS " FROM drivetribe.events WHERE event_id" EQ "$1",
+		"SELECT " EVENT_COLUMNS " FROM ONLY drivetribe.events WHERE event_id" EQ "$1",
 		1, {UUIDOID}
 	},
 
 	[DT_SQL_EVENT_BODY] = {
-		"SELECT body FROM drivetribe.events WHERE seq" EQ "$1",
+		"SELECT body FROM ONLY drivetribe.events WHERE seq" EQ "$1",
 		1, {INT8OID}
 	},
 	[DT_SQL_NOOP_BY_ID] = {
@@ -350,7 +360,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	},
 
 	[DT_SQL_REPLAY_EVENTS] = {
-		"SELECT " EVENT_COLUMNS " FROM drivetribe.events ORDER BY seq",
+		"SELECT " EVENT_COLUMNS " FROM ONLY drivetribe.events ORDER BY seq",
 		0, {InvalidOid}
 	},
 	/* the replay's progress total: the seq range, read at both ends of the
@@ -358,7 +368,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	 * seqs of appends that rolled back */
 	[DT_SQL_LOG_EXTENT] = {
 		"SELECT COALESCE(pg_catalog.max(seq) OPERATOR(pg_catalog.-) "
-		"pg_catalog.min(seq) OPERATOR(pg_catalog.+) 1, 0) FROM drivetribe.events",
+		"pg_catalog.min(seq) OPERATOR(pg_catalog.+) 1, 0) FROM ONLY drivetribe.events",
 		0, {InvalidOid}
 	},
 
@@ -376,7 +386,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 		"pg_catalog.unnest($10)) "
 		"AS r(id, text_seq, at, a, c, bg, br, fr, fg, t) "
-		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
+		"JOIN ONLY drivetribe.events e ON e.seq" EQ "r.text_seq",
 		10, {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID,
 			INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
 		INT8ARRAYOID}
@@ -387,7 +397,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) "
 		"AS r(id, owner, text_seq, at, m, a) "
-		"JOIN drivetribe.events e ON e.seq" EQ "r.text_seq",
+		"JOIN ONLY drivetribe.events e ON e.seq" EQ "r.text_seq",
 		6, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID,
 		INT8ARRAYOID, INT8ARRAYOID}
 	},
@@ -419,14 +429,14 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"UPDATE drivetribe.users r SET name = e.body, registered_at = $3, "
 		"articles = $4, comments = $5, bumps_given = $6, bumps_received = $7, "
 		"followers = $8, following = $9, tribes = $10 "
-		"FROM drivetribe.events e WHERE r.user_id" EQ "$1 AND e.seq" EQ "$2",
+		"FROM ONLY drivetribe.events e WHERE r.user_id" EQ "$1 AND e.seq" EQ "$2",
 		10, {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
 		INT8OID, INT8OID, INT8OID, INT8OID}
 	},
 	[DT_SQL_TRIBE_CORRECT] = {
 		"UPDATE drivetribe.tribes r SET owner_id = $2, name = e.body, "
 		"created_at = $4, members = $5, articles = $6 "
-		"FROM drivetribe.events e WHERE r.tribe_id" EQ "$1 AND e.seq" EQ "$3",
+		"FROM ONLY drivetribe.events e WHERE r.tribe_id" EQ "$1 AND e.seq" EQ "$3",
 		6, {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID}
 	},
 	[DT_SQL_ARTICLE_CORRECT] = {

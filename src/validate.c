@@ -158,13 +158,15 @@ dt_is_blank(const char *s, int bytes)
 
 /*
  * dt_clip: a value as a message shows it: whole when short, else its
- * first SHOWN_CHARS characters and "...".
+ * first SHOWN_CHARS characters (of the database encoding, never part of
+ * one) and "...".  (Up to 1.6 this cut at SHOWN_CHARS bytes:
+ * pg_mbcliplen() counts bytes, pg_mbcharcliplen() characters.)
  */
 char *
 dt_clip(const char *s)
 {
 	int			bytes = strlen(s);
-	int			shown = pg_mbcliplen(s, bytes, SHOWN_CHARS);
+	int			shown = pg_mbcharcliplen(s, bytes, SHOWN_CHARS);
 
 	if (shown >= bytes)
 		return pstrdup(s);

@@ -22,7 +22,9 @@
 #     end, has_bumped, article_view, user_stats, tribe_stats, feed(user)
 #     paged to the end for every user, tribe_feed paged to the end for every
 #     tribe, read_log() paged to the end; verify() is empty on both; a role
-#     with grant_reader() only reads the same on the standby.
+#     with grant_reader() and grant_log_reader() (1.7: read_log() and
+#     log_horizon are no longer part of the read API) reads the same on the
+#     standby.
 #  4. The standby refuses writes: each of the 16 write functions (a call
 #     that would append, a call that would change nothing, a retry with an
 #     event_id) fails with 25006 read_only_sql_transaction and changes
@@ -101,6 +103,7 @@ SELECT drivetribe.rename_user(3, 'user three'), drivetribe.rename_tribe(2, 'trib
 CREATE SEQUENCE public.ids START 100000;
 CREATE ROLE dt_reader LOGIN;
 SELECT drivetribe.grant_reader('dt_reader');
+SELECT drivetribe.grant_log_reader('dt_reader');
 
 -- SPEC's ranking formula, written independently of the extension
 CREATE FUNCTION public.spec_score(bumps bigint, comments bigint, views bigint, posted_at timestamptz)
@@ -351,7 +354,8 @@ step "$lines reads the same on both ($(grep -c '^feed ' "$work/primary.txt") fee
 [ -z "$(p -c "SELECT * FROM drivetribe.verify()")" ] || fail "verify() on the primary is not empty"
 [ -z "$(s -c "SELECT * FROM drivetribe.verify()")" ] || fail "verify() on the standby is not empty"
 
-# the read API as a role that has only grant_reader(), straight from psql
+# the read API as a role that has only grant_reader() and
+# grant_log_reader(), straight from psql
 reader_reads="SELECT a::text FROM drivetribe.article(1) a;
 SELECT drivetribe.has_bumped(1, 5);
 SELECT f::text FROM drivetribe.feed(5, 5) f;
@@ -367,7 +371,7 @@ pr=$(psql -X -q -At -v ON_ERROR_STOP=1 -h "$pdir" -p "$pport" -U dt_reader -d "$
 sr=$(psql -X -q -At -v ON_ERROR_STOP=1 -h "$sdir" -p "$sport" -U dt_reader -d "$db" -c "$reader_reads" 2>&1) ||
   { echo "$sr"; fail "the reader role's reads failed on the standby"; }
 [ "$pr" = "$sr" ] || { diff <(echo "$pr") <(echo "$sr") | head; fail "the reader role reads differently on the standby"; }
-step "a grant_reader() role reads the same on the standby (every read function and view)"
+step "a grant_reader() + grant_log_reader() role reads the same on the standby (every read function and view)"
 
 # ---------------------------------------------------------------- writes refused
 before=$(s -c "SELECT max(seq) || ' ' || count(*) FROM drivetribe.events")
