@@ -327,13 +327,15 @@ COMMENT ON FUNCTION drivetribe.revoke_monitor(regrole) IS
 -- log_horizon likewise, except from monitors (grant_monitor() gives it
 -- too).  A role that polls the log needs SELECT
 -- drivetribe.grant_log_reader('role') after the update (CHANGELOG 1.7);
--- a NOTICE names each role.
+-- a WARNING names each role (NOTICEs do not reach the client from an
+-- extension script).
 DO $$
 DECLARE
   r regrole;
   monitor boolean;
 BEGIN
   FOR r IN
+    SELECT g.grantee FROM (
     SELECT a.grantee::pg_catalog.regrole
       FROM pg_catalog.pg_proc p,
            LATERAL pg_catalog.aclexplode(p.proacl) a
@@ -349,7 +351,8 @@ BEGIN
      WHERE c.oid OPERATOR(pg_catalog.=) 'drivetribe.log_horizon'::pg_catalog.regclass
        AND a.privilege_type OPERATOR(pg_catalog.=) 'SELECT'
        AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
-       AND a.grantee OPERATOR(pg_catalog.<>) 0
+       AND a.grantee OPERATOR(pg_catalog.<>) 0) g(grantee)
+     ORDER BY g.grantee::pg_catalog.text COLLATE "C"
   LOOP
     monitor := drivetribe.granted_directly(r,
                  (SELECT p.proacl FROM pg_catalog.pg_proc p
@@ -360,7 +363,7 @@ BEGIN
     IF NOT monitor THEN
       EXECUTE pg_catalog.format('REVOKE SELECT ON drivetribe.log_horizon FROM %s', r);
     END IF;
-    RAISE NOTICE 'drivetribe 1.7: role % may no longer call read_log()%', r,
+    RAISE WARNING 'drivetribe 1.7: role % may no longer call read_log()%', r,
                  CASE WHEN monitor THEN '' ELSE ' nor read log_horizon' END
       USING DETAIL = 'grant_reader() and grant_writer() gave them up to 1.6; they show every field of every event, and other roles'' sessions.',
             HINT = pg_catalog.format('If the role polls the log, run SELECT drivetribe.grant_log_reader(%L);', r::pg_catalog.text);

@@ -279,9 +279,11 @@ CREATE DATABASE regress_dt_upgrade_malformed;
 \set SHOW_CONTEXT never
 CREATE EXTENSION drivetribe VERSION '1.0';
 SELECT drivetribe.register_user(1, 'alice') AS seq;
+-- (bob first: since 1.7 the write API appends nothing behind a seq already
+-- in the log, and the owner's row below has a seq far above the sequence)
+SELECT drivetribe.register_user(2, 'bob') AS seq;
 INSERT INTO drivetribe.events (seq, event_id, kind, occurred_at, user_id)
 VALUES (900000061, 'e8200000-0000-4000-8000-000000000061', 'user_renamed', now(), 1);
-SELECT drivetribe.register_user(2, 'bob') AS seq;
 ALTER EXTENSION drivetribe UPDATE TO '1.1';
 SELECT extversion FROM pg_extension WHERE extname = 'drivetribe';
 SELECT conname, convalidated FROM pg_constraint

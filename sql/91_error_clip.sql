@@ -20,16 +20,16 @@ SELECT drivetribe.post_article(100, 1, 10, 'Hello') IS NOT NULL AS appended;
 -- quotes: characters (without the "..."), bytes, and whether the cut fell
 -- on a character boundary (convert_to/convert_from round trip)
 CREATE FUNCTION pg_temp.quoted(call text)
-RETURNS TABLE (sqlstate text, chars int, bytes int, whole_chars boolean, shown text, msg text)
+RETURNS TABLE (state text, chars int, bytes int, whole_chars boolean, shown text, msg text)
 LANGUAGE plpgsql AS $$
 DECLARE
   v text;
 BEGIN
   EXECUTE call;
-  sqlstate := 'ok';
+  state := 'ok';
   RETURN NEXT;
 EXCEPTION WHEN OTHERS THEN
-  sqlstate := SQLSTATE;
+  state := SQLSTATE;
   msg := substring(SQLERRM from '"(.*)"');
   v := msg;
   v := regexp_replace(v, '\.\.\.$', '');
@@ -41,7 +41,7 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 
 -- too long: two-byte, three-byte and four-byte characters
-SELECT c.call, q.sqlstate, q.chars, q.bytes, q.whole_chars, q.shown FROM unnest(ARRAY[
+SELECT c.call, q.state, q.chars, q.bytes, q.whole_chars, q.shown FROM unnest(ARRAY[
   $$SELECT drivetribe.register_user(2, repeat('é', 65))$$,
   $$SELECT drivetribe.create_tribe(11, 1, repeat('日本', 51))$$,
   $$SELECT drivetribe.edit_article(100, repeat('🚗', 301))$$,

@@ -6,7 +6,7 @@
 -- with grant_reader() (or grant_writer()) gets neither; grant_log_reader()
 -- gives both, revoke_log_reader() takes them back (a monitor keeps
 -- log_horizon); the update to 1.7 takes them back from the roles that had
--- them from grant_reader()/grant_writer(), with a NOTICE each.
+-- them from grant_reader()/grant_writer(), with a WARNING each.
 --
 \pset null NULL
 \set SHOW_CONTEXT never
