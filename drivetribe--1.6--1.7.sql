@@ -352,7 +352,7 @@ BEGIN
        AND a.privilege_type OPERATOR(pg_catalog.=) 'SELECT'
        AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
        AND a.grantee OPERATOR(pg_catalog.<>) 0) g(grantee)
-     ORDER BY g.grantee::pg_catalog.text COLLATE "C"
+     ORDER BY g.grantee::pg_catalog.text COLLATE pg_catalog."C"
   LOOP
     monitor := drivetribe.granted_directly(r,
                  (SELECT p.proacl FROM pg_catalog.pg_proc p
