@@ -28,15 +28,15 @@ SELECT drivetribe.revoke_log_reader(NULL);
 
 -- what SPEC's reads no longer show: a deleted comment, a deleted article,
 -- who viewed
-SELECT drivetribe.register_user(9301, 'Poster') IS NOT NULL AS appended;
-SELECT drivetribe.register_user(9302, 'Viewer') IS NOT NULL AS appended;
-SELECT drivetribe.create_tribe(9301, 9301, 'Secrets') IS NOT NULL AS appended;
-SELECT drivetribe.post_article(9301, 9301, 9301, 'A title regretted') IS NOT NULL AS appended;
-SELECT drivetribe.post_article(9302, 9301, 9301, 'Still here') IS NOT NULL AS appended;
-SELECT drivetribe.post_comment(9301, 9302, 9301, 'A comment regretted') IS NOT NULL AS appended;
-SELECT drivetribe.view_article(9302, 9302) IS NOT NULL AS appended;
-SELECT drivetribe.delete_comment(9301) IS NOT NULL AS appended;
-SELECT drivetribe.delete_article(9301) IS NOT NULL AS appended;
+SELECT drivetribe.register_user(9351, 'Poster') IS NOT NULL AS appended;
+SELECT drivetribe.register_user(9352, 'Viewer') IS NOT NULL AS appended;
+SELECT drivetribe.create_tribe(9351, 9351, 'Secrets') IS NOT NULL AS appended;
+SELECT drivetribe.post_article(9351, 9351, 9351, 'A title regretted') IS NOT NULL AS appended;
+SELECT drivetribe.post_article(9352, 9351, 9351, 'Still here') IS NOT NULL AS appended;
+SELECT drivetribe.post_comment(9351, 9352, 9351, 'A comment regretted') IS NOT NULL AS appended;
+SELECT drivetribe.view_article(9352, 9352) IS NOT NULL AS appended;
+SELECT drivetribe.delete_comment(9351) IS NOT NULL AS appended;
+SELECT drivetribe.delete_article(9351) IS NOT NULL AS appended;
 
 -- who may, by the catalog
 SELECT r AS role,
@@ -55,7 +55,7 @@ BEGIN
   BEGIN
     SELECT count(*) INTO n FROM drivetribe.read_log('0', 0, 10000) e
      WHERE e.body IN ('A comment regretted', 'A title regretted')
-        OR (e.kind = 'article_viewed' AND e.user_id = 9302);
+        OR (e.kind = 'article_viewed' AND e.user_id = 9352);
     what := 'read_log'; outcome := 'read ' || n || ' secrets';
   EXCEPTION WHEN OTHERS THEN
     what := 'read_log'; outcome := SQLSTATE;
@@ -69,7 +69,7 @@ BEGIN
   END;
   RETURN NEXT;
   BEGIN
-    SELECT count(*) INTO n FROM drivetribe.article_comments(9302);
+    SELECT count(*) INTO n FROM drivetribe.article_comments(9352);
     what := 'article_comments'; outcome := 'read ' || n || ' comments';
   EXCEPTION WHEN OTHERS THEN
     what := 'article_comments'; outcome := SQLSTATE;
