@@ -332,6 +332,7 @@ COMMENT ON FUNCTION drivetribe.revoke_monitor(regrole) IS
 DO $$
 DECLARE
   r regrole;
+  reader boolean;
   monitor boolean;
 BEGIN
   FOR r IN
@@ -354,17 +355,27 @@ BEGIN
        AND a.grantee OPERATOR(pg_catalog.<>) 0) g(grantee)
      ORDER BY g.grantee::pg_catalog.text COLLATE pg_catalog."C"
   LOOP
+    reader := drivetribe.granted_directly(r,
+                (SELECT p.proacl FROM pg_catalog.pg_proc p
+                  WHERE p.oid OPERATOR(pg_catalog.=)
+                        'drivetribe.read_log(pg_catalog.xid8,bigint,integer)'::pg_catalog.regprocedure),
+                'EXECUTE');
     monitor := drivetribe.granted_directly(r,
                  (SELECT p.proacl FROM pg_catalog.pg_proc p
                    WHERE p.oid OPERATOR(pg_catalog.=) 'drivetribe.status_rows()'::pg_catalog.regprocedure),
                  'EXECUTE');
-    EXECUTE pg_catalog.format(
-      'REVOKE EXECUTE ON FUNCTION drivetribe.read_log(pg_catalog.xid8,bigint,integer) FROM %s', r);
+    CONTINUE WHEN monitor AND NOT reader;     -- a monitor's log_horizon stays
+    IF reader THEN
+      EXECUTE pg_catalog.format(
+        'REVOKE EXECUTE ON FUNCTION drivetribe.read_log(pg_catalog.xid8,bigint,integer) FROM %s', r);
+    END IF;
     IF NOT monitor THEN
       EXECUTE pg_catalog.format('REVOKE SELECT ON drivetribe.log_horizon FROM %s', r);
     END IF;
-    RAISE WARNING 'drivetribe 1.7: role % may no longer call read_log()%', r,
-                 CASE WHEN monitor THEN '' ELSE ' nor read log_horizon' END
+    RAISE WARNING 'drivetribe 1.7: role % may no longer %', r,
+                  CASE WHEN reader AND NOT monitor THEN 'call read_log() nor read log_horizon'
+                       WHEN reader THEN 'call read_log()'
+                       ELSE 'read log_horizon' END
       USING DETAIL = 'grant_reader() and grant_writer() gave them up to 1.6; they show every field of every event, and other roles'' sessions.',
             HINT = pg_catalog.format('If the role polls the log, run SELECT drivetribe.grant_log_reader(%L);', r::pg_catalog.text);
   END LOOP;

@@ -15,11 +15,13 @@ DROP ROLE IF EXISTS regress_dt_plain_reader;
 DROP ROLE IF EXISTS regress_dt_plain_writer;
 DROP ROLE IF EXISTS regress_dt_log_reader;
 DROP ROLE IF EXISTS regress_dt_nobody;
+DROP ROLE IF EXISTS regress_dt_monitor;
 RESET client_min_messages;
 CREATE ROLE regress_dt_plain_reader;
 CREATE ROLE regress_dt_plain_writer;
 CREATE ROLE regress_dt_log_reader;
 CREATE ROLE regress_dt_nobody;
+CREATE ROLE regress_dt_monitor;
 SELECT drivetribe.grant_reader('regress_dt_plain_reader');
 SELECT drivetribe.grant_writer('regress_dt_plain_writer');
 SELECT drivetribe.grant_log_reader('regress_dt_log_reader');
@@ -120,17 +122,19 @@ CREATE EXTENSION drivetribe VERSION '1.6';
 SELECT drivetribe.grant_reader('regress_dt_plain_reader');
 SELECT drivetribe.grant_writer('regress_dt_plain_writer');
 SELECT drivetribe.grant_monitor('regress_dt_plain_writer');
+SELECT drivetribe.grant_monitor('regress_dt_monitor');
 SELECT r AS role,
        has_function_privilege(r, 'drivetribe.read_log(xid8,bigint,integer)', 'EXECUTE') AS read_log,
        has_table_privilege(r, 'drivetribe.log_horizon', 'SELECT') AS log_horizon
-  FROM unnest(ARRAY['regress_dt_plain_reader', 'regress_dt_plain_writer']) AS r;
+  FROM unnest(ARRAY['regress_dt_plain_reader', 'regress_dt_plain_writer', 'regress_dt_monitor']) AS r;
+-- (no WARNING for the monitor: it never had read_log() and keeps log_horizon)
 ALTER EXTENSION drivetribe UPDATE TO '1.7';
 SELECT r AS role,
        has_function_privilege(r, 'drivetribe.read_log(xid8,bigint,integer)', 'EXECUTE') AS read_log,
        has_table_privilege(r, 'drivetribe.log_horizon', 'SELECT') AS log_horizon,
        has_function_privilege(r, 'drivetribe.article(bigint)', 'EXECUTE') AS read_api,
        has_function_privilege(r, 'drivetribe.bump(bigint,bigint,uuid)', 'EXECUTE') AS write_api
-  FROM unnest(ARRAY['regress_dt_plain_reader', 'regress_dt_plain_writer']) AS r;
+  FROM unnest(ARRAY['regress_dt_plain_reader', 'regress_dt_plain_writer', 'regress_dt_monitor']) AS r;
 \c :orig_db
 SET client_min_messages = warning;
 DROP DATABASE dt_read_log_grant;
@@ -146,3 +150,4 @@ DROP ROLE regress_dt_plain_reader;
 DROP ROLE regress_dt_plain_writer;
 DROP ROLE regress_dt_log_reader;
 DROP ROLE regress_dt_nobody;
+DROP ROLE regress_dt_monitor;
