@@ -490,6 +490,22 @@ $$;
 COMMENT ON FUNCTION drivetribe.guard_log_ddl() IS
   'internal: event trigger refusing DDL that could rewrite or unguard drivetribe.events, or make a table inherit from it';
 
+-- A child made before 1.7 stays (dropping a user's table is not an
+-- update's business), and is no part of the log from here on: say so.
+DO $$
+DECLARE
+  child pg_catalog.regclass;
+BEGIN
+  FOR child IN SELECT i.inhrelid::pg_catalog.regclass FROM pg_catalog.pg_inherits i
+                WHERE i.inhparent OPERATOR(pg_catalog.=) 'drivetribe.events'::pg_catalog.regclass
+                ORDER BY 1 LOOP
+    RAISE WARNING 'table % inherits from drivetribe.events: its rows are no events of the log', child
+      USING DETAIL = 'Since 1.7 the extension reads ONLY drivetribe.events: verify(), rebuild(), read_log() and status no longer count them.',
+            HINT = 'Drop the table or detach it (ALTER TABLE ... NO INHERIT drivetribe.events) if it is not needed.';
+  END LOOP;
+END
+$$;
+
 -- (b) setval('drivetribe.event_seq', 1) is a function call, not DDL: no
 -- event trigger sees it.  What it would cause is refused instead, in the
 -- library (every SQL version): the write API appends an event only when
