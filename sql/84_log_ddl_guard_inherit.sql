@@ -111,3 +111,30 @@ SELECT pg_catalog.setval('drivetribe.event_seq', (SELECT pg_catalog.max(e.seq) F
 SELECT drivetribe.register_user(8403, 'After the repair') > :gap_seq AS appended_after_every_seq;
 SELECT count(*) AS events_at_the_gap FROM drivetribe.events WHERE seq = :gap_seq;
 SELECT * FROM drivetribe.verify();
+
+------------------------------------------------------------------------
+-- A child made under 1.6 (which allowed it): the update to 1.7 warns, and
+-- from then on its rows are no events.
+------------------------------------------------------------------------
+\set orig_db :DBNAME
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS dt_guard_inherit;
+RESET client_min_messages;
+CREATE DATABASE dt_guard_inherit;
+\c dt_guard_inherit
+\set SHOW_CONTEXT never
+CREATE EXTENSION drivetribe VERSION '1.6';
+SELECT drivetribe.register_user(1, 'alice') IS NOT NULL AS appended;
+CREATE TABLE public.dt_child () INHERITS (drivetribe.events);
+INSERT INTO public.dt_child (seq, event_id, kind, occurred_at, user_id, body, context)
+VALUES (1000, '00000000-0000-4000-8000-000000000085', 'user_registered', now(), 2,
+        'Ghost', '{"user_name": "Ghost"}');
+ALTER EXTENSION drivetribe UPDATE TO '1.7';
+SELECT * FROM drivetribe.verify();
+SELECT drivetribe.rebuild() AS replayed;
+SELECT count(*) AS users FROM drivetribe.user_stats;
+SELECT body FROM drivetribe.read_log();
+\c :orig_db
+SET client_min_messages = warning;
+DROP DATABASE dt_guard_inherit;
+RESET client_min_messages;
