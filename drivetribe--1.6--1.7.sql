@@ -114,7 +114,7 @@ ALTER TABLE drivetribe.comments ADD COLUMN pos bigint;
 UPDATE drivetribe.comments c
    SET pos = p.seq
   FROM (SELECT e.comment_id, pg_catalog.min(e.seq) AS seq
-          FROM drivetribe.events e
+          FROM ONLY drivetribe.events e
          WHERE e.kind OPERATOR(pg_catalog.=) 'comment_posted'
          GROUP BY e.comment_id) p
  WHERE c.comment_id OPERATOR(pg_catalog.=) p.comment_id;
@@ -704,6 +704,7 @@ DECLARE
   hour_start bigint;
   minute_start bigint;
   plugins text;
+  awaiting bigint;
 BEGIN
   ---------------------------------------------------------------- log
   SELECT max(e.seq) INTO last_seq FROM ONLY drivetribe.events e;
@@ -808,7 +809,8 @@ BEGIN
   ---------------------------------------------------------------- rank
   area := 'rank'; item := 'articles awaiting fold';
   SELECT count(DISTINCT s.article_id)::text INTO value FROM drivetribe.article_stripes s;
-  detail := 'their stored score and rank lag their counts until the next fold (drivetribe.fold_interval)';
+  awaiting := value::bigint;
+  detail := 'counter changes whose article''s score (article_ranks) the next fold sets: within 2 s while a rank worker runs';
   RETURN NEXT;
   item := 'largest rank lag';
   SELECT coalesce(max(p.pending), 0)::text,
@@ -823,7 +825,25 @@ BEGIN
     FROM pg_stat_activity a
    WHERE a.backend_type OPERATOR(pg_catalog.=) 'drivetribe rank worker'
      AND a.datname OPERATOR(pg_catalog.=) current_database();
-  detail := 'folds stripes every drivetribe.fold_interval while there are any; started by the next counter change';
+  detail := CASE
+    WHEN value OPERATOR(pg_catalog.<>) 'not running' THEN
+      'sets the scores of articles with pending counter changes every drivetribe.fold_interval ('
+      OPERATOR(pg_catalog.||) pg_catalog.current_setting('drivetribe.fold_interval', true) OPERATOR(pg_catalog.||) ')'
+    WHEN pg_catalog.current_setting('drivetribe.rank_worker', true) OPERATOR(pg_catalog.=) 'off' THEN
+      'drivetribe.rank_worker is off here: scores follow their counts only when drivetribe.fold_stripes() runs (the pg_cron job, every minute)'
+    WHEN awaiting OPERATOR(pg_catalog.>) 0 THEN
+      'NOT RUNNING while articles await a fold: their scores lag their counts.  It needs a free max_worker_processes slot '
+      OPERATOR(pg_catalog.||) '(see "worker slots" and the server log); SELECT drivetribe.fold_stripes() sets the scores now; '
+      OPERATOR(pg_catalog.||) 'shared_preload_libraries = ''drivetribe'' with drivetribe.rank_databases reserves a worker for this database'
+    ELSE 'none needed now: the next counter change of an article, or a feed read that finds one pending, starts one' END;
+  RETURN NEXT;
+  item := 'worker slots';
+  SELECT pg_catalog.count(*)::text INTO value FROM pg_stat_activity a
+   WHERE a.backend_type NOT IN ('client backend', 'checkpointer', 'background writer', 'walwriter',
+                                'autovacuum launcher', 'startup', 'archiver', 'walsender', 'walreceiver',
+                                'autovacuum worker', 'logger', 'stats collector');
+  value := value OPERATOR(pg_catalog.||) ' of ' OPERATOR(pg_catalog.||) pg_catalog.current_setting('max_worker_processes') OPERATOR(pg_catalog.||) ' in use';
+  detail := 'background workers (parallel query, logical replication, pg_cron, the rank worker) share max_worker_processes; leave one free for each database''s rank worker, or reserve it with drivetribe.rank_databases';
   RETURN NEXT;
 
   ---------------------------------------------------------------- stream
