@@ -55,3 +55,7 @@ SELECT count(*) FROM drivetribe.status;
 RESET ROLE;
 REVOKE USAGE ON SCHEMA drivetribe FROM regress_monitor;
 DROP ROLE regress_monitor;
+-- the rank worker's row says why there is none (this database starts none)
+SELECT value, detail LIKE 'drivetribe.rank_worker is off here%' AS says_why
+  FROM drivetribe.status WHERE item = 'rank worker';
+SELECT value ~ '^[0-9]+ of [0-9]+ in use$' AS slots FROM drivetribe.status WHERE item = 'worker slots';
