@@ -4,7 +4,11 @@
  *	  Counter changes that never wait for another writer.
  *
  * Every counter change of the write API (a view, a bump, a comment, a
- * follow, a join, a post, a delete) goes through dt_counters_add(): one
+ * follow, a join, a post, a delete) goes through dt_counters_add().  From
+ * SQL version 1.7 on, a change of an article's counters always goes to
+ * the writer's stripe (one statement): the stripe tells the rank worker
+ * that the article's score is due (see rank_table_article_sql below).  A
+ * user's or a tribe's change (and an article's before 1.7) is one
  * statement when the row is free, two when it is held:
  *
  *	- At READ COMMITTED it tries the row with FOR NO KEY UPDATE SKIP LOCKED
@@ -13,10 +17,11 @@
  *	  see hot_keys below.)  When another
  *	  transaction holds the row (a concurrent writer of the same key, a
  *	  rename, a delete), it adds its change to this backend's stripe of the
- *	  key instead: the row (key, MyBackendId) of <table>_stripes, inserted
- *	  the first time and updated in place afterwards.  MyBackendId is
- *	  unique among live backends, so no other writer ever holds that row,
- *	  and the upsert waits for nobody.
+ *	  key instead: the row (key, stripe id) of <table>_stripes, inserted
+ *	  the first time and updated in place afterwards.  A stripe id belongs
+ *	  to one live backend (see "Stripe ids" below; before 1.7 it was the
+ *	  backend id), so no other writer ever holds that row, and the upsert
+ *	  waits for nobody.
  *	- At REPEATABLE READ and SERIALIZABLE it always adds to its stripe: an
  *	  in-place update of a row changed since the snapshot would fail with
  *	  40001; the stripe is only ever changed by this backend.
