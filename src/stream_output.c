@@ -281,7 +281,8 @@ parse_kinds_option(StreamState *state, DefElem *elem)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("\"%s\" is not an event kind", element),
 					 errdetail("The drivetribe plugin's option \"kinds\" lists event kinds such as article_bumped.")));
-		state->kinds[k] = true;
+		else
+			state->kinds[k] = true;
 		if (comma == NULL)
 			break;
 		element = comma + 1;
