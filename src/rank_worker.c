@@ -31,10 +31,10 @@
  * taken and go on, so one registration is in flight at a time and no
  * other backend asks for a slot meanwhile.
  *
- * The worker leaves when there is nothing it could have to do: no article
- * stripe it can see and no other transaction holding a lock on
- * article_stripes (a writer in progress, or a prepared transaction, whose
- * stripes will become visible at commit).  It releases its identity and
+ * The worker leaves when there has been nothing it could have to do for
+ * RANK_WORKER_LINGER_MS: no article stripe it can see and no other
+ * transaction holding a lock on article_stripes (a writer in progress, or
+ * a prepared transaction, whose stripes will become visible at commit).  It releases its identity and
  * then looks again: a writer that found the identity held had already
  * locked article_stripes, so either the second look sees it, or the writer
  * found the identity free and started a new worker.  A worker that leaves
@@ -91,6 +91,12 @@ bool		dt_rank_worker_enabled = true;
 
 /* a fold or a look that waits longer than this for a lock gives up */
 #define RANK_WORKER_LOCK_TIMEOUT "1s"
+
+/*
+ * a dynamic worker leaves after this long with nothing to do: a site that
+ * writes now and then keeps one worker instead of starting one per write
+ */
+#define RANK_WORKER_LINGER_MS	2000
 
 /* a worker whose folds fail this many times in a row leaves */
 #define RANK_WORKER_MAX_ERRORS	10
@@ -332,7 +338,12 @@ rank_work_pending(void)
 	(void) GetLockConflicts(&tag, ShareLock, &holders);
 	if (holders > 0)
 		return true;
-	dt_exec(DT_SQL_ARTICLE_STRIPES_EXIST, NULL, NULL, true, 1);
+	/*
+	 * Then the stripes, under a snapshot taken after that look: a writer
+	 * holds its lock on article_stripes until after its commit is visible,
+	 * so one the look did not see is in this snapshot.
+	 */
+	dt_exec_latest(DT_SQL_ARTICLE_STRIPES_EXIST, NULL, NULL);
 	return dt_result_bool(0, 1);
 }
 
@@ -397,6 +408,7 @@ rank_worker_loop(Oid database, bool permanent)
 	LOCKTAG		identity;
 	int			errors = 0;
 	bool		held = false;
+	TimestampTz last_work = GetCurrentTimestamp();
 
 	SetConfigOption("lock_timeout", RANK_WORKER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "drivetribe rank worker", PGC_USERSET, PGC_S_OVERRIDE);
@@ -440,7 +452,11 @@ rank_worker_loop(Oid database, bool permanent)
 			}
 			PG_END_TRY();
 		}
-		if (!pending && !permanent)
+		if (pending)
+			last_work = GetCurrentTimestamp();
+		else if (!permanent &&
+				 TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(),
+											RANK_WORKER_LINGER_MS))
 		{
 			/* leave, unless work came between the look and the release */
 			LockRelease(&identity, ExclusiveLock, true);
