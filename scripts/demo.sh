@@ -22,7 +22,7 @@
 #      DT_USERS DT_TRIBES DT_ARTICLES DT_EVENTS DT_DAYS DT_SEED DT_BATCH
 #      (community size; a different size reloads the community),
 #      DT_RUNS (repetitions of each projection read in the comparison,
-#      default 500; the read-time side runs a fifth of that for pages, two
+#      default 500; the read-time side runs a tenth of that for pages, two
 #      fifths for the card), DT_NO_BUILD=1 (skip dependencies and build).
 # The cluster listens on 127.0.0.1 and on a Unix socket in DT_DEMO_DIR, with
 # trust authentication for local connections only (no passwords: a local
@@ -291,7 +291,7 @@ if [ -n "$hot" ] && [ -n "$heavy" ] && [ -n "$tribe" ]; then
     [ -n "$a" ] && [ -n "$b" ] || return 1
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$a" "$b" "$same" "$RUNS" "$rt_runs" >>"$cmpdir/table"
   }
-  rt_pages=$(( RUNS / 5 > 0 ? RUNS / 5 : 1 )); rt_card=$(( RUNS * 2 / 5 > 0 ? RUNS * 2 / 5 : 1 ))
+  rt_pages=$(( RUNS / 10 > 0 ? RUNS / 10 : 1 )); rt_card=$(( RUNS * 2 / 5 > 0 ? RUNS * 2 / 5 : 1 ))
   compare "card: the most viewed article, drivetribe.article($hot)" "drivetribe.article($hot)" \
     "SELECT * FROM readtime.card WHERE article_id = $hot" "$rt_card" || die "the card comparison failed"
   lap "compare: card"
