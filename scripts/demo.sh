@@ -259,7 +259,7 @@ echo "=== the log (drivetribe.events)"
                                       to_char(max(occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS last
                                  FROM drivetribe.events GROUP BY kind ORDER BY 2 DESC" || die "events failed"
 
-lap "a look (verify, top, feed, stats)"
+lap "verify and a look"
 
 # ---------------------------------------------------------------- side by side
 # The same card and pages from the projections and computed at read time
@@ -307,12 +307,13 @@ if [ -n "$hot" ] && [ -n "$heavy" ] && [ -n "$tribe" ]; then
   lap "compare: tribe page"
   # what a write costs in return: view_article through the API against a
   # bare INSERT of the same event row into a plain table, 1 client, WRUNS
-  # calls each; in a transaction rolled back (the work itself) and
-  # committed (durable: what a client waits for).  The committed views go
-  # to the most viewed article, by random users (WRUNS more views a run).
+  # calls each, each committed (durable: what a client waits for).  The
+  # views go to the most viewed article, by random users (WRUNS more views
+  # a run).  Not rolled back: a view that never commits leaves no stripe,
+  # so the rank worker leaves and every call starts another one.
   wruns=$(( RUNS * 2 / 5 > 0 ? RUNS * 2 / 5 : 1 ))
   read -r hot_tribe hot_author <<<"$(val "SELECT tribe_id, author_id FROM drivetribe.articles WHERE article_id = $hot" | tr '|' ' ')"
-  for c in ROLLBACK COMMIT; do
+  for c in COMMIT; do
     cat >"$cmpdir/w-api-$c.sql" <<B
 \\set u random(1, $USERS)
 BEGIN;
@@ -328,9 +329,8 @@ $c;
 B
   done
   wlat() { pgbench -n -t "$wruns" -f "$1" "$DB" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p'; }
-  w_api_rb=$(wlat "$cmpdir/w-api-ROLLBACK.sql"); w_bare_rb=$(wlat "$cmpdir/w-bare-ROLLBACK.sql")
   w_api_c=$(wlat "$cmpdir/w-api-COMMIT.sql"); w_bare_c=$(wlat "$cmpdir/w-bare-COMMIT.sql")
-  [ -n "$w_api_rb" ] && [ -n "$w_bare_rb" ] && [ -n "$w_api_c" ] && [ -n "$w_bare_c" ] || die "timing the writes failed (scripts in $cmpdir)"
+  [ -n "$w_api_c" ] && [ -n "$w_bare_c" ] || die "timing the writes failed (scripts in $cmpdir)"
   lap "write cost"
   echo
   echo "=== the point: a card or a page is one cheap query; computing it at read time is not"
@@ -352,12 +352,12 @@ B
   echo "=== the price: a write does the projections' work when it happens"
   echo "    (drivetribe.view_article($hot, user) against a bare INSERT of the same event row into a plain table with a primary key on seq and"
   echo "    a unique event_id, readtime.events_plain; mean latency per call, pgbench, 1 client, $wruns calls each, this run)"
-  awk -v a="$w_api_rb" -v b="$w_bare_rb" -v c="$w_api_c" -v d="$w_bare_c" 'BEGIN {
+  awk -v c="$w_api_c" -v d="$w_bare_c" 'BEGIN {
     printf "    %-60s %12s %12s %8s\n", "what", "API call", "bare INSERT", "ratio"
-    printf "    %-60s %9.3f ms %9.3f ms %8s\n", "a view, its transaction rolled back (the work itself)", a, b, sprintf("×%.1f", a / b)
-    printf "    %-60s %9.3f ms %9.3f ms %8s\n", "a view, committed (durable: what a client waits for)", c, d, sprintf("×%.1f", c / d)
+    printf "    %-60s %9.3f ms %9.3f ms %8s\n", "a view, committed (durable: the WAL flush included)", c, d, sprintf("×%.1f", c / d)
   }'
-  echo "    (the API call also keeps every count exact in its own transaction, and the rank worker the score within 2 s; the committed views went to article $hot)"
+  echo "    (the API call also keeps every count exact in its own transaction, and the rank worker the score within 2 s; the views went to"
+  echo "    article $hot. With 8 clients the benchmark suite measures a view at 0.53-0.58 of a bare INSERT's rate: README, benchmarks)"
   rm -rf "$cmpdir"
 fi
 
