@@ -22,7 +22,7 @@
 #      DT_USERS DT_TRIBES DT_ARTICLES DT_EVENTS DT_DAYS DT_SEED DT_BATCH
 #      (community size; a different size reloads the community),
 #      DT_RUNS (repetitions of each projection read in the comparison,
-#      default 500; the read-time side runs a fifth of that for pages, two
+#      default 500; the read-time side runs a tenth of that for pages, two
 #      fifths for the card), DT_NO_BUILD=1 (skip dependencies and build).
 # The cluster listens on 127.0.0.1 and on a Unix socket in DT_DEMO_DIR, with
 # trust authentication for local connections only (no passwords: a local
@@ -81,15 +81,34 @@ case ${1:-start} in
 esac
 
 T0=$SECONDS
+# where the time goes: lap NAME closes the step that ran since the last lap
+# (wall seconds, 0.1 s); the closing line lists them
+LAPS=() LAP_T=$(date +%s.%N)
+lap() {
+  local now; now=$(date +%s.%N)
+  LAPS+=("$1 $(awk -v a="$LAP_T" -v b="$now" 'BEGIN { printf "%.1f", b - a }') s")
+  LAP_T=$now
+}
 if [ "${DT_NO_BUILD:-0}" != 1 ]; then
   bash scripts/build.sh || die "build failed"
 fi
+lap build
 
 # ---------------------------------------------------------------- cluster
 # A running server is kept (sessions stay connected) unless it must restart:
-# its port or listen addresses changed, or the installed library is newer
-# than the server (sessions already open would keep the old one).
+# its port or listen addresses changed, or the installed library's content
+# differs from the one the server was started with (sessions already open
+# would keep the old one).  Content, not time: `make install` copies the
+# library again on every run, with a new time and the same bytes.  Each
+# start writes DIR/server.library: the library's md5 and the server's start
+# time (postmaster.pid, line 3); a server this file does not describe
+# (started by hand, or by an older demo) is judged by the library's time.
 so=$("$DT_PGBIN/pg_config" --pkglibdir)/drivetribe.so
+stamp=$DIR/server.library
+so_sum() { md5sum <"$so" 2>/dev/null | cut -c1-32; }
+note_start() {
+  echo "$(so_sum) $(sed -n 3p "$DIR/data/postmaster.pid" 2>/dev/null)" | dt_as_pg tee "$stamp" >/dev/null
+}
 if [ -f "$DIR/data/PG_VERSION" ]; then
   why=""
   if [ "$(dt_cluster_port "$DIR")" != "$PORT" ]; then
@@ -102,33 +121,45 @@ if [ -f "$DIR/data/PG_VERSION" ]; then
   fi
   if dt_cluster_running "$DIR"; then
     started=$(sed -n 3p "$DIR/data/postmaster.pid" 2>/dev/null)
-    if [ -n "$started" ] && [ -f "$so" ] && [ "$(stat -c %Y "$so")" -ge "$started" ]; then
-      why="${why:+$why; }the installed $so is newer than the server ($(date -d "@$(stat -c %Y "$so")" '+%F %T') vs started $(date -d "@$started" '+%F %T'))"
+    loaded_sum= loaded_start=
+    [ -r "$stamp" ] && read -r loaded_sum loaded_start <"$stamp"
+    if [ -n "$started" ] && [ "$loaded_start" = "$started" ] && [ -n "$loaded_sum" ]; then
+      [ "$(so_sum)" = "$loaded_sum" ] ||
+        why="${why:+$why; }the installed $so differs from the one the server started with (md5 $(so_sum | cut -c1-12) vs ${loaded_sum:0:12})"
+    elif [ -n "$started" ] && [ -f "$so" ] && [ "$(stat -c %Y "$so")" -ge "$started" ]; then
+      why="${why:+$why; }the installed $so is newer than the server ($(date -d "@$(stat -c %Y "$so")" '+%F %T') vs started $(date -d "@$started" '+%F %T'); no record of the library it started with)"
     fi
     if [ -n "$why" ]; then
       echo "demo: restarting the cluster in $DIR (port $PORT): $why"
       dt_cluster_restart "$DIR" || die "the cluster did not start"
+      note_start
     else
+      [ "$loaded_start" = "$started" ] || note_start
       echo "demo: the cluster in $DIR (port $PORT) is running since $(date -d "@$started" '+%F %T'): kept (same library, same settings)"
     fi
   else
     echo "demo: starting the cluster in $DIR (port $PORT)"
     dt_cluster_start "$DIR" || die "the cluster did not start"
+    note_start
   fi
 else
   echo "demo: creating a cluster in $DIR (port $PORT${LISTEN:+, listening on $LISTEN})"
   DT_LISTEN=$LISTEN dt_cluster_init "$DIR" "$PORT" "$DB" durable || die "initdb failed"
   dt_cluster_start "$DIR" || die "the cluster did not start"
+  note_start
 fi
 dt_cluster_env "$DIR"
 export PGDATABASE=$DB
+lap cluster
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 
 # ---------------------------------------------------------------- database
-# the community is reloaded when its size or the installed extension changed
+# the community is reloaded when its size, its generator or the installed
+# extension changed
+gen_id=$(md5sum <scripts/generate_community.sql | cut -c1-12)
 build_id=$(cat "$("$DT_PGBIN/pg_config" --sharedir)"/extension/drivetribe* \
                "$("$DT_PGBIN/pg_config" --pkglibdir)"/drivetribe.so 2>/dev/null | md5sum | cut -c1-12)
-marker="drivetribe demo community: users=$USERS tribes=$TRIBES articles=$ARTICLES events=$EVENTS days=$DAYS seed=$SEED build=$build_id"
+marker="drivetribe demo community: users=$USERS tribes=$TRIBES articles=$ARTICLES events=$EVENTS days=$DAYS seed=$SEED generator=$gen_id build=$build_id"
 exists=$("${PSQL[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB'") || die "cannot reach the cluster"
 if [ "$exists" = 1 ]; then
   current=$("${PSQL[@]}" -d postgres -Atc "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$DB'")
@@ -146,6 +177,7 @@ fi
              -c "CREATE EXTENSION IF NOT EXISTS drivetribe CASCADE" \
              -c "ALTER EXTENSION drivetribe UPDATE" || die "CREATE EXTENSION failed"
 echo "demo: database $DB with extension drivetribe $("${PSQL[@]}" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'drivetribe'")"
+lap database
 
 # ---------------------------------------------------------------- community
 if [ "$exists" = 1 ]; then
@@ -158,6 +190,7 @@ else
   "${PSQL[@]}" -c "COMMENT ON DATABASE $DB IS '$marker'" -c "VACUUM ANALYZE" || die "finishing the load failed"
   echo "demo: community loaded in $((SECONDS - t1)) s"
 fi
+lap community
 
 
 # ---------------------------------------------------------------- a look at it
@@ -170,11 +203,24 @@ age_sql() {
              ELSE floor(extract(epoch FROM now() - $1) / 86400)::int || ' days ago' END"
 }
 val() { "${PSQL[@]}" -Atc "$1"; }
+# Scores are set by the rank worker within 2 s of a write (1.7), not by
+# the write: wait until no article has a score due (no counter stripe; at
+# most 3 s) before showing or comparing them, so that every score shown is
+# the formula over the counts beside it.
+settle() {
+  local i
+  for i in $(seq 1 30); do
+    [ "$(val "SELECT count(*) FROM drivetribe.article_stripes")" = 0 ] && return 0
+    sleep 0.1
+  done
+  echo "demo: (some scores are still due: the rank worker sets them within 2 s of a write)"
+}
+settle
 echo
 span=$(val "SELECT to_char(min(occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' to ' || to_char(max(occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')
                    || ' (' || round(extract(epoch FROM max(occurred_at) - min(occurred_at)) / 86400) || ' days)'
               FROM drivetribe.events") || die "reading the log failed"
-echo "=== the community: $(val "SELECT count(*) FROM drivetribe.events") events from $span; verify(): $(val "SELECT count(*) FROM drivetribe.verify()") differences"
+echo "=== the community: $(val "SELECT count(*) FROM drivetribe.events") events from $span; verify(): $(val "SET drivetribe.progress_interval = 0; SELECT count(*) FROM drivetribe.verify()") differences"
 top=$(val "SELECT article_id FROM drivetribe.article_view ORDER BY score DESC, article_id DESC LIMIT 1")
 hot=$(val "SELECT article_id FROM drivetribe.article_view ORDER BY views DESC, article_id LIMIT 1")
 if [ -n "$top" ]; then
@@ -195,7 +241,9 @@ reader=$(val "SELECT s.user_id FROM drivetribe.user_stats s
                LIMIT 1")
 if [ -n "$reader" ]; then
   echo
-  echo "=== the first page of user $reader's feed (drivetribe.feed($reader, 10)): $(val "SELECT tribes || CASE WHEN tribes = 1 THEN ' tribe' ELSE ' tribes' END || ' and ' || following || CASE WHEN following = 1 THEN ' followee' ELSE ' followees' END FROM drivetribe.user_stats WHERE user_id = $reader"), best first: engagement against age (score = log10(10 bumps + 5 comments + views) + posted/45000 s)"
+  echo "=== the first page of user $reader's feed (drivetribe.feed($reader, 10)): $(val "SELECT tribes || CASE WHEN tribes = 1 THEN ' tribe' ELSE ' tribes' END || ' and ' || following || CASE WHEN following = 1 THEN ' followee' ELSE ' followees' END FROM drivetribe.user_stats WHERE user_id = $reader"), highest score first"
+  echo "    score: engagement against age, higher ranks first. Ten times the engagement (10 a bump, 5 a comment, 1 a view) adds 1, and so does"
+  echo "    being posted 12.5 hours later: an article 12.5 hours older needs ten times the engagement to rank level (log10(engagement) + posted_at/45,000 s)"
   "${PSQL[@]}" -P footer=off -c "SELECT article_id AS id, tribe_name AS tribe, left(title, 58) AS title, $(age_sql posted_at) AS posted,
                                         views, comments, bumps, round(score::numeric, 2) AS score
                                    FROM drivetribe.feed($reader, 10)" || die "feed failed"
@@ -211,6 +259,8 @@ echo "=== the log (drivetribe.events)"
                                       to_char(max(occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS last
                                  FROM drivetribe.events GROUP BY kind ORDER BY 2 DESC" || die "events failed"
 
+lap "verify and a look"
+
 # ---------------------------------------------------------------- side by side
 # The same card and pages from the projections and computed at read time
 # over plain tables (scripts/demo_readtime.sql, recreated now so that both
@@ -220,8 +270,10 @@ tribe=$(val "SELECT tribe_id FROM drivetribe.tribe_stats ORDER BY articles DESC,
 heavy=$(val "SELECT user_id FROM drivetribe.user_stats ORDER BY tribes + following DESC, user_id LIMIT 1")
 if [ -n "$hot" ] && [ -n "$heavy" ] && [ -n "$tribe" ]; then
   echo
-  echo "demo: timing the projections against read time (plain tables in schema readtime; about a minute)"
+  echo "demo: timing the projections against read time (plain tables in schema readtime; about 15 s)"
+  settle
   "${PSQL[@]}" -f scripts/demo_readtime.sql || die "creating the read-time tables failed"
+  lap "read-time tables"
   cmpdir=$(mktemp -d /tmp/drivetribe-demo-compare.XXXXXX) || die "mktemp failed"
   cols="article_id, title, author_name, tribe_name, views, comments, bumps, round(score::numeric, 6)"
   # NAME  PROJECTION-SQL  READ-TIME-SQL  READ-TIME-RUNS
@@ -239,17 +291,47 @@ if [ -n "$hot" ] && [ -n "$heavy" ] && [ -n "$tribe" ]; then
     [ -n "$a" ] && [ -n "$b" ] || return 1
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$a" "$b" "$same" "$RUNS" "$rt_runs" >>"$cmpdir/table"
   }
-  rt_pages=$(( RUNS / 5 > 0 ? RUNS / 5 : 1 )); rt_card=$(( RUNS * 2 / 5 > 0 ? RUNS * 2 / 5 : 1 ))
+  rt_pages=$(( RUNS / 10 > 0 ? RUNS / 10 : 1 )); rt_card=$(( RUNS * 2 / 5 > 0 ? RUNS * 2 / 5 : 1 ))
   compare "card: the most viewed article, drivetribe.article($hot)" "drivetribe.article($hot)" \
     "SELECT * FROM readtime.card WHERE article_id = $hot" "$rt_card" || die "the card comparison failed"
+  lap "compare: card"
   compare "feed page: the most connected reader, drivetribe.feed($heavy, 20)" "drivetribe.feed($heavy, 20)" \
     "SELECT * FROM readtime.card a
       WHERE a.tribe_id IN (SELECT tribe_id FROM readtime.memberships WHERE user_id = $heavy)
          OR a.author_id IN (SELECT followee_id FROM readtime.follows WHERE follower_id = $heavy)
       ORDER BY score DESC, article_id DESC LIMIT 20" "$rt_pages" || die "the feed comparison failed"
+  lap "compare: feed page"
   compare "tribe page: the biggest tribe, drivetribe.tribe_feed($tribe, 20)" "drivetribe.tribe_feed($tribe, 20)" \
     "SELECT * FROM readtime.card WHERE tribe_id = $tribe ORDER BY score DESC, article_id DESC LIMIT 20" "$rt_pages" ||
     die "the tribe page comparison failed"
+  lap "compare: tribe page"
+  # what a write costs in return: view_article through the API against a
+  # bare INSERT of the same event row into a plain table, 1 client, WRUNS
+  # calls each, each committed (durable: what a client waits for).  The
+  # views go to the most viewed article, by random users (WRUNS more views
+  # a run).  Not rolled back: a view that never commits leaves no stripe,
+  # so the rank worker leaves and every call starts another one.
+  wruns=$(( RUNS * 2 / 5 > 0 ? RUNS * 2 / 5 : 1 ))
+  read -r hot_tribe hot_author <<<"$(val "SELECT tribe_id, author_id FROM drivetribe.articles WHERE article_id = $hot" | tr '|' ' ')"
+  for c in COMMIT; do
+    cat >"$cmpdir/w-api-$c.sql" <<B
+\\set u random(1, $USERS)
+BEGIN;
+SELECT drivetribe.view_article($hot, :u);
+$c;
+B
+    cat >"$cmpdir/w-bare-$c.sql" <<B
+\\set u random(1, $USERS)
+BEGIN;
+INSERT INTO readtime.events_plain (event_id, kind, occurred_at, user_id, tribe_id, article_id, target_id, context)
+VALUES (gen_random_uuid(), 'article_viewed', now(), :u, $hot_tribe, $hot, $hot_author, jsonb_build_object('user_name', 'user ' || :u));
+$c;
+B
+  done
+  wlat() { pgbench -n -t "$wruns" -f "$1" "$DB" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p'; }
+  w_api_c=$(wlat "$cmpdir/w-api-COMMIT.sql"); w_bare_c=$(wlat "$cmpdir/w-bare-COMMIT.sql")
+  [ -n "$w_api_c" ] && [ -n "$w_bare_c" ] || die "timing the writes failed (scripts in $cmpdir)"
+  lap "write cost"
   echo
   echo "=== the point: a card or a page is one cheap query; computing it at read time is not"
   echo "    (mean latency per call, pgbench, 1 client, this run; read time = joins + count(*) of views, comments and bumps over plain indexed tables, score computed, ORDER BY ... LIMIT)"
@@ -259,6 +341,23 @@ if [ -n "$hot" ] && [ -n "$heavy" ] && [ -n "$tribe" ]; then
     END { printf "    (projection side %s runs each, read-time side %s runs for the card, %s for each page)\n", $5, rt_card, rt_pages }
   ' rt_card="$rt_card" rt_pages="$rt_pages" "$cmpdir/table"
   grep -q 'NO (' "$cmpdir/table" && die "the read-time rows differ from the projections' (see $cmpdir)"
+  read -r n_articles n_views n_sources <<<"$(val "SELECT (SELECT count(*) FROM drivetribe.articles WHERE NOT deleted),
+      (SELECT count(*) FROM drivetribe.events WHERE kind = 'article_viewed'),
+      (SELECT tribes + following FROM drivetribe.user_stats WHERE user_id = $heavy)" | tr '|' ' ')"
+  echo "    Why smaller ratios than the benchmark suite's (×913 for a typical reader's feed page): read time counts every view, comment"
+  echo "    and bump of every candidate article, so it grows with the site, and a projection read does not. This world is small:"
+  echo "    $n_articles articles, $n_views views, a reader with $n_sources sources; the suite's has 210,000 articles, 1,000,000 users and a"
+  echo "    typical reader with 250 sources (50 tribes, 200 followees), where read time takes about 1 s a page. A bigger site widens the gap."
+  echo
+  echo "=== the price: a write does the projections' work when it happens"
+  echo "    (drivetribe.view_article($hot, user) against a bare INSERT of the same event row into a plain table with a primary key on seq and"
+  echo "    a unique event_id, readtime.events_plain; mean latency per call, pgbench, 1 client, $wruns calls each, this run)"
+  awk -v c="$w_api_c" -v d="$w_bare_c" 'BEGIN {
+    printf "    %-60s %12s %12s %8s\n", "what", "API call", "bare INSERT", "ratio"
+    printf "    %-60s %9.3f ms %9.3f ms %8s\n", "a view, committed (durable: the WAL flush included)", c, d, sprintf("×%.1f", c / d)
+  }'
+  echo "    (the API call also keeps every count exact in its own transaction, and the rank worker the score within 2 s; the views went to"
+  echo "    article $hot. With 8 clients the benchmark suite measures a view at 0.53-0.58 of a bare INSERT's rate: README, benchmarks)"
   rm -rf "$cmpdir"
 fi
 
@@ -307,8 +406,10 @@ if [ -n "$hot" ]; then
   val "SELECT pg_drop_replication_slot('$SLOT')" >/dev/null
   rm -rf "$WORK"
   echo "    (consumer stopped, slot $SLOT dropped; a stream that keeps running: bash examples/notifications/run.sh)"
+  lap stream
 fi
 
 echo
 echo "demo: ready in $((SECONDS - T0)) s; the cluster keeps running (data in $DIR)"
+(IFS=,; echo "demo: where the time went: ${LAPS[*]}" | sed 's/,/, /g')
 connect_help

@@ -45,5 +45,12 @@ SELECT a.article_id, a.tribe_id, t.name AS tribe_name, a.author_id, u.name AS au
                              (SELECT count(*) FROM readtime.comments m WHERE m.article_id = a.article_id AND NOT m.deleted) AS comments,
                              (SELECT count(*) FROM readtime.bumps b WHERE b.article_id = a.article_id) AS bumps) c
  WHERE NOT a.deleted;
+-- the write side: a bare INSERT of the event row view_article appends,
+-- into a plain table with the log's columns, a primary key on seq and a
+-- unique event_id (test/bench/run.sh's "ceiling" baseline)
+CREATE SEQUENCE readtime.events_plain_seq;
+CREATE TABLE readtime.events_plain (LIKE drivetribe.events INCLUDING DEFAULTS);
+ALTER TABLE readtime.events_plain ALTER seq SET DEFAULT nextval('readtime.events_plain_seq'),
+  ADD PRIMARY KEY (seq), ADD UNIQUE (event_id);
 VACUUM ANALYZE readtime.users, readtime.tribes, readtime.articles, readtime.memberships,
                readtime.follows, readtime.views, readtime.bumps, readtime.comments;

@@ -132,56 +132,58 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 60 + -ln(1 - u) * mean $$;
 
 -- tribe families: a name, the cars its members talk about, and what they
 -- talk about; tribe t is family 1 + (t-1) % families, in region (t-1) / families
-CREATE TEMP TABLE family (f int PRIMARY KEY, name text, models text[], things text[]);
+-- years: each model's production years {first, last} (last 0: still made),
+-- in the models' order; {y} in a title is drawn within them
+CREATE TEMP TABLE family (f int PRIMARY KEY, name text, models text[], things text[], years int[]);
 INSERT INTO family VALUES
  (1, 'Land Rover Defenders', '{"Defender 110","Defender 90","Series III","Defender 130"}',
-     '{"chassis swap","galvanised bulkhead","TD5 engine","Puma dashboard","winch and snorkel","axle rebuild"}'),
+     '{"chassis swap","galvanised bulkhead","TD5 engine","Puma dashboard","winch and snorkel","axle rebuild"}', '{{1983,2016},{1984,2016},{1971,1985},{1983,2016}}'),
  (2, 'Porsche 911 Owners', '{"911 GT3","964 Carrera","993 Turbo","911 Targa"}',
-     '{"IMS bearing","bore scoring","engine-out service","PDK vs manual","Fuchs wheels","air-cooled values"}'),
+     '{"IMS bearing","bore scoring","engine-out service","PDK vs manual","Fuchs wheels","air-cooled values"}', '{{1999,0},{1989,1994},{1995,1998},{1967,0}}'),
  (3, 'JDM Legends', '{"Skyline GT-R","Supra Mk4","RX-7 FD","NSX"}',
-     '{"import paperwork","twin-turbo rebuild","rotary apex seals","RB26 tuning","right-hand drive","auction sheets"}'),
+     '{"import paperwork","twin-turbo rebuild","rotary apex seals","RB26 tuning","right-hand drive","auction sheets"}', '{{1969,2002},{1993,2002},{1992,2002},{1990,2005}}'),
  (4, 'Hot Hatch Heroes', '{"Golf GTI","Civic Type R","Peugeot 205 GTi","Fiesta ST"}',
-     '{"lift-off oversteer","limited-slip diff","coilovers","track tyres","clutch replacement","daily-driver comfort"}'),
+     '{"lift-off oversteer","limited-slip diff","coilovers","track tyres","clutch replacement","daily-driver comfort"}', '{{1976,0},{1997,0},{1984,1994},{2005,2022}}'),
  (5, 'Classic Mini Club', '{"Mini Cooper S","Mini 1275GT","Mini Moke","Mini Clubman"}',
-     '{"subframe rust","A-series tuning","hydrolastic suspension","Minilite wheels","rally history","doors that fit"}'),
+     '{"subframe rust","A-series tuning","hydrolastic suspension","Minilite wheels","rally history","doors that fit"}', '{{1963,1971},{1969,1980},{1964,1993},{1969,1980}}'),
  (6, 'Alfa Romeo Alfisti', '{"Giulia Quadrifoglio","Alfasud","Spider Duetto","GTV6"}',
-     '{"Busso V6","rust proofing","electrics","timing belt","Italian paint","cuore sportivo"}'),
+     '{"Busso V6","rust proofing","electrics","timing belt","Italian paint","cuore sportivo"}', '{{2016,0},{1972,1989},{1966,1969},{1980,1987}}'),
  (7, 'Rally Legends', '{"Lancia Delta Integrale","Audi Quattro S1","Escort Cosworth","Impreza WRX"}',
-     '{"Group B","gravel stages","pace notes","homologation specials","anti-lag","WRC history"}'),
+     '{"Group B","gravel stages","pace notes","homologation specials","anti-lag","WRC history"}', '{{1987,1994},{1985,1986},{1992,1996},{1992,2014}}'),
  (8, 'EV Pioneers', '{"Model S","Ioniq 5 N","Taycan","Leaf"}',
-     '{"range in winter","battery health","rapid charging","heat pumps","regen braking","one-pedal driving"}'),
+     '{"range in winter","battery health","rapid charging","heat pumps","regen braking","one-pedal driving"}', '{{2012,0},{2023,0},{2019,0},{2010,0}}'),
  (9, 'Track Day Junkies', '{"MX-5","Lotus Elise","BMW M3","Caterham Seven"}',
-     '{"brake fade","lap times at Spa","tyre pressures","noise limits","data logging","harness bars"}'),
+     '{"brake fade","lap times at Spa","tyre pressures","noise limits","data logging","harness bars"}', '{{1989,0},{1996,2021},{1986,0},{1973,0}}'),
  (10, 'Muscle Car Garage', '{"Mustang Mach 1","Charger R/T","Camaro Z28","Chevelle SS"}',
-     '{"big-block swap","quarter-mile times","drum-to-disc conversion","carburettor tuning","matching numbers","burnouts"}'),
+     '{"big-block swap","quarter-mile times","drum-to-disc conversion","carburettor tuning","matching numbers","burnouts"}', '{{1969,1973},{1968,1971},{1967,1974},{1964,1973}}'),
  (11, 'Italian Exotics', '{"Ferrari F40","Lamborghini Countach","Ferrari Testarossa","Lamborghini Miura"}',
-     '{"cambelt service","concours judging","gated shifters","auction prices","clutch wear","Pininfarina design"}'),
+     '{"cambelt service","concours judging","gated shifters","auction prices","clutch wear","Pininfarina design"}', '{{1987,1992},{1974,1990},{1984,1991},{1966,1973}}'),
  (12, 'Barn Find Hunters', '{"Jaguar E-Type","Triumph TR6","MGB GT","Austin-Healey 3000"}',
-     '{"first start in 40 years","seized engine","original paint","patina vs restoration","paperwork hunt","trailer recovery"}'),
+     '{"first start in 40 years","seized engine","original paint","patina vs restoration","paperwork hunt","trailer recovery"}', '{{1961,1975},{1968,1976},{1965,1980},{1959,1967}}'),
  (13, 'Volvo Estate Appreciation', '{"Volvo 240","Volvo 850 T5-R","Volvo V70 R","Volvo 940"}',
-     '{"boot space","the million-mile engine","flat-nose tuning","tow bars","safety cages","redblock boost"}'),
+     '{"boot space","the million-mile engine","flat-nose tuning","tow bars","safety cages","redblock boost"}', '{{1974,1993},{1995,1996},{1997,2007},{1990,1998}}'),
  (14, 'BMW M Division', '{"M3 CSL","E30 M3","M5 E39","1M Coupé"}',
-     '{"rod bearings","VANOS rebuild","S54 sound","subframe cracks","Nürburgring laps","Individual paint"}'),
+     '{"rod bearings","VANOS rebuild","S54 sound","subframe cracks","Nürburgring laps","Individual paint"}', '{{2003,2004},{1986,1991},{1998,2003},{2011,2012}}'),
  (15, 'Mercedes AMG Club', '{"190E Evo II","C63 AMG","E55 AMG","SL55"}',
-     '{"hand-built engines","supercharger whine","air suspension","head bolts","Affalterbach","one man one engine"}'),
+     '{"hand-built engines","supercharger whine","air suspension","head bolts","Affalterbach","one man one engine"}', '{{1990,1990},{2008,2023},{1998,2006},{2002,2008}}'),
  (16, 'Aston Martin Owners', '{"DB5","Vantage V8","DB9","V12 Vanquish"}',
-     '{"the Bond spec","service history","V12 sound","Newport Pagnell","ZF gearbox","leather restoration"}'),
+     '{"the Bond spec","service history","V12 sound","Newport Pagnell","ZF gearbox","leather restoration"}', '{{1963,1965},{1977,1989},{2004,2016},{2001,2007}}'),
  (17, 'Subaru Boxer Crew', '{"Impreza WRX STI","Forester STI","Legacy RS","BRZ"}',
-     '{"head gaskets","boxer rumble","symmetrical AWD","turbo lag","rally blue paint","ringland failure"}'),
+     '{"head gaskets","boxer rumble","symmetrical AWD","turbo lag","rally blue paint","ringland failure"}', '{{1994,2014},{2004,2007},{1989,1993},{2012,0}}'),
  (18, 'Citroën Hydropneumatics', '{"Citroën DS","Citroën SM","Citroën CX","Citroën XM"}',
-     '{"sphere replacement","LHM fluid","magic-carpet ride","self-levelling","Maserati V6","swivelling headlamps"}'),
+     '{"sphere replacement","LHM fluid","magic-carpet ride","self-levelling","Maserati V6","swivelling headlamps"}', '{{1955,1975},{1970,1975},{1974,1991},{1989,2000}}'),
  (19, 'Off-Road Overlanders', '{"Land Cruiser 80","Jeep Wrangler","Nissan Patrol","Mitsubishi Pajero"}',
-     '{"roof tents","diff locks","recovery gear","water crossings","dual batteries","expedition builds"}'),
+     '{"roof tents","diff locks","recovery gear","water crossings","dual batteries","expedition builds"}', '{{1990,1997},{1986,0},{1951,0},{1982,2021}}'),
  (20, 'Kei Car Club', '{"Honda Beat","Suzuki Cappuccino","Autozam AZ-1","Daihatsu Copen"}',
-     '{"660cc turbos","gullwing doors","parking in Tokyo","import costs","tiny tyres","rev-limiter fun"}'),
+     '{"660cc turbos","gullwing doors","parking in Tokyo","import costs","tiny tyres","rev-limiter fun"}', '{{1991,1996},{1991,1998},{1992,1995},{2002,0}}'),
  (21, 'Lotus Lightweights', '{"Lotus Elan","Lotus Exige","Lotus Esprit","Lotus Evora"}',
-     '{"simplify then add lightness","fibreglass repairs","Toyota engines","chassis galvanising","handling","track setup"}'),
+     '{"simplify then add lightness","fibreglass repairs","Toyota engines","chassis galvanising","handling","track setup"}', '{{1962,1975},{2000,2021},{1976,2004},{2009,2021}}'),
  (22, 'Hot Rod Builders', '{"Ford Model A","Ford Deuce Coupe","Chevy Bel Air","Willys Coupe"}',
-     '{"chopped roofs","flathead V8","pinstriping","suicide doors","whitewall tyres","chassis from scratch"}'),
+     '{"chopped roofs","flathead V8","pinstriping","suicide doors","whitewall tyres","chassis from scratch"}', '{{1927,1931},{1932,1932},{1950,1981},{1933,1942}}'),
  (23, 'Fiat Cinquecento Fans', '{"Fiat 500","Fiat 500 Abarth","Fiat Panda 4x4","Fiat 124 Spider"}',
-     '{"two-cylinder charm","Abarth exhaust","city parking","rust in the floor","Italian summers","cheap parts"}'),
+     '{"two-cylinder charm","Abarth exhaust","city parking","rust in the floor","Italian summers","cheap parts"}', '{{1957,1975},{2008,0},{1983,0},{1966,1985}}'),
  (24, 'Supercar Spotters', '{"McLaren F1","Bugatti Veyron","Pagani Zonda","Porsche Carrera GT"}',
-     '{"Monaco in May","Goodwood paddock","hypercar prices","camera settings","launch control","the one that got away"}');
+     '{"Monaco in May","Goodwood paddock","hypercar prices","camera settings","launch control","the one that got away"}', '{{1992,1998},{2005,2015},{1999,2019},{2004,2007}}');
 
 CREATE FUNCTION pg_temp.regions() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT
 '{UK,Germany,USA,Japan,Australia,France,Italy,Sweden,Netherlands,Canada,Scotland,Wales,
@@ -221,20 +223,26 @@ CREATE FUNCTION pg_temp.comment_templates() RETURNS text[] LANGUAGE sql IMMUTABL
   "Respectfully disagree about the {x}."}'::text[] $$;
 
 -- fill {m} {m2} {x} {p} {y} {y2} {n} of a template from hashes of k, with
--- the models and things of a tribe's family ({m2} is another model than
--- {m}); the first letter in upper case
-CREATE FUNCTION pg_temp.fill(t text, k bigint, seed int, models text[], things text[]) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+-- the models, things and production years of a tribe's family ({m2} is
+-- another model than {m}; {y} a year {m} was made in; {y2} a year since
+-- 2015 and since {m} was first made, up to this one); the first letter in
+-- upper case
+CREATE FUNCTION pg_temp.fill(t text, k bigint, seed int, models text[], things text[], years int[]) RETURNS text
+LANGUAGE sql STABLE AS $$
   SELECT upper(left(s, 1)) || substr(s, 2) FROM (SELECT
          replace(replace(replace(replace(replace(replace(replace(t,
            '{m2}', pg_temp.el(models, m + 1 + floor(pg_temp.rnd(k, 51, seed) * (cardinality(models) - 1))::bigint)),
            '{m}',  pg_temp.el(models, m)),
            '{x}',  pg_temp.el(things, floor(pg_temp.rnd(k, 57, seed) * 1e6)::bigint)),
            '{p}',  pg_temp.el(pg_temp.places(), floor(pg_temp.rnd(k, 53, seed) * 1e6)::bigint)),
-           '{y2}', (2015 + floor(pg_temp.rnd(k, 58, seed) * 11))::int::text),
-           '{y}',  (1965 + floor(pg_temp.rnd(k, 55, seed) * 55))::int::text),
+           '{y2}', (y2lo + floor(pg_temp.rnd(k, 58, seed) * (now_y - y2lo + 1)))::int::text),
+           '{y}',  (y0 + floor(pg_temp.rnd(k, 55, seed) * (y1 - y0 + 1)))::int::text),
            '{n}',  (1 + floor(pg_temp.rnd(k, 56, seed) * 12))::int::text) AS s
-         FROM (SELECT floor(pg_temp.rnd(k, 52, seed) * 1e6)::bigint AS m) x) y $$;
+         FROM (SELECT m, y0, y1, now_y, least(greatest(y0, 2015), now_y) AS y2lo
+                 FROM (SELECT m, years[i][1] AS y0, coalesce(nullif(years[i][2], 0), now_y) AS y1, now_y
+                         FROM (SELECT m, 1 + (m % cardinality(models))::int AS i,
+                                      extract(year FROM now())::int AS now_y
+                                 FROM (SELECT floor(pg_temp.rnd(k, 52, seed) * 1e6)::bigint AS m) x0) x1) x2) x) y $$;
 
 CREATE FUNCTION pg_temp.user_name(u bigint, seed int) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -278,7 +286,7 @@ FROM (SELECT g AS a,
       FROM generate_series(1::bigint, :articles) g) x;
 ALTER TABLE a ADD COLUMN title text, ADD COLUMN del float8, ADD COLUMN edit float8;
 UPDATE a SET title = pg_temp.fill(pg_temp.el(pg_temp.title_templates(), floor(pg_temp.rnd(a.a, 40, :seed) * 1e6)::bigint),
-                                  a.a, :seed, fa.models, fa.things)
+                                  a.a, :seed, fa.models, fa.things, fa.years)
 FROM t JOIN family fa ON fa.f = t.f WHERE t.t = a.tribe;
 -- 1% deleted a few days after posting (never the most appealing 1%), 0.5% retitled
 UPDATE a SET del = CASE WHEN rank > greatest(1, :articles / 100) AND pg_temp.rnd(a, 63, :seed) < 0.01
@@ -395,7 +403,7 @@ FROM bmp b JOIN a ON a.a = b.a JOIN u v ON v.u = b.u WHERE b.unat IS NOT NULL
 UNION ALL
 SELECT c.at, 3, c.i, 'comment_posted', c.u, a.tribe, a.a, c.i, a.author, a.author,
        pg_temp.fill(pg_temp.el(pg_temp.comment_templates(), floor(pg_temp.rnd(c.i, 41, :seed) * 1e6)::bigint),
-                    c.i + 7777777, :seed, fa.models, fa.things),
+                    c.i + 7777777, :seed, fa.models, fa.things, fa.years),
        jsonb_build_object('title', pg_temp.atitle(a.*, c.at), 'user_name', pg_temp.uname(v, c.at))
 FROM cmt c JOIN a ON a.a = c.a JOIN u v ON v.u = c.u JOIN t ON t.t = a.tribe JOIN family fa ON fa.f = t.f
 UNION ALL

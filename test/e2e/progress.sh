@@ -126,7 +126,7 @@ cancel() {  # NAME
     fail "pg_cancel_backend($1) did not signal"
   local deadline=$((SECONDS + 30))
   while [ "$(q -c "SELECT state FROM pg_stat_activity WHERE application_name = '$1'")" != idle ]; do
-    [ $SECONDS -lt $deadline ] || fail "$1 not idle 30 s after the cancel"
+    [ $SECONDS -lt $deadline ] || fail "$1 not idle 30 s after the cancel: $(q -c "SELECT format('state %s, wait %s/%s, query %s', state, wait_event_type, wait_event, left(query, 200)) FROM pg_stat_activity WHERE application_name = '$1'")"
     sleep 0.05
   done
 }

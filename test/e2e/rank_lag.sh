@@ -96,7 +96,12 @@ lag() {
     psql -X -d "$db" -c "SELECT v.*, drivetribe.score(v.bumps, v.comments, v.views, v.posted_at) AS formula,
                                (SELECT count(*) FROM drivetribe.article_stripes s WHERE s.article_id = 1) AS stripes
                           FROM drivetribe.article_view v WHERE v.article_id = 1" >&2
-    fail "$what: the score is not SPEC's formula over the counts 2 s after the last commit"
+    fail "$what: the score is not SPEC's formula over the counts 2 s after the last commit ($since): $(q -c "SELECT format('article 1: score %s, formula %s over views %s, comments %s, bumps %s; %s stripes (stripe: views/comments/bumps %s); rank workers: %s',
+        v.score, drivetribe.score(v.bumps, v.comments, v.views, v.posted_at), v.views, v.comments, v.bumps,
+        (SELECT count(*) FROM drivetribe.article_stripes s WHERE s.article_id = 1),
+        (SELECT string_agg(s.stripe || ': ' || s.views || '/' || s.comments || '/' || s.bumps, ', ') FROM drivetribe.article_stripes s WHERE s.article_id = 1),
+        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'drivetribe rank worker' AND datname = current_database()))
+      FROM drivetribe.article_view v WHERE v.article_id = 1"); load average $(cut -d' ' -f1-3 /proc/loadavg)"
   fi
   step "$what: score exact ${ms} ms after the commit"
   lags+=("$what ${ms} ms")

@@ -317,20 +317,23 @@ read -r sstripes sexact <<<"$(s -F ' ' -c "SELECT (SELECT count(*) FROM drivetri
                                               FROM drivetribe.article(1)")"
 step "load stopped; replayed in $w s: standby counts of article 1 = primary's ($scounts: views bumps comments); standby has $sstripes stripes, score exact: $sexact"
 [ "$sexact" = t ] || [ "$sstripes" -gt 0 ] ||
-  fail "on the standby article 1's score is not SPEC's formula over its counts and it has no stripes"
+  fail "on the standby article 1's score is not SPEC's formula over its counts and it has no stripes: $(s -c "SELECT format('score %s, formula %s over views %s, bumps %s, comments %s', score, public.spec_score(bumps, comments, views, posted_at), views, bumps, comments) FROM drivetribe.article(1)")"
 [ -z "$(s -c "SELECT * FROM drivetribe.verify()")" ] || { s -c "SELECT * FROM drivetribe.verify()" | head; fail "verify() on the standby is not empty right after the load"; }
 
 # the primary's rank worker folds the stripes; the standby gets the scores by replay
 t0=$(date +%s.%N); waited=0
 until [ "$(p -c "SELECT (SELECT count(*) FROM drivetribe.article_stripes) + (SELECT count(*) FROM drivetribe.user_stripes)
                         + (SELECT count(*) FROM drivetribe.tribe_stripes)")" = 0 ]; do
-  [ $waited -ge 300 ] && fail "the primary's stripes were not folded within 30 s"
+  [ $waited -ge 300 ] && fail "the primary's stripes were not folded within 30 s: $(p -c "SELECT format('%s article, %s user, %s tribe stripes left; articles %s; rank workers %s',
+      (SELECT count(*) FROM drivetribe.article_stripes), (SELECT count(*) FROM drivetribe.user_stripes), (SELECT count(*) FROM drivetribe.tribe_stripes),
+      (SELECT string_agg(DISTINCT article_id::text, ',') FROM drivetribe.article_stripes),
+      (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'drivetribe rank worker'))")"
   sleep 0.1; waited=$((waited + 1))
 done
 fold=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 w=$(wait_replayed)
 [ "$(s -c "SELECT abs(score - public.spec_score(bumps, comments, views, posted_at)) < 1e-9 FROM drivetribe.article(1)")" = t ] ||
-  fail "after the fold was replayed, article 1's score on the standby is not SPEC's formula"
+  fail "after the fold was replayed ($w s), article 1's score on the standby is not SPEC's formula: $(s -c "SELECT format('score %s, formula %s over views %s, bumps %s, comments %s', score, public.spec_score(bumps, comments, views, posted_at), views, bumps, comments) FROM drivetribe.article(1)"); stripes there: $(s -c "SELECT count(*) FROM drivetribe.article_stripes WHERE article_id = 1")"
 [ "$(s -c "SELECT count(*) FROM drivetribe.article_stripes")" = 0 ] || fail "stripes left on the standby after the fold was replayed"
 step "stripes folded on the primary $fold s after the load; replayed on the standby $w s later: the score is exact there"
 
