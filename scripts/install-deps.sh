@@ -38,6 +38,7 @@ need postgresql-$PGV-cron                    test -f $PGLIB/pg_cron.so
 need postgresql-$PGV-pgtap                   test -f $PGSHARE/extension/pgtap.control
 need libtap-parser-sourcehandler-pgtap-perl  bash -c 'command -v pg_prove'
 need postgresql-$PGV-wal2json                test -f $PGLIB/wal2json.so
+need python3-psycopg2                        python3 -c 'import psycopg2'
 
 if [ ${#missing[@]} -eq 0 ]; then
   say "all present (PostgreSQL $(/usr/lib/postgresql/$PGV/bin/postgres --version | awk '{print $3}'))"
@@ -70,6 +71,7 @@ need postgresql-$PGV-cron                    test -f $PGLIB/pg_cron.so
 need postgresql-$PGV-pgtap                   test -f $PGSHARE/extension/pgtap.control
 need libtap-parser-sourcehandler-pgtap-perl  bash -c 'command -v pg_prove'
 need postgresql-$PGV-wal2json                test -f $PGLIB/wal2json.so
+need python3-psycopg2                        python3 -c 'import psycopg2'
 if [ ${#missing[@]} -ne 0 ]; then
   say "still missing after install: ${missing[*]} (log: $log)" >&2
   exit 1

@@ -139,6 +139,7 @@ typedef struct StreamState
 } StreamState;
 
 static void append_int64(StringInfo out, int64 value);
+static void append_jsonb_compact(StringInfo out, Jsonb *jb);
 static void append_transaction(StringInfo out, StreamState *state,
 							   ReorderBufferTXN *txn, XLogRecPtr lsn);
 
@@ -378,6 +379,84 @@ append_int64(StringInfo out, int64 value)
 	char		digits[MAXINT8LEN + 1];
 
 	appendBinaryStringInfo(out, digits, pg_lltoa(value, digits));
+}
+
+/*
+ * A jsonb value as compact JSON, like the rest of the object:
+ * {"title":"x","user_name":"y"}, not jsonb's text output {"title": "x", ...}
+ * (1.8; up to 1.7 context had jsonb's spaces).  Keys in jsonb's order.
+ */
+static void
+append_jsonb_compact(StringInfo out, Jsonb *jb)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		comma = false;	/* a sibling came before in this container */
+
+	/* a scalar (never written by the API, but the column allows it) */
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		JsonbToCString(out, &jb->root, VARSIZE(jb));
+		return;
+	}
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_OBJECT:
+			case WJB_BEGIN_ARRAY:
+				if (comma)
+					appendStringInfoChar(out, ',');
+				appendStringInfoChar(out, tok == WJB_BEGIN_OBJECT ? '{' : '[');
+				comma = false;
+				break;
+			case WJB_END_OBJECT:
+				appendStringInfoChar(out, '}');
+				comma = true;
+				break;
+			case WJB_END_ARRAY:
+				appendStringInfoChar(out, ']');
+				comma = true;
+				break;
+			case WJB_KEY:
+				if (comma)
+					appendStringInfoChar(out, ',');
+				escape_json(out, pnstrdup(v.val.string.val, v.val.string.len));
+				appendStringInfoChar(out, ':');
+				/* the value (or a container's opening) follows: no comma */
+				comma = false;
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				if (comma)
+					appendStringInfoChar(out, ',');
+				switch (v.type)
+				{
+					case jbvNull:
+						appendStringInfoString(out, "null");
+						break;
+					case jbvString:
+						escape_json(out, pnstrdup(v.val.string.val, v.val.string.len));
+						break;
+					case jbvNumeric:
+						appendStringInfoString(out,
+											   DatumGetCString(DirectFunctionCall1(numeric_out,
+																				   NumericGetDatum(v.val.numeric))));
+						break;
+					case jbvBool:
+						appendStringInfoString(out, v.val.boolean ? "true" : "false");
+						break;
+					default:
+						elog(ERROR, "unexpected jsonb value type %d", (int) v.type);
+				}
+				comma = true;
+				break;
+			default:
+				break;
+		}
+	}
 }
 
 /*
@@ -663,9 +742,7 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		escape_json(out, TextDatumGetCString(values[events_attnum[EC_BODY]]));
 	if (append_key_or_null(out, ",\"context\":", nulls, EC_CONTEXT))
 	{
-		Jsonb	   *context = DatumGetJsonbP(values[events_attnum[EC_CONTEXT]]);
-
-		JsonbToCString(out, &context->root, VARSIZE(context));
+		append_jsonb_compact(out, DatumGetJsonbP(values[events_attnum[EC_CONTEXT]]));
 	}
 	append_transaction(out, state, txn, txn->final_lsn);
 	appendStringInfoChar(out, '}');
