@@ -16,7 +16,7 @@
  *	 "lsn":"0/1A2B3C8"}
  *
  * Every id of the event is present (null where the kind has none);
- * recipient_id only for the kinds that notify someone (SPEC "Stream");
+ * recipient_id only for the kinds that notify someone (docs/reference.md, "The stream");
  * "lsn" is the commit record's LSN, the same for every event of a
  * transaction, so (lsn, seq) orders the stream and a consumer can resume
  * and dedupe without trusting the slot's position (event_id and seq are
@@ -113,7 +113,7 @@ static const char *const event_column_names[EC_NUM] = {
 	"article_id", "comment_id", "target_id", "recipient_id", "body", "context"
 };
 
-/* the kinds that notify someone (SPEC "Stream") */
+/* the kinds that notify someone (docs/reference.md, "The stream") */
 static bool
 kind_notifies(DtEventKind k)
 {
@@ -519,7 +519,7 @@ append_transaction(StringInfo out, StreamState *state, ReorderBufferTXN *txn,
 }
 
 /*
- * Text in the stream (SPEC "Stream": UTF-8 JSON whatever the database's
+ * Text in the stream (docs/reference.md, "The stream": UTF-8 JSON whatever the database's
  * encoding).  In a UTF8 database the plugin writes the database's bytes,
  * which are UTF-8.  In any other encoding it writes ASCII only: every
  * character above ASCII, converted to Unicode, becomes a \uXXXX escape (a

@@ -21,7 +21,7 @@ def handle(msg):
     elif obj.get("commit"):                 # its transaction is complete:
         sink.flush()                        # make the downstream durable,
         os.fsync(sink.fileno())             # then confirm the commit's end
-        msg.cursor.send_feedback(flush_lsn=lsn(obj["end_lsn"]))
+        msg.cursor.send_feedback(flush_lsn=lsn(obj["end_lsn"]))  # sent within 1 s
     # {"heartbeat":true,...} is followed by a commit object: nothing to do
 
-cur.consume_stream(handle)
+cur.consume_stream(handle, keepalive_interval=1)

@@ -40,7 +40,13 @@ cleanup() {
 }
 trap cleanup EXIT
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-python3 -c 'import psycopg2' 2>/dev/null || fail "python3-psycopg2 is not installed (bash scripts/install-deps.sh)"
+# Debian's python3-psycopg2 is for /usr/bin/python3 (a python3 earlier in
+# PATH, pyenv's say, may lack it)
+py=
+for p in ${DT_PYTHON:-} python3 /usr/bin/python3; do
+  "$p" -c 'import psycopg2' 2>/dev/null && { py=$p; break; }
+done
+[ -n "$py" ] || fail "no python3 with psycopg2 (Debian: python3-psycopg2; bash scripts/install-deps.sh)"
 example=$root/examples/psycopg2/consume.py
 dsn="dbname=$db"
 
@@ -52,7 +58,7 @@ q -c "SELECT 'init' FROM pg_create_logical_replication_slot('$slot', 'drivetribe
 base=$(q -c "SELECT coalesce(max(seq), 0) FROM drivetribe.events")
 confirmed() { q -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'"; }
 start_consumer() {  # FILE
-  python3 "$example" "$dsn" "$slot" "$1" 2>>"$work/consumer.err" &
+  "$py" "$example" "$dsn" "$slot" "$1" 2>>"$work/consumer.err" &
   consumer=$!
 }
 wait_inactive() {
@@ -69,7 +75,7 @@ stream_mix "$work/mix.sql"
 pgbench -n -c 4 -j 2 -T 6 -R 150 -f "$work/mix.sql" "$db" >"$work/pgbench.out" 2>&1 &
 bench=$!
 start_consumer "$work/run1.jsonl"
-sleep 2.5
+sleep 3
 kill -9 "$consumer"; wait "$consumer" 2>/dev/null || true; consumer=
 wait_inactive || fail "the slot is still active 10 s after the consumer was killed"
 c1=$(confirmed)
@@ -109,6 +115,7 @@ baddup=$(q -c "SELECT count(*) FROM public.got a WHERE run = 1 AND (o ->> 'lsn')
                  AND EXISTS (SELECT FROM public.got b WHERE b.run = 2 AND b.o ->> 'event_id' = a.o ->> 'event_id')")
 [ "$baddup" = 0 ] || fail "$baddup events confirmed by run 1 were delivered again"
 unconfirmed=$(q -c "SELECT count(*) FROM public.got WHERE run = 1 AND (o ->> 'lsn')::pg_lsn >= '$c1'")
+[ "$unconfirmed" -lt "$n1" ] || fail "run 1 confirmed none of its $n1 events in 3 s (the example sends its position every second)"
 # the transaction right after c1 is run 2's first (none skipped at the seam)
 first2=$(q -c "SELECT (o ->> 'lsn') FROM public.got WHERE run = 2 ORDER BY n LIMIT 1")
 nextlsn=$(q -c "SELECT min((o ->> 'lsn')::pg_lsn) FROM public.got WHERE (o ->> 'lsn')::pg_lsn >= '$c1'")
@@ -128,7 +135,7 @@ step "ok: context is compact JSON ($want)"
 q -c "SELECT 'init' FROM pg_create_logical_replication_slot('${slot}_probe', 'drivetribe')" >/dev/null
 q -c "SELECT drivetribe.register_user(990002, 'Probe')" >/dev/null
 probe() {  # MODE: read the first transaction, confirm per MODE, print its first seq
-  python3 - "$dsn" "${slot}_probe" "$1" <<'PY'
+  "$py" - "$dsn" "${slot}_probe" "$1" <<'PY'
 import json, sys, psycopg2, psycopg2.extras
 dsn, slot, mode = sys.argv[1:4]
 conn = psycopg2.connect(dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection)
