@@ -181,7 +181,7 @@ if [ -n "$top" ]; then
   "${PSQL[@]}" -At <<SQL || die "reading the top article failed"
 SELECT format(E'=== top of the site: article #%s in "%s" (drivetribe.article(%s))\n    %s\n    by %s, posted %s\n    %s views | %s comments | %s bumps | score %s',
               article_id, tribe_name, article_id, title, author_name, $(age_sql posted_at),
-              views, comments, bumps, round(score::numeric, 2))
+              views, comments, bumps, score)
 FROM drivetribe.article($top);
 \echo '    first comments:'
 SELECT format('      #%s %s: %s', comment_id, author_name, body)
@@ -197,8 +197,11 @@ if [ -n "$reader" ]; then
   echo
   echo "=== the first page of user $reader's feed (drivetribe.feed($reader, 10)): $(val "SELECT tribes || CASE WHEN tribes = 1 THEN ' tribe' ELSE ' tribes' END || ' and ' || following || CASE WHEN following = 1 THEN ' followee' ELSE ' followees' END FROM drivetribe.user_stats WHERE user_id = $reader"), best first: engagement against age (score = log10(10 bumps + 5 comments + views) + posted/45000 s)"
   "${PSQL[@]}" -P footer=off -c "SELECT article_id AS id, tribe_name AS tribe, left(title, 58) AS title, $(age_sql posted_at) AS posted,
-                                        views, comments, bumps, round(score::numeric, 2) AS score
+                                        views, comments, bumps, score
                                    FROM drivetribe.feed($reader, 10)" || die "feed failed"
+  # the exact float8 of the last row: a rounded score pages wrongly (README, "How to page")
+  echo "    next page: $(val "SELECT format('SELECT * FROM drivetribe.feed(%s, 10, %s, %s);', $reader, score, article_id)
+                              FROM drivetribe.feed($reader, 10) ORDER BY score, article_id LIMIT 1")"
 fi
 echo "=== most followed users (drivetribe.user_stats)"
 "${PSQL[@]}" -P footer=off -c "SELECT user_id, name, articles, comments, bumps_given, bumps_received, followers, following, tribes
