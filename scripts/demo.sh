@@ -227,7 +227,7 @@ if [ -n "$top" ]; then
   "${PSQL[@]}" -At <<SQL || die "reading the top article failed"
 SELECT format(E'=== top of the site: article #%s in "%s" (drivetribe.article(%s))\n    %s\n    by %s, posted %s\n    %s views | %s comments | %s bumps | score %s',
               article_id, tribe_name, article_id, title, author_name, $(age_sql posted_at),
-              views, comments, bumps, round(score::numeric, 2))
+              views, comments, bumps, score)
 FROM drivetribe.article($top);
 \echo '    first comments:'
 SELECT format('      #%s %s: %s', comment_id, author_name, body)
@@ -245,8 +245,11 @@ if [ -n "$reader" ]; then
   echo "    score: engagement against age, higher ranks first. Ten times the engagement (10 a bump, 5 a comment, 1 a view) adds 1, and so does"
   echo "    being posted 12.5 hours later: an article 12.5 hours older needs ten times the engagement to rank level (log10(engagement) + posted_at/45,000 s)"
   "${PSQL[@]}" -P footer=off -c "SELECT article_id AS id, tribe_name AS tribe, left(title, 58) AS title, $(age_sql posted_at) AS posted,
-                                        views, comments, bumps, round(score::numeric, 2) AS score
+                                        views, comments, bumps, score
                                    FROM drivetribe.feed($reader, 10)" || die "feed failed"
+  # the exact float8 of the last row: a rounded score pages wrongly (README, "How to page")
+  echo "    next page: $(val "SELECT format('SELECT * FROM drivetribe.feed(%s, 10, %s, %s);', $reader, score, article_id)
+                              FROM drivetribe.feed($reader, 10) ORDER BY score, article_id LIMIT 1")"
 fi
 echo "=== most followed users (drivetribe.user_stats)"
 "${PSQL[@]}" -P footer=off -c "SELECT user_id, name, articles, comments, bumps_given, bumps_received, followers, following, tribes

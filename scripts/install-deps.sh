@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what drivetribe needs to build, test and demo, on Debian 12:
 # build tools, PostgreSQL 15 server and headers, pg_cron, pgTAP + pg_prove,
-# wal2json.  Installs only what is missing (apt-get update only then), as root
+# wal2json, python3-psycopg2 (the stream's psycopg2 example and its test).
+# Installs only what is missing (apt-get update only then), as root
 # directly or through sudo, non-interactively.  Quiet: one line per step; the
 # apt log is shown when a step fails.
 #   bash scripts/install-deps.sh          (idempotent; fast when all is there)
@@ -38,6 +39,7 @@ need postgresql-$PGV-cron                    test -f $PGLIB/pg_cron.so
 need postgresql-$PGV-pgtap                   test -f $PGSHARE/extension/pgtap.control
 need libtap-parser-sourcehandler-pgtap-perl  bash -c 'command -v pg_prove'
 need postgresql-$PGV-wal2json                test -f $PGLIB/wal2json.so
+need python3-psycopg2                        test -f /usr/lib/python3/dist-packages/psycopg2/__init__.py
 
 if [ ${#missing[@]} -eq 0 ]; then
   say "all present (PostgreSQL $(/usr/lib/postgresql/$PGV/bin/postgres --version | awk '{print $3}'))"
@@ -70,6 +72,7 @@ need postgresql-$PGV-cron                    test -f $PGLIB/pg_cron.so
 need postgresql-$PGV-pgtap                   test -f $PGSHARE/extension/pgtap.control
 need libtap-parser-sourcehandler-pgtap-perl  bash -c 'command -v pg_prove'
 need postgresql-$PGV-wal2json                test -f $PGLIB/wal2json.so
+need python3-psycopg2                        test -f /usr/lib/python3/dist-packages/psycopg2/__init__.py
 if [ ${#missing[@]} -ne 0 ]; then
   say "still missing after install: ${missing[*]} (log: $log)" >&2
   exit 1

@@ -147,7 +147,7 @@ SELECT dt_unchanged() AS unchanged;
 
 -- verify() checks the stored rank; rebuild() repairs it
 UPDATE drivetribe.article_ranks SET score = score + 1 WHERE article_id = 98002;
-SELECT projection, key, detail LIKE 'score: live %, not SPEC''s score of its counts%' AS score_detail
+SELECT projection, key, detail LIKE 'score: live %, not the ranking formula over its counts%' AS score_detail
   FROM drivetribe.verify();
 SELECT * FROM pg_temp.check_feed(9806) WHERE page_size = 50;
 SELECT drivetribe.rebuild() > 0 AS rebuilt;

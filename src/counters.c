@@ -389,7 +389,7 @@ build_sql(const CounterTable *t, CounterStatement which)
 
 /*
  * Articles from 1.3 on: their rows also hold the score (the feeds' rank),
- * SPEC's formula over the row's counts plus its stripes.  The invariant
+ * the ranking formula (docs/reference.md) over the row's counts plus its stripes.  The invariant
  * verify() checks: an article's score is the formula over its counts, or
  * the article has stripes (folding will set it).  A statement that sets a
  * score must not mix snapshots: an UPDATE that found its row changed by a
@@ -469,7 +469,7 @@ static const char *const ranked_article_sql[CS_NUM] = {
  *	   committed since.
  *
  * So a rank never waits for a writer: whoever holds the article's row or
- * a stripe, the score is SPEC's formula over what committed before the
+ * a stripe, the score is the ranking formula (docs/reference.md) over what committed before the
  * fold's last statement.  An article whose rank row step 1 could not
  * claim keeps its stripes (step 3 leaves them), so the next fold finds it
  * again: no change is ever folded without its rank being set.

@@ -94,7 +94,7 @@ _PG_init(void)
 	DefineCustomIntVariable("drivetribe.fold_interval",
 							"How often the rank worker folds counter stripes and sets the scores of their articles.",
 							"An article's score is set by a fold: it lags its counts by about this much "
-							"plus the fold's own time (SPEC allows 2 s).",
+							"plus the fold's own time (the documented bound is 2 s).",
 							&dt_fold_interval,
 							500,
 							10,
@@ -148,7 +148,7 @@ _PG_init(void)
 }
 
 /*
- * drivetribe.score(bumps, comments, views, posted_at): SPEC's ranking,
+ * drivetribe.score(bumps, comments, views, posted_at): the ranking formula of docs/reference.md,
  *	 log10(greatest(10*bumps + 5*comments + views, 1))
  *	   + extract(epoch from posted_at) / 45000
  * computed through the same numeric and float8 steps as that SQL

@@ -161,7 +161,7 @@ extern bool dt_event_same_call(const DtEvent *a, const DtEvent *b);
 extern char *dt_uuid_to_cstring(const pg_uuid_t *uuid);
 extern Datum dt_id_datum(int64 id, char *null);
 
-/* SPEC's text limits, in characters */
+/* the text limits of docs/reference.md, in characters */
 #define DT_USER_NAME_LIMIT	64
 #define DT_TRIBE_NAME_LIMIT 100
 #define DT_TITLE_LIMIT		300
@@ -328,7 +328,7 @@ typedef enum DtStatement
 
 /*
  * What this database's SQL version has, for the statements that differ:
- * one library serves every installed version (SPEC "Versions").
+ * one library serves every installed version (docs/reference.md, "Versions").
  */
 typedef enum DtSchemaLevel
 {
@@ -343,7 +343,7 @@ extern DtSchemaLevel dt_schema_level(void);
 extern DtStatement dt_rank_statement(DtStatement stmt);
 
 /*
- * SPEC's score as SQL over three int8 expressions and a timestamptz one,
+ * the ranking formula (docs/reference.md) as SQL over three int8 expressions and a timestamptz one,
  * pg_catalog's functions only (every reader may call them).  Every
  * statement that stores or checks a score uses this one text, so equal
  * counts give bit-equal scores.

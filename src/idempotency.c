@@ -3,7 +3,7 @@
  * idempotency.c
  *	  A write call's event_id: retries return the first call's result.
  *
- * SPEC: a call repeated with the same event_id and the same arguments
+ * docs/reference.md: a call repeated with the same event_id and the same arguments
  * returns the first call's result and changes nothing; the same event_id
  * with other arguments is 23505.  A call that appended an event is
  * remembered by the log itself (events.event_id is unique and the log is

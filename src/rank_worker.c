@@ -5,7 +5,7 @@
  *	  articles they belong to, about every drivetribe.fold_interval, for
  *	  as long as there may be any.
  *
- * SPEC lets an article's score lag its counts by at most 2 seconds,
+ * docs/reference.md lets an article's score lag its counts by at most 2 seconds,
  * whoever writes and however.  Since SQL version 1.7 every counter change
  * of an article goes to the writer's stripe (counters.c) and only a fold
  * sets the score (article_ranks), so the bound is this worker's: a fold

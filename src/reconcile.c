@@ -536,7 +536,7 @@ reconcile_articles(Reconcile *rc)
 		compare_int(rc, "bumps", dt_result_int64(row, 9, NULL), a->counts.bumps);
 		/* the stored rank, where the counts are right (else they are the news) */
 		if (ranked && rc->detail.len == 0 && !dt_result_bool(row, 11))
-			appendStringInfo(&rc->detail, "score: live %s, not SPEC's score of its counts",
+			appendStringInfo(&rc->detail, "score: live %s, not the ranking formula over its counts",
 							 SPI_getvalue(SPI_tuptable->vals[row],
 										  SPI_tuptable->tupdesc, 10));
 		if (row_differs(rc, "articles", "article_id", id) && rc->repair)
@@ -577,7 +577,7 @@ reconcile_articles(Reconcile *rc)
 
 /*
  * reconcile_ranks: article_ranks is a projection of the articles rows
- * (one row per live article, SPEC's score over its counts), compared
+ * (one row per live article, the ranking formula (docs/reference.md) over its counts), compared
  * after them.  verify() lists each rank row that is missing, extra, of
  * another tribe or author, or off the formula while the article has no
  * counter stripe pending (a pending stripe is a change the rank worker has

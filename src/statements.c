@@ -125,7 +125,7 @@ typedef struct DtStatementDef
 #define RANK_AFTER \
 	" AND ROW(a.score, a.article_id) OPERATOR(pg_catalog.<) ROW($1, $2)"
 
-/* SPEC's score over an article's row plus its stripes (alias a, sums d) */
+/* the ranking formula (docs/reference.md) over an article's row plus its stripes (alias a, sums d) */
 #define LIVE_SCORE_SQL \
 	DT_SCORE_SQL("a.bumps" PLUS "COALESCE(d.bumps, 0)", \
 				 "a.comments" PLUS "COALESCE(d.comments, 0)", \
@@ -578,7 +578,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	 * its score (counters.c).  rebuild() repairs every row at once and
 	 * verify() lists the rows that differ from what the articles' rows
 	 * and stripes say: missing, extra, another tribe or author, or a
-	 * score off SPEC's formula over counts that have no stripe pending.
+	 * score off the ranking formula (docs/reference.md) over counts that have no stripe pending.
 	 */
 	[DT_SQL_RANK_INSERT] = {
 		"INSERT INTO drivetribe.article_ranks (article_id, tribe_id, author_id, score) "
@@ -596,7 +596,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"WHEN r.tribe_id" NE "l.tribe_id OR r.author_id" NE "l.author_id THEN "
 		"pg_catalog.format('tribe_id, author_id: live %s, %s; the article''s %s, %s', "
 		"r.tribe_id, r.author_id, l.tribe_id, l.author_id) "
-		"ELSE pg_catalog.format('score: live %s, not SPEC''s score of its counts (%s)', "
+		"ELSE pg_catalog.format('score: live %s, not the ranking formula over its counts (%s)', "
 		"r.score, l.score) END "
 		"FROM (" RANKS_DUE_SQL ") l "
 		"FULL JOIN drivetribe.article_ranks r ON r.article_id" EQ "l.article_id "

@@ -16,7 +16,7 @@
  *	 "lsn":"0/1A2B3C8"}
  *
  * Every id of the event is present (null where the kind has none);
- * recipient_id only for the kinds that notify someone (SPEC "Stream");
+ * recipient_id only for the kinds that notify someone (docs/reference.md, "The stream");
  * "lsn" is the commit record's LSN, the same for every event of a
  * transaction, so (lsn, seq) orders the stream and a consumer can resume
  * and dedupe without trusting the slot's position (event_id and seq are
@@ -113,7 +113,7 @@ static const char *const event_column_names[EC_NUM] = {
 	"article_id", "comment_id", "target_id", "recipient_id", "body", "context"
 };
 
-/* the kinds that notify someone (SPEC "Stream") */
+/* the kinds that notify someone (docs/reference.md, "The stream") */
 static bool
 kind_notifies(DtEventKind k)
 {
@@ -139,6 +139,7 @@ typedef struct StreamState
 } StreamState;
 
 static void append_int64(StringInfo out, int64 value);
+static void append_jsonb_compact(StringInfo out, Jsonb *jb);
 static void append_transaction(StringInfo out, StreamState *state,
 							   ReorderBufferTXN *txn, XLogRecPtr lsn);
 
@@ -382,6 +383,84 @@ append_int64(StringInfo out, int64 value)
 }
 
 /*
+ * A jsonb value as compact JSON, like the rest of the object:
+ * {"title":"x","user_name":"y"}, not jsonb's text output {"title": "x", ...}
+ * (1.8; up to 1.7 context had jsonb's spaces).  Keys in jsonb's order.
+ */
+static void
+append_jsonb_compact(StringInfo out, Jsonb *jb)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		comma = false;	/* a sibling came before in this container */
+
+	/* a scalar (never written by the API, but the column allows it) */
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		JsonbToCString(out, &jb->root, VARSIZE(jb));
+		return;
+	}
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_OBJECT:
+			case WJB_BEGIN_ARRAY:
+				if (comma)
+					appendStringInfoChar(out, ',');
+				appendStringInfoChar(out, tok == WJB_BEGIN_OBJECT ? '{' : '[');
+				comma = false;
+				break;
+			case WJB_END_OBJECT:
+				appendStringInfoChar(out, '}');
+				comma = true;
+				break;
+			case WJB_END_ARRAY:
+				appendStringInfoChar(out, ']');
+				comma = true;
+				break;
+			case WJB_KEY:
+				if (comma)
+					appendStringInfoChar(out, ',');
+				escape_json(out, pnstrdup(v.val.string.val, v.val.string.len));
+				appendStringInfoChar(out, ':');
+				/* the value (or a container's opening) follows: no comma */
+				comma = false;
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				if (comma)
+					appendStringInfoChar(out, ',');
+				switch (v.type)
+				{
+					case jbvNull:
+						appendStringInfoString(out, "null");
+						break;
+					case jbvString:
+						escape_json(out, pnstrdup(v.val.string.val, v.val.string.len));
+						break;
+					case jbvNumeric:
+						appendStringInfoString(out,
+											   DatumGetCString(DirectFunctionCall1(numeric_out,
+																				   NumericGetDatum(v.val.numeric))));
+						break;
+					case jbvBool:
+						appendStringInfoString(out, v.val.boolean ? "true" : "false");
+						break;
+					default:
+						elog(ERROR, "unexpected jsonb value type %d", (int) v.type);
+				}
+				comma = true;
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+/*
  * ,"name": (the key given with its quotes and colon), then null when the
  * column is; returns whether the caller must append the value
  */
@@ -441,7 +520,7 @@ append_transaction(StringInfo out, StreamState *state, ReorderBufferTXN *txn,
 }
 
 /*
- * Text in the stream (SPEC "Stream": UTF-8 JSON whatever the database's
+ * Text in the stream (docs/reference.md, "The stream": UTF-8 JSON whatever the database's
  * encoding).  In a UTF8 database the plugin writes the database's bytes,
  * which are UTF-8.  In any other encoding it writes ASCII only: every
  * character above ASCII, converted to Unicode, becomes a \uXXXX escape (a
@@ -664,9 +743,7 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		escape_json(out, TextDatumGetCString(values[events_attnum[EC_BODY]]));
 	if (append_key_or_null(out, ",\"context\":", nulls, EC_CONTEXT))
 	{
-		Jsonb	   *context = DatumGetJsonbP(values[events_attnum[EC_CONTEXT]]);
-
-		JsonbToCString(out, &context->root, VARSIZE(context));
+		append_jsonb_compact(out, DatumGetJsonbP(values[events_attnum[EC_CONTEXT]]));
 	}
 	append_transaction(out, state, txn, txn->final_lsn);
 	appendStringInfoChar(out, '}');

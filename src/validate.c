@@ -279,7 +279,7 @@ field_value(const DtEvent *ev, int flag)
 /*
  * dt_event_problem: what is wrong with an event (NULL when nothing is):
  * an unknown kind, a missing field the kind needs, a field the kind does
- * not have, an id that is not positive, a body that breaks SPEC's limits,
+ * not have, an id that is not positive, a body that breaks the limits of docs/reference.md,
  * a recipient other than the target, a self-follow, a deleted article's
  * bump count missing.  An id of 0 in the event means SQL NULL.
  */

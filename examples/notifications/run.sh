@@ -12,7 +12,8 @@
 #                                               the state and the outbox
 #
 # env: DT_DEMO_DIR (the demo's directory, default /tmp/drivetribe-demo),
-#      DT_NOTIFY_DIR (state and outbox, default DT_DEMO_DIR/notifications)
+#      DT_NOTIFY_DIR (state and outbox, default DT_DEMO_DIR/notifications),
+#      DT_NOTIFY_SLOT (the slot, default notifications)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 . scripts/cluster.sh
@@ -20,7 +21,7 @@ DIR=${DT_DEMO_DIR:-/tmp/drivetribe-demo}
 WORK=${DT_NOTIFY_DIR:-$DIR/notifications}
 dt_cluster_running "$DIR" || { echo "notifications: the demo is not running: bash scripts/demo.sh" >&2; exit 1; }
 export PGHOST=$DIR PGPORT=$(dt_cluster_port "$DIR") PGUSER=postgres PGDATABASE=drivetribe
-SLOT=notify
+SLOT=${DT_NOTIFY_SLOT:-notifications}   # its own slot: not the README's first_look nor drivetribe-consume's example notify
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 case ${1:-run} in
