@@ -967,3 +967,14 @@ REVOKE ALL ON FUNCTION drivetribe.maintenance_cron_jobs() FROM PUBLIC;
 -- test/e2e/upgrade_under_load.sh checks the list against pg_locks.
 -- Nothing to run here.
 ------------------------------------------------------------------------
+
+------------------------------------------------------------------------
+-- comments that point to the project's own docs (issue 19, item 1): the
+-- contract a user reads is docs/reference.md
+------------------------------------------------------------------------
+COMMENT ON FUNCTION drivetribe.score(bigint, bigint, bigint, timestamptz) IS
+  'the rank score of an article from its bumps, comments, views and posting time: log10(greatest(10*bumps + 5*comments + views, 1)) + epoch(posted_at)/45000 (docs/reference.md, "Ranking"; stored in article_ranks.score)';
+COMMENT ON COLUMN drivetribe.events.kind IS 'one of the 16 event kinds (docs/reference.md, "Identifiers and events")';
+COMMENT ON TABLE drivetribe.article_ranks IS
+  'internal (projection): the rank of every live article, the ranking formula over its counts, set by the rank worker at most about drivetribe.fold_interval after a change';
+COMMENT ON COLUMN drivetribe.article_view.score IS 'the rank score (what feeds order by): the ranking formula over the counts, at most 2 s behind them; page with the exact float8 value';

@@ -385,7 +385,7 @@ append_int64(StringInfo out, int64 value)
 /*
  * A jsonb value as compact JSON, like the rest of the object:
  * {"title":"x","user_name":"y"}, not jsonb's text output {"title": "x", ...}
- * (1.8; up to 1.7 context had jsonb's spaces).  Keys in jsonb's order.
+ * (1.7; up to 1.6 context had jsonb's spaces).  Keys in jsonb's order.
  */
 static void
 append_jsonb_compact(StringInfo out, Jsonb *jb)
