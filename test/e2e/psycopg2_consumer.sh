@@ -126,7 +126,14 @@ step "ok: $committed committed events, $got delivered ($distinct distinct), none
 loose=$(q -c "SELECT count(*) FROM public.got WHERE line !~ '\"context\":[{n]' OR line ~ '\"context\":[{][^}]*\": '")
 [ "$loose" = 0 ] || fail "$loose objects with a context not printed compactly, e.g. $(q -c "SELECT line FROM public.got WHERE line ~ '\"context\":[{][^}]*\": ' LIMIT 1")"
 q -c "SELECT drivetribe.register_user(990001, 'Spaced \"Name\": x')" >/dev/null
-line=$(q -c "SELECT data FROM pg_logical_slot_get_changes('$slot', NULL, NULL) WHERE data LIKE '%990001%'")
+# (the test cluster commits asynchronously: decoding sees a commit once
+# the WAL writer has flushed it, within wal_writer_delay)
+line=
+for _ in $(seq 1 50); do
+  line=$(q -c "SELECT data FROM pg_logical_slot_get_changes('$slot', NULL, NULL) WHERE data LIKE '%990001%'")
+  [ -n "$line" ] && break
+  sleep 0.1
+done
 want='"context":{"user_name":"Spaced \"Name\": x"}'
 case $line in *"$want"*) ;; *) fail "context is not compact JSON: $line" ;; esac
 step "ok: context is compact JSON ($want)"
