@@ -23,8 +23,11 @@
 --
 -- pg_cron usable here (installed in this cluster, and this database is its
 -- cron.database_name)?  If not, this test is skipped (expected/*_1.out).
-SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron')
-       AND current_setting('cron.database_name', true) = current_database() AS have_cron \gset
+-- (coalesce: where pg_cron is installed but not preloaded,
+-- cron.database_name is no setting, the test is NULL, and \gset would leave
+-- :have_cron unset, which \if rejects)
+SELECT coalesce(EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron')
+       AND current_setting('cron.database_name', true) = current_database(), false) AS have_cron \gset
 \if :have_cron
 \pset null NULL
 \set SHOW_CONTEXT never

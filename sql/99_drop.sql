@@ -9,8 +9,11 @@
 -- them.  Other jobs stay.
 -- pg_cron usable here (installed in this cluster, and this database is its
 -- cron.database_name)?  If not, this part is skipped (expected/*_1.out).
-SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron')
-       AND current_setting('cron.database_name', true) = current_database() AS have_cron \gset
+-- (coalesce: where pg_cron is installed but not preloaded,
+-- cron.database_name is no setting, the test is NULL, and \gset would leave
+-- :have_cron unset, which \if rejects)
+SELECT coalesce(EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron')
+       AND current_setting('cron.database_name', true) = current_database(), false) AS have_cron \gset
 \if :have_cron
 CREATE EXTENSION pg_cron;
 SELECT cron.schedule('regress_other_job', '0 3 * * *', 'SELECT 1') > 0 AS scheduled;
