@@ -33,8 +33,8 @@ while IFS='|' read -r call want; do
 done <<'CALLS'
 drivetribe.follow_user(1, 999)|user_name
 drivetribe.join_tribe(1, 999)|read_tribe
-drivetribe.bump(999, 1)|use_article
-drivetribe.edit_article(999, 'x')|use_article
+drivetribe.bump(999, 1)|article_from_result
+drivetribe.edit_article(999, 'x')|article_from_result
 drivetribe.delete_comment(999)|drivetribe_delete_comment
 drivetribe.register_user(1, 'again')|require_new
 drivetribe.create_tribe(1, 1, 'again')|require_new
