@@ -13,10 +13,10 @@ SELECT drivetribe.revoke_writer(NULL);
 -- what each role may execute / select, before and after
 CREATE FUNCTION pg_temp.rights(r name) RETURNS TABLE (may_write bigint, may_read bigint, views bigint)
 LANGUAGE sql AS $$
-  SELECT (SELECT count(*) FROM drivetribe.api_functions(true) f
+  SELECT (SELECT count(*) FROM drivetribe_internal.api_functions(true) f
            WHERE has_function_privilege(r, f, 'EXECUTE')
-             AND f <> ALL (ARRAY(SELECT * FROM drivetribe.api_functions(false)))),
-         (SELECT count(*) FROM drivetribe.api_functions(false) f WHERE has_function_privilege(r, f, 'EXECUTE')),
+             AND f <> ALL (ARRAY(SELECT * FROM drivetribe_internal.api_functions(false)))),
+         (SELECT count(*) FROM drivetribe_internal.api_functions(false) f WHERE has_function_privilege(r, f, 'EXECUTE')),
          (SELECT count(*) FROM unnest(ARRAY['drivetribe.article_view', 'drivetribe.user_stats',
                                              'drivetribe.tribe_stats', 'drivetribe.log_horizon']) v
            WHERE has_table_privilege(r, v, 'SELECT'))

@@ -75,18 +75,18 @@ SELECT item, value, detail FROM drivetribe.status WHERE area = 'job' ORDER BY it
 -- unschedule_maintenance() removes the extension's five, not the squatter's
 SELECT drivetribe.unschedule_maintenance() AS unscheduled;
 SELECT * FROM pg_temp.jobs();
-SELECT count(*) AS jobs FROM drivetribe.status WHERE area = 'job' AND value <> 'not scheduled';
+SELECT count(*) AS jobs FROM drivetribe.status WHERE area = 'job' AND item LIKE 'drivetribe-%' AND value <> 'not scheduled';
 -- schedule_maintenance() is for a superuser (or the extension's owner):
 -- another role granted it would schedule jobs that are not the extension's
-GRANT USAGE ON SCHEMA drivetribe TO regress_squatter;
-GRANT EXECUTE ON FUNCTION drivetribe.schedule_maintenance(), drivetribe.require_pg_cron(),
-  drivetribe.maintenance_cron_jobs(), drivetribe.maintenance_jobs() TO regress_squatter;
+GRANT USAGE ON SCHEMA drivetribe, drivetribe_internal TO regress_squatter;
+GRANT EXECUTE ON FUNCTION drivetribe.schedule_maintenance(), drivetribe_internal.require_pg_cron(),
+  drivetribe_internal.maintenance_cron_jobs(), drivetribe_internal.maintenance_jobs() TO regress_squatter;
 SET ROLE regress_squatter;
 SELECT count(*) FROM drivetribe.schedule_maintenance();
 RESET ROLE;
-REVOKE ALL ON FUNCTION drivetribe.schedule_maintenance(), drivetribe.require_pg_cron(),
-  drivetribe.maintenance_cron_jobs(), drivetribe.maintenance_jobs() FROM regress_squatter;
-REVOKE USAGE ON SCHEMA drivetribe FROM regress_squatter;
+REVOKE ALL ON FUNCTION drivetribe.schedule_maintenance(), drivetribe_internal.require_pg_cron(),
+  drivetribe_internal.maintenance_cron_jobs(), drivetribe_internal.maintenance_jobs() FROM regress_squatter;
+REVOKE USAGE ON SCHEMA drivetribe, drivetribe_internal FROM regress_squatter;
 SELECT count(*) AS jobs_registered FROM drivetribe.schedule_maintenance();
 SELECT * FROM pg_temp.jobs();
 
