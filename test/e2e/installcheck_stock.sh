@@ -36,7 +36,13 @@ if ! make -s installcheck PG_CONFIG="$DT_PGBIN/pg_config" \
        EXTRA_REGRESS_OPTS="--outputdir=$work" >"$work/installcheck.log" 2>&1; then
   grep -E '^(test |     )[^ ]+ +\.\.\. ' "$work/installcheck.log" | grep -v '\.\.\. ok' || true
   tail -n 5 "$work/installcheck.log"
-  [ -s "$work/regression.diffs" ] && head -n 60 "$work/regression.diffs"
+  if [ -s "$work/regression.diffs" ]; then
+    keep=$(mktemp "${TMPDIR:-/tmp}/installcheck_stock.XXXXXX.diffs")
+    cp "$work/regression.diffs" "$keep"
+    # each failed test's first lines of difference
+    awk '/^diff /{n=0; print; next} {if (++n <= 25) print}' "$work/regression.diffs" | head -n 400
+    echo "installcheck_stock: the whole diff is in $keep"
+  fi
   fail "make installcheck as $role with pg_cron not preloaded and wal_level = replica"
 fi
 n=$(grep -cE '^(test |     )[^ ]+ +\.\.\. ok' "$work/installcheck.log")
