@@ -102,6 +102,15 @@ deb=${debs[0]}
 say "built $deb ($(du -k "$deb" | cut -f1) kB)"
 dpkg-deb -c "$deb" | awk '{print $6}' | grep -E 'drivetribe(\.so|\.control|--.*\.sql|-consume)$' |
   sed 's/^\./  /'
+# the documentation the README points to (issue 19): the guide, every
+# docs/*.md and README.Debian (settings, first statements), compressed or not
+doc=./usr/share/doc/$pkg
+contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
+for f in README.Debian README.md CHANGELOG.md $(cd "$ROOT" && ls docs/*.md | sed 's|^docs/||'); do
+  printf '%s\n' "$contents" | grep -qxE "$doc/$f(\.gz)?" ||
+    die "$(basename "$deb") lacks $doc/$f (debian/rules, dh_installdocs)"
+done
+say "docs: $(printf '%s\n' "$contents" | grep -c "^$doc/") files in /usr/share/doc/$pkg"
 echo "$deb"
 
 if [ "$install" = 0 ]; then

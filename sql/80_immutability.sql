@@ -4,7 +4,8 @@
 -- session_replication_role = replica (which disables ordinary triggers).
 --
 \pset null NULL
-SELECT current_user AS me, rolsuper FROM pg_roles WHERE rolname = current_user;
+-- (a boolean, not the role's name: any superuser may run the suite)
+SELECT rolsuper AS i_am_superuser FROM pg_roles WHERE rolname = current_user;
 SELECT pg_get_userbyid(relowner) = current_user AS i_own_events
 FROM pg_class WHERE oid = 'drivetribe.events'::regclass;
 SELECT dt_mark() IS NOT NULL AS marked;

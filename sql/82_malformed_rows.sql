@@ -48,7 +48,7 @@ SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
 INSERT INTO drivetribe.events (seq, event_id, kind, occurred_at, user_id)
 VALUES (900000007, 'e8200000-0000-4000-8000-000000000007', 'user_deleted', now(), 1);
 SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
-SELECT drivetribe.event_is_valid(900000007, 'user_deleted', 1, NULL, NULL, NULL, NULL, NULL, NULL, '{}');
+SELECT drivetribe_internal.event_is_valid(900000007, 'user_deleted', 1, NULL, NULL, NULL, NULL, NULL, NULL, '{}');
 SELECT :'SQLSTATE' AS sqlstate;
 -- titles, names and bodies outside SPEC's limits
 INSERT INTO drivetribe.events (seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, body)

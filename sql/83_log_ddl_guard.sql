@@ -9,7 +9,8 @@
 \pset null NULL
 -- (no CONTEXT lines: they carry PL/pgSQL line numbers)
 \set SHOW_CONTEXT never
-SELECT current_user AS me, rolsuper FROM pg_roles WHERE rolname = current_user;
+-- (a boolean, not the role's name: any superuser may run the suite)
+SELECT rolsuper AS i_am_superuser FROM pg_roles WHERE rolname = current_user;
 SELECT dt_mark() IS NOT NULL AS marked;
 
 -- dt_log_guards(): what guards the log, from the catalog.

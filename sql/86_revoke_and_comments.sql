@@ -13,10 +13,10 @@ SELECT drivetribe.revoke_writer(NULL);
 -- what each role may execute / select, before and after
 CREATE FUNCTION pg_temp.rights(r name) RETURNS TABLE (may_write bigint, may_read bigint, views bigint)
 LANGUAGE sql AS $$
-  SELECT (SELECT count(*) FROM drivetribe.api_functions(true) f
+  SELECT (SELECT count(*) FROM drivetribe_internal.api_functions(true) f
            WHERE has_function_privilege(r, f, 'EXECUTE')
-             AND f <> ALL (ARRAY(SELECT * FROM drivetribe.api_functions(false)))),
-         (SELECT count(*) FROM drivetribe.api_functions(false) f WHERE has_function_privilege(r, f, 'EXECUTE')),
+             AND f <> ALL (ARRAY(SELECT * FROM drivetribe_internal.api_functions(false)))),
+         (SELECT count(*) FROM drivetribe_internal.api_functions(false) f WHERE has_function_privilege(r, f, 'EXECUTE')),
          (SELECT count(*) FROM unnest(ARRAY['drivetribe.article_view', 'drivetribe.user_stats',
                                              'drivetribe.tribe_stats', 'drivetribe.log_horizon']) v
            WHERE has_table_privilege(r, v, 'SELECT'))
@@ -57,7 +57,24 @@ SELECT c.oid::regclass AS relation, a.attname AS column_without_comment
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
  WHERE c.relnamespace = 'drivetribe'::regnamespace AND c.relkind IN ('r', 'v')
    AND col_description(c.oid, a.attnum) IS NULL;
--- internal helpers say so first
-SELECT p.proname FROM pg_proc p
+-- internal helpers say so first, and (1.7) live in drivetribe_internal:
+-- \df drivetribe.* lists the API only
+SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname IN ('drivetribe', 'drivetribe_internal')
+   AND obj_description(p.oid, 'pg_proc') LIKE 'internal%' ORDER BY 1, 2;
+SELECT p.oid::regprocedure AS api_function_without_comment FROM pg_proc p
+ WHERE p.pronamespace = 'drivetribe'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL;
+SELECT p.oid::regprocedure AS not_internal_in_drivetribe_internal FROM pg_proc p
+ WHERE p.pronamespace = 'drivetribe_internal'::regnamespace
+   AND obj_description(p.oid, 'pg_proc') NOT LIKE 'internal%';
+-- the schema belongs to the extension, PUBLIC cannot use it
+SELECT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
+                  AND d.objid = 'drivetribe_internal'::regnamespace AND d.deptype = 'e') AS member,
+       has_schema_privilege('public', 'drivetribe_internal', 'USAGE') AS public_usage;
+-- \df+ drivetribe.*: the source column is as wide as its longest line; no
+-- function of the API carries a body wider than 130 characters (1.7:
+-- status_rows(), 219)
+SELECT p.oid::regprocedure AS wide_source, max(length(l)) AS width
+  FROM pg_proc p, regexp_split_to_table(coalesce(pg_get_function_sqlbody(p.oid), p.prosrc), E'\n') l
  WHERE p.pronamespace = 'drivetribe'::regnamespace
-   AND obj_description(p.oid, 'pg_proc') LIKE 'internal%' ORDER BY 1;
+ GROUP BY 1 HAVING max(length(l)) > 130;

@@ -51,6 +51,27 @@ SELECT projection, key FROM drivetribe.verify() ORDER BY 1, 2;
 SELECT drivetribe.rebuild();
 SELECT count(*) AS differences FROM drivetribe.verify();
 ROLLBACK;
+-- one of a kind reads in the singular (issue 19: "1 differences"): one
+-- difference, one row corrected, one event replayed
+BEGIN;
+UPDATE drivetribe.users SET name = 'drifted' WHERE user_id = 1;
+SELECT projection, key FROM drivetribe.verify() ORDER BY 1, 2;
+SELECT drivetribe.rebuild();
+ROLLBACK;
+RESET client_min_messages;
+CREATE DATABASE dt_progress_one;
+\c dt_progress_one
+SET drivetribe.rank_worker = off;
+CREATE EXTENSION drivetribe;
+SELECT drivetribe.register_user(1, 'only one') IS NOT NULL AS appended;
+\set VERBOSITY terse
+SET client_min_messages = log;
+SELECT count(*) AS differences FROM drivetribe.verify();
+RESET client_min_messages;
+\c dt_progress
+DROP DATABASE dt_progress_one;
+\set VERBOSITY terse
+SET client_min_messages = log;
 -- an error in the middle (the log cannot be replayed), caught by a
 -- handler: the subtransaction's abort logs it before the handler runs.
 -- (Uncaught, the LOG line follows the ERROR, and psql may print the two

@@ -59,3 +59,37 @@ DROP ROLE regress_monitor;
 SELECT value, detail LIKE 'drivetribe.rank_worker is off here%' AS says_why
   FROM drivetribe.status WHERE item = 'rank worker';
 SELECT value ~ '^[0-9]+ of [0-9]+ in use$' AS slots FROM drivetribe.status WHERE item = 'worker slots';
+
+-- (1.7) the server's settings, each with its fix.  Values depend on the
+-- server: shown as facts about them.
+-- wal_level: the setting; logical, or the line that fixes it
+SELECT value = current_setting('wal_level') AS shows_setting,
+       CASE WHEN value = 'logical' THEN detail LIKE 'logical decoding is on%'
+            ELSE detail LIKE '%wal_level = logical%restart%' END AS fix_given
+  FROM drivetribe.status WHERE area = 'stream' AND item = 'wal_level';
+-- pg_cron: the first step missing, agreeing with the server, with its fix
+SELECT value = CASE
+         WHEN NOT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron') THEN 'not installed'
+         WHEN NOT 'pg_cron' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
+           THEN 'not preloaded'
+         WHEN current_setting('cron.database_name', true) IS DISTINCT FROM current_database()
+           THEN 'runs in database ' || quote_ident(current_setting('cron.database_name', true))
+         WHEN NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN 'not created'
+         ELSE value END AS state_agrees,
+       value = 'ready' OR detail ~ 'shared_preload_libraries|cron\.database_name|CREATE EXTENSION pg_cron|schedule_maintenance'
+         AS fix_given
+  FROM drivetribe.status WHERE area = 'job' AND item = 'pg_cron';
+-- the plugin row: allowed, or the line to paste
+SELECT value = 'not a setting of this server' OR detail = 'the drivetribe plugin is allowed'
+       OR detail LIKE '%output_plugin_libraries = ''%, drivetribe''%pg_reload_conf()%' AS plugin_fix_given
+  FROM drivetribe.status WHERE item = 'output_plugin_libraries';
+-- worker headroom: how many are free, or the reservation, or both fixes
+SELECT detail ~ '^[0-9]+ free' OR detail LIKE '%has a slot of its own%'
+       OR detail LIKE 'NONE FREE%max_worker_processes%drivetribe.rank_databases%' AS headroom_shown
+  FROM drivetribe.status WHERE item = 'worker slots';
+-- one difference reads in the singular (1.7: "1 differences")
+BEGIN;
+INSERT INTO drivetribe.verify_runs (started_at, finished_at, differences, events, run_by)
+VALUES (now(), now() + interval '1 hour', 1, 1, 'regress');
+SELECT detail LIKE '1 difference: run %' AS singular FROM drivetribe.status WHERE area = 'verify';
+ROLLBACK;

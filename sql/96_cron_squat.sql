@@ -23,8 +23,13 @@
 --
 -- pg_cron usable here (installed in this cluster, and this database is its
 -- cron.database_name)?  If not, this test is skipped (expected/*_1.out).
-SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron')
-       AND current_setting('cron.database_name', true) = current_database() AS have_cron \gset
+-- (preloaded: cron.database_name may be set while pg_cron is not loaded;
+-- coalesce: where pg_cron is not preloaded, cron.database_name is usually
+-- no setting, the test is NULL, and \gset would leave :have_cron unset,
+-- which \if rejects)
+SELECT coalesce(EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron')
+       AND 'pg_cron' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
+       AND current_setting('cron.database_name', true) = current_database(), false) AS have_cron \gset
 \if :have_cron
 \pset null NULL
 \set SHOW_CONTEXT never
@@ -72,18 +77,18 @@ SELECT item, value, detail FROM drivetribe.status WHERE area = 'job' ORDER BY it
 -- unschedule_maintenance() removes the extension's five, not the squatter's
 SELECT drivetribe.unschedule_maintenance() AS unscheduled;
 SELECT * FROM pg_temp.jobs();
-SELECT count(*) AS jobs FROM drivetribe.status WHERE area = 'job' AND value <> 'not scheduled';
+SELECT count(*) AS jobs FROM drivetribe.status WHERE area = 'job' AND item LIKE 'drivetribe-%' AND value <> 'not scheduled';
 -- schedule_maintenance() is for a superuser (or the extension's owner):
 -- another role granted it would schedule jobs that are not the extension's
-GRANT USAGE ON SCHEMA drivetribe TO regress_squatter;
-GRANT EXECUTE ON FUNCTION drivetribe.schedule_maintenance(), drivetribe.require_pg_cron(),
-  drivetribe.maintenance_cron_jobs(), drivetribe.maintenance_jobs() TO regress_squatter;
+GRANT USAGE ON SCHEMA drivetribe, drivetribe_internal TO regress_squatter;
+GRANT EXECUTE ON FUNCTION drivetribe.schedule_maintenance(), drivetribe_internal.require_pg_cron(),
+  drivetribe_internal.maintenance_cron_jobs(), drivetribe_internal.maintenance_jobs() TO regress_squatter;
 SET ROLE regress_squatter;
 SELECT count(*) FROM drivetribe.schedule_maintenance();
 RESET ROLE;
-REVOKE ALL ON FUNCTION drivetribe.schedule_maintenance(), drivetribe.require_pg_cron(),
-  drivetribe.maintenance_cron_jobs(), drivetribe.maintenance_jobs() FROM regress_squatter;
-REVOKE USAGE ON SCHEMA drivetribe FROM regress_squatter;
+REVOKE ALL ON FUNCTION drivetribe.schedule_maintenance(), drivetribe_internal.require_pg_cron(),
+  drivetribe_internal.maintenance_cron_jobs(), drivetribe_internal.maintenance_jobs() FROM regress_squatter;
+REVOKE USAGE ON SCHEMA drivetribe, drivetribe_internal FROM regress_squatter;
 SELECT count(*) AS jobs_registered FROM drivetribe.schedule_maintenance();
 SELECT * FROM pg_temp.jobs();
 

@@ -9,8 +9,13 @@
 -- them.  Other jobs stay.
 -- pg_cron usable here (installed in this cluster, and this database is its
 -- cron.database_name)?  If not, this part is skipped (expected/*_1.out).
-SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron')
-       AND current_setting('cron.database_name', true) = current_database() AS have_cron \gset
+-- (preloaded: cron.database_name may be set while pg_cron is not loaded;
+-- coalesce: where pg_cron is not preloaded, cron.database_name is usually
+-- no setting, the test is NULL, and \gset would leave :have_cron unset,
+-- which \if rejects)
+SELECT coalesce(EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron')
+       AND 'pg_cron' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
+       AND current_setting('cron.database_name', true) = current_database(), false) AS have_cron \gset
 \if :have_cron
 CREATE EXTENSION pg_cron;
 SELECT cron.schedule('regress_other_job', '0 3 * * *', 'SELECT 1') > 0 AS scheduled;

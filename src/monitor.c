@@ -251,7 +251,7 @@ drivetribe_drop_cleanup(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("drivetribe.drop_cleanup() must be called as an event trigger")));
+				 errmsg("drop_cleanup() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
 	if (trigdata->parsetree != NULL && IsA(trigdata->parsetree, DropStmt) &&
 		drops_drivetribe((DropStmt *) trigdata->parsetree) &&

@@ -91,6 +91,24 @@ append_count(StringInfo buf, int64 n)
 	}
 }
 
+/* the noun for n of them: plural ("events") unless n is 1 ("event") */
+static const char *
+noun(int64 n, const char *plural)
+{
+	size_t		len = strlen(plural);
+
+	if ((n == 1 || n == -1) && len > 1 && plural[len - 1] == 's')
+		return pnstrdup(plural, len - 1);
+	return plural;
+}
+
+/* see progress.h: "1 difference", "3 differences" */
+char *
+dt_count_noun(int64 n, const char *plural)
+{
+	return psprintf(INT64_FORMAT " %s", n, noun(n, plural));
+}
+
 /*
  * describe: "[drivetribe.rebuild(): ]phase 1 of 2, replaying the log: 3,200,000
  * of 10,095,147 events (31.7%), 128,000 events/s, 25 s" into buf.
@@ -335,7 +353,7 @@ dt_progress_phase(int phase, int phases, const char *name, const char *unit,
 		append_count(&buf, total);
 		ereport(LOG,
 				(errmsg("%s: started, phase 1 of %d: %s, about %s %s",
-						progress.function, phases, name, buf.data, unit),
+						progress.function, phases, name, buf.data, noun(total, unit)),
 				 errhidestmt(true)));
 		pfree(buf.data);
 	}
@@ -403,7 +421,7 @@ dt_progress_end(const char *result, int64 events)
 
 	initStringInfo(&rate);
 	append_count(&rate, events);
-	appendStringInfoString(&rate, " events in ");
+	appendStringInfo(&rate, " %s in ", noun(events, "events"));
 	appendStringInfo(&rate, "%.3f s", secs);
 	if (secs >= 0.001)
 	{

@@ -45,6 +45,12 @@ extern void dt_progress_detail(const char *detail);
 extern void dt_progress_tick(void);
 extern void dt_progress_end(const char *result, int64 events);
 
+/*
+ * "1 difference", "3 differences": n and the noun, singular for 1 (a plural
+ * noun ending in "s" loses it); palloc'd
+ */
+extern char *dt_count_noun(int64 n, const char *plural);
+
 /* advance the current phase by n units; cheap unless the clock is due */
 extern int64 dt_progress_pending;
 

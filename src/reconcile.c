@@ -947,14 +947,14 @@ drivetribe_rebuild(PG_FUNCTION_ARGS)
 	SPI_finish();
 	elog(DEBUG1, "drivetribe rebuild: " INT64_FORMAT " events replayed, "
 		 INT64_FORMAT " rows corrected", events, corrected);
-	dt_progress_end(psprintf(INT64_FORMAT " events replayed, " INT64_FORMAT
-							 " rows corrected (" INT64_FORMAT " inserted, "
-							 INT64_FORMAT " updated, " INT64_FORMAT
-							 " deleted), counter stripes folded into "
-							 INT64_FORMAT " rows, " INT64_FORMAT
-							 " orphan stripes dropped",
-							 events, corrected, counts.inserted,
-							 counts.updated, counts.deleted, folded, orphans),
+	dt_progress_end(psprintf("%s replayed, %s corrected (" INT64_FORMAT
+							 " inserted, " INT64_FORMAT " updated, " INT64_FORMAT
+							 " deleted), counter stripes folded into %s, %s dropped",
+							 dt_count_noun(events, "events"),
+							 dt_count_noun(corrected, "rows"), counts.inserted,
+							 counts.updated, counts.deleted,
+							 dt_count_noun(folded, "rows"),
+							 dt_count_noun(orphans, "orphan stripes")),
 					events);
 	PG_RETURN_INT64(events);
 }
@@ -986,8 +986,10 @@ drivetribe_verify(PG_FUNCTION_ARGS)
 	dt_note_verify_run(started, differences, events);
 	MemoryContextDelete(state->cxt);
 	SPI_finish();
-	dt_progress_end(psprintf(INT64_FORMAT " events replayed, " INT64_FORMAT
-							 " differences", events, differences),
+	/* "1 difference" (up to 1.7: "1 differences") */
+	dt_progress_end(psprintf("%s replayed, %s",
+							 dt_count_noun(events, "events"),
+							 dt_count_noun(differences, "differences")),
 					events);
 	return (Datum) 0;
 }

@@ -143,27 +143,26 @@ event_id_arg(FunctionCallInfo fcinfo, int argno, DtEvent *ev)
 
 /* ---------- reading and locking projection rows ---------- */
 
-/* an unknown id (23503); the fields name the entity (dt_errentity) */
-static void
-unknown(DtEntity entity, int64 id)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-			 errmsg("%s " INT64_FORMAT " does not exist",
-					dt_entity_noun(entity), id),
-			 dt_errentity(entity)));
-}
+/*
+ * An unknown id (23503) / an id a create call would take again (23505); the
+ * fields name the entity (dt_errentity).  Macros, not functions: an error's
+ * LOCATION names the function that found the id missing or taken (up to
+ * 1.7 they were functions named unknown() and taken(), and LOCATION read
+ * "unknown, write_api.c:150").
+ */
+#define report_unknown_id(entity, id) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION), \
+			 errmsg("%s " INT64_FORMAT " does not exist", \
+					dt_entity_noun(entity), (int64) (id)), \
+			 dt_errentity(entity)))
 
-/* an id a create call would take again (23505) */
-static void
-taken(DtEntity entity, int64 id)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_UNIQUE_VIOLATION),
-			 errmsg("%s " INT64_FORMAT " already exists",
-					dt_entity_noun(entity), id),
-			 dt_errentity(entity)));
-}
+#define report_id_taken(entity, id) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_UNIQUE_VIOLATION), \
+			 errmsg("%s " INT64_FORMAT " already exists", \
+					dt_entity_noun(entity), (int64) (id)), \
+			 dt_errentity(entity)))
 
 /*
  * decide: run a read the call's decision depends on, after the locks that
@@ -224,7 +223,7 @@ user_name(int64 user_id, bool lock)
 	else
 		decide(DT_SQL_USER_GET, v);
 	if (SPI_processed == 0)
-		unknown(DT_ENTITY_USER, user_id);
+		report_unknown_id(DT_ENTITY_USER, user_id);
 	return dt_result_text(0, 1);
 }
 
@@ -245,7 +244,7 @@ read_tribe(int64 tribe_id, bool lock, TribeRow *row)
 	else
 		decide(DT_SQL_TRIBE_GET, v);
 	if (SPI_processed == 0)
-		unknown(DT_ENTITY_TRIBE, tribe_id);
+		report_unknown_id(DT_ENTITY_TRIBE, tribe_id);
 	row->owner_id = dt_result_int64(0, 1, NULL);
 	row->name = dt_result_text(0, 2);
 }
@@ -263,7 +262,7 @@ static void
 article_from_result(int64 article_id, ArticleRow *row)
 {
 	if (SPI_processed == 0)
-		unknown(DT_ENTITY_ARTICLE, article_id);
+		report_unknown_id(DT_ENTITY_ARTICLE, article_id);
 	row->tribe_id = dt_result_int64(0, 1, NULL);
 	row->author_id = dt_result_int64(0, 2, NULL);
 	row->title = dt_result_text(0, 3);
@@ -319,7 +318,7 @@ article_bumps(int64 article_id)
 
 	if (!dt_counters_totals(DT_COUNTERS_ARTICLES, article_id, true,
 							(int64 *) &latest))
-		unknown(DT_ENTITY_ARTICLE, article_id);
+		report_unknown_id(DT_ENTITY_ARTICLE, article_id);
 	if (IsolationUsesXactSnapshot() &&
 		(!dt_counters_totals(DT_COUNTERS_ARTICLES, article_id, false,
 							 (int64 *) &mine) || mine.bumps != latest.bumps))
@@ -357,7 +356,7 @@ static void
 require_new(DtStatement stmt, DtEntity entity, int64 id)
 {
 	if (row_exists(stmt, id, 0))
-		taken(entity, id);
+		report_id_taken(entity, id);
 }
 
 /* ---------- the last step, shared by every function ---------- */
@@ -831,7 +830,7 @@ drivetribe_delete_comment(PG_FUNCTION_ARGS)
 	v[0] = Int64GetDatum(ev.comment_id);
 	dt_exec(DT_SQL_COMMENT_LOCK, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		unknown(DT_ENTITY_COMMENT, ev.comment_id);
+		report_unknown_id(DT_ENTITY_COMMENT, ev.comment_id);
 	ev.article_id = dt_result_int64(0, 1, NULL);
 	ev.user_id = dt_result_int64(0, 2, NULL);
 	if (dt_result_bool(0, 3))

@@ -341,8 +341,10 @@ shape_sql() {
                       FROM pg_trigger WHERE tgrelid IN (SELECT oid FROM pg_class
                                                          WHERE relnamespace = 'drivetribe'::regnamespace)
                      ORDER BY 1, 2" ;;
-    functions) echo "SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid), p.proacl::text
-                       FROM pg_proc p WHERE p.pronamespace = 'drivetribe'::regnamespace ORDER BY 1" ;;
+    functions) echo "SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid), p.proacl::text,
+                            obj_description(p.oid, 'pg_proc')
+                       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                      WHERE n.nspname IN ('drivetribe', 'drivetribe_internal') ORDER BY 1" ;;
     views) echo "SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c
                   WHERE c.relnamespace = 'drivetribe'::regnamespace AND c.relkind IN ('v', 'm') ORDER BY 1" ;;
     sequences) echo "SELECT sequencename, data_type, start_value, min_value, max_value, increment_by, cycle, cache_size
@@ -351,8 +353,8 @@ shape_sql() {
                              c.relpersistence::text, c.relreplident::text, c.relrowsecurity
                         FROM pg_class c WHERE c.relnamespace = 'drivetribe'::regnamespace
                       UNION ALL
-                      SELECT 'schema drivetribe', 'schema', n.nspacl::text, NULL, NULL, NULL, NULL
-                        FROM pg_namespace n WHERE n.nspname = 'drivetribe'
+                      SELECT 'schema ' || n.nspname, 'schema', n.nspacl::text, NULL, NULL, NULL, NULL
+                        FROM pg_namespace n WHERE n.nspname IN ('drivetribe', 'drivetribe_internal')
                       ORDER BY 1" ;;
     config) echo "SELECT extrelocatable, extnamespace::regnamespace::text,
                          (SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM unnest(extconfig) c),
