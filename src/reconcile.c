@@ -986,7 +986,7 @@ drivetribe_verify(PG_FUNCTION_ARGS)
 	dt_note_verify_run(started, differences, events);
 	MemoryContextDelete(state->cxt);
 	SPI_finish();
-	/* "1 difference" (up to 1.7: "1 differences") */
+	/* "1 difference" (up to 1.6: "1 differences") */
 	dt_progress_end(psprintf("%s replayed, %s",
 							 dt_count_noun(events, "events"),
 							 dt_count_noun(differences, "differences")),

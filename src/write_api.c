@@ -147,7 +147,7 @@ event_id_arg(FunctionCallInfo fcinfo, int argno, DtEvent *ev)
  * An unknown id (23503) / an id a create call would take again (23505); the
  * fields name the entity (dt_errentity).  Macros, not functions: an error's
  * LOCATION names the function that found the id missing or taken (up to
- * 1.7 they were functions named unknown() and taken(), and LOCATION read
+ * 1.6 they were functions named unknown() and taken(), and LOCATION read
  * "unknown, write_api.c:150").
  */
 #define report_unknown_id(entity, id) \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # An error's LOCATION names the C function that raised it (issue 19 item
-# 10): up to 1.7 the errors for an unknown or taken id were raised in
+# 10): up to 1.6 the errors for an unknown or taken id were raised in
 # helpers named unknown() and taken(), so psql's \set VERBOSITY verbose
 # showed "LOCATION:  unknown, write_api.c:150" -- which reads as "location
 # unknown".  For each kind of rejected call, the function named is checked
