@@ -4,7 +4,7 @@
 # before and after the call (so transactions start, append and commit in
 # every order) and one in ten rolls back, while a reader pages the article
 # forward with after_comment_id, one page per transaction (READ COMMITTED),
-# for the whole run and a moment after.  Passes when the reader saw every
+# until the writers are done and a page after that comes back empty.  Passes when the reader saw every
 # committed comment exactly once, in log order, and no rolled-back one
 # (it also reports the slowest post_comment call; the isolation spec
 # comment_pages shows that no call waits).  DT_COMMENT_PAGES_VERSION=1.6
@@ -31,20 +31,23 @@ SELECT drivetribe.register_user(u, 'user ' || u) FROM generate_series(1, 7) u;
 SELECT drivetribe.create_tribe(1, 1, 'tribe');
 SELECT drivetribe.post_article(1, 1, 1, 'the hot article');
 CREATE TABLE public.seen (ord bigserial, comment_id bigint NOT NULL);
-CREATE TABLE public.page_cursor (after bigint);
-INSERT INTO public.page_cursor VALUES (NULL);
--- the reader: one page per transaction until the deadline, then until a
--- page after the writers' end comes back empty twice
-CREATE PROCEDURE public.read_pages(deadline timestamptz)
+CREATE TABLE public.page_cursor (after bigint, writers_done boolean NOT NULL);
+INSERT INTO public.page_cursor VALUES (NULL, false);
+-- the reader: one page per transaction until a page read after every
+-- writer ended comes back empty (the flag is read before the page, so its
+-- snapshot sees every writer's end; a page stopped at an open writer's
+-- comment is empty too, so a clock alone is not enough:
+-- under load a writer's last transaction outlives it)
+CREATE PROCEDURE public.read_pages(give_up timestamptz)
 LANGUAGE plpgsql AS \$\$
 DECLARE
   c bigint;
   r record;
   n int;
-  empty int := 0;
+  done boolean;
 BEGIN
   LOOP
-    SELECT after INTO c FROM public.page_cursor;
+    SELECT after, writers_done INTO c, done FROM public.page_cursor;
     n := 0;
     FOR r IN SELECT * FROM drivetribe.article_comments(1, 7, c) LOOP
       INSERT INTO public.seen (comment_id) VALUES (r.comment_id);
@@ -53,17 +56,19 @@ BEGIN
     END LOOP;
     UPDATE public.page_cursor SET after = c;
     COMMIT;
-    IF pg_catalog.clock_timestamp() > deadline THEN
-      empty := CASE WHEN n = 0 THEN empty + 1 ELSE 0 END;
-      EXIT WHEN empty >= 2;
-      PERFORM pg_catalog.pg_sleep(0.2);
+    EXIT WHEN done AND n = 0;
+    IF pg_catalog.clock_timestamp() > give_up THEN
+      RAISE EXCEPTION 'the writers did not end by %', give_up;
+    END IF;
+    IF n = 0 THEN
+      PERFORM pg_catalog.pg_sleep(0.05);
     END IF;
   END LOOP;
 END
 \$\$;
 SQL
 
-deadline=$(q -c "SELECT clock_timestamp() + interval '$seconds s'")
+give_up=$(q -c "SELECT clock_timestamp() + interval '$((seconds + 300)) s'")
 # writer W posts ids W*100000 + i; the ones it committed go to its file
 writer() {
   local w=$1 i=0 id out
@@ -89,10 +94,11 @@ SQL
   return 0
 }
 end_ns=$(( $(date +%s%N) + seconds * 1000000000 ))
-q -c "CALL public.read_pages('$deadline')" >"$work/reader.log" 2>&1 &
+q -c "CALL public.read_pages('$give_up')" >"$work/reader.log" 2>&1 &
 reader=$!; pids+=("$reader")
 for w in 2 3 4 5 6 7; do writer "$w" "$end_ns" & pids+=("$!"); done
 for p in "${pids[@]:1}"; do wait "$p" || fail "a writer failed"; done
+q -c "UPDATE public.page_cursor SET writers_done = true"
 wait "$reader" || { cat "$work/reader.log"; fail "the reader failed"; }
 pids=()
 
