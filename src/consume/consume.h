@@ -2,37 +2,53 @@
  *
  * consume.h
  *	  drivetribe-consume: a consumer of the drivetribe stream that confirms
- *	  a position to the server only after its downstream command succeeded.
+ *	  a position to the server only after its sink delivered everything up
+ *	  to it.
  *
- * The program reads a logical replication slot of the drivetribe output
- * plugin over libpq's replication protocol (replication.c), collects whole
- * transactions' events into a batch file (downstream.c), runs the downstream
- * command with the batch on its standard input (JSON lines, one event per
- * line), and when that command exits 0: records the batch's end in its state
- * file (state.c, fsync'd), then confirms the same position to the server.
- * A command that fails is retried with backoff, the same batch: forever by
- * default (the consumer never skips), or --max-tries times, after which it
- * stops (DT_EXIT_DOWNSTREAM, naming the batch's seqs) or, with
- * --dead-letter, appends the batch to that file and goes on.  Killed at any
- * moment, it restarts from the position in its state file; what it
- * re-delivers is the one batch it had not confirmed, and each event carries
- * event_id for the downstream to dedupe.
+ * Two threads.  The receive thread (main.c, replication.c) reads a
+ * logical replication slot of the drivetribe output plugin over libpq's
+ * replication protocol and collects whole transactions' events into a
+ * batch (batch.c: JSON lines in an unlinked temporary file, so memory stays
+ * bounded whatever the size of a transaction).  The delivery thread
+ * (deliver.c) takes one batch at a time, hands it to the sink (the
+ * downstream: a command per batch, a long-running process speaking the
+ * line protocol, ... see sink.h), retries it with backoff until the sink
+ * says it is delivered, records its end in the state file (state.c,
+ * fsync'd) and only then tells the receive thread, which confirms that
+ * position to the server.  While one batch is delivered and recorded the
+ * receive thread fills the next: batches grow with the sink's latency
+ * (up to --batch-events events and --batch-bytes bytes), so a slow sink
+ * gets big batches and a fast one gets small ones at low latency, and
+ * recording a confirmation overlaps the next batch's arrival.
  *
- * Invariant: the server's confirmed position <= the state file's position.
- * The state file is written before every confirmation, so the slot can only
- * be ahead of the state file if something else moved it (the slot was
- * dropped and created again, advanced, or read by another consumer); then
- * the consumer stops (DT_EXIT_SLOT_AHEAD) instead of skipping what lies
- * between.  A slot the server invalidated (max_slot_wal_keep_size:
- * wal_status lost) cannot be read again: the consumer stops
- * (DT_EXIT_SLOT_LOST) and says what it had confirmed.  The slot may
- * legitimately be behind it: a server that crashes
+ * A failed batch is retried: forever by default (the consumer never
+ * skips), or --max-tries times, after which it stops (DT_EXIT_DOWNSTREAM,
+ * naming the batch's seqs) or, with --dead-letter, appends the batch to
+ * that file and goes on.  Killed at any moment, it restarts from the
+ * position in its state file; what it re-delivers is at most the batch it
+ * had not recorded, and each event carries event_id for the sink to dedupe
+ * (sinks that can are exactly once: see sink.h).
+ *
+ * Invariant: the server's confirmed position <= the state file's position
+ * <= the end of what the sink acknowledged.  The state file is written
+ * before every confirmation, so the slot can only be ahead of the state
+ * file if something else moved it (the slot was dropped and created again,
+ * advanced, or read by another consumer); then the consumer stops
+ * (DT_EXIT_SLOT_AHEAD) instead of skipping what lies between.  A slot the
+ * server invalidated (max_slot_wal_keep_size: wal_status lost) cannot be
+ * read again: the consumer stops (DT_EXIT_SLOT_LOST) and says what it had
+ * confirmed.  The slot may legitimately be behind it: a server that crashes
  * before a checkpoint forgets confirmations it had not written to disk;
  * the consumer then asks to start at its own position, and the server
  * skips the transactions that committed before it.
  *
- * Plain C with libpq only (no server or libpgport code), built by
- * src/consume/Makefile and installed into PostgreSQL's bindir.
+ * Locking: the two threads share only the Pipeline (below), under its
+ * mutex.  The ConsumeState is the delivery thread's while it runs a batch
+ * and the receive thread's otherwise (at start and between connections,
+ * when the delivery thread is idle).
+ *
+ * Plain C with libpq and pthreads only (no server code, no libpgport),
+ * built by src/consume/Makefile and installed into PostgreSQL's bindir.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,6 +59,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <signal.h>
+#include <pthread.h>
+#include <sys/types.h>
 
 #include "libpq-fe.h"
 
@@ -62,23 +80,35 @@ typedef uint64_t Lsn;
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(lsn) (unsigned) ((lsn) >> 32), (unsigned) (lsn)
 
+/* the sinks (sink.h) */
+typedef enum SinkKind
+{
+	SINK_COMMAND,				/* -c: a command per batch */
+	SINK_PIPE,					/* --pipe: one long-running process, line protocol */
+} SinkKind;
+
 /* what the command line says */
 typedef struct ConsumeOptions
 {
 	const char *conninfo;		/* -d: a connection string or database name */
 	const char *slot;			/* -S */
 	const char *state_path;		/* -s */
-	const char *command;		/* -c: the downstream command, run by /bin/sh */
+	SinkKind	sink;
+	const char *command;		/* -c or --pipe: run by /bin/sh */
 	const char *kinds;			/* --kinds: the plugin's kinds filter */
 	bool		create_slot;	/* --create-slot: create it when missing */
 	bool		include_commit_time;	/* --include-commit-time */
-	int			batch_events;	/* deliver at a transaction end once this many */
-	int			batch_delay_ms; /* ... or once the oldest is this old */
+	int			batch_events;	/* a batch holds at most this many events... */
+	long		batch_bytes;	/* ... and this many bytes (whole transactions) */
+	int			batch_delay_ms; /* wait this long for more before delivering */
+	int			ack_timeout_s;	/* --pipe: a batch's acknowledgement, at most */
 	int			status_interval_s;	/* feedback at least this often */
 	int			heartbeat_interval_s;	/* heartbeat when idle this long (0 = never) */
 	int			retry_max_s;	/* the longest wait between two retries */
 	int			max_tries;		/* tries of one batch before giving up (0 = no limit) */
 	const char *dead_letter;	/* --dead-letter: where a given-up batch goes */
+	const char *status_file;	/* --status-file: metrics, Prometheus text */
+	int			report_interval_s;	/* a progress line in the log this often */
 	Lsn			endpos;			/* --endpos: stop once confirmed past it */
 	bool		verbose;
 } ConsumeOptions;
@@ -96,15 +126,55 @@ typedef struct ConsumeState
 typedef struct Batch
 {
 	FILE	   *file;
+	int64_t		number;			/* 1, 2, ... in this run of the consumer */
 	int64_t		events;			/* events of complete transactions */
 	int64_t		open_events;	/* events of the transaction being received */
+	int64_t		transactions;	/* complete transactions (with events or not) */
 	bool		txn_open;		/* received objects after the last commit */
 	Lsn			end;			/* end_lsn of the last complete transaction */
 	long		complete_bytes; /* file size at the last transaction end */
 	double		first_at;		/* when its first event arrived (seconds) */
 	int64_t		min_seq;		/* smallest and greatest seq in it (0: none) */
 	int64_t		max_seq;
+	/* reading it back (batch_rewind, batch_next_line) */
+	char	   *line;
+	size_t		line_cap;
+	long		read_bytes;
 } Batch;
+
+/* counters the delivery thread keeps, for the log and the status file */
+typedef struct DeliveryStats
+{
+	int64_t		events;			/* delivered (or set aside) since start */
+	int64_t		batches;
+	int64_t		failed_tries;
+	int64_t		dead_lettered;	/* events appended to --dead-letter */
+	double		last_delivery_at;	/* 0: none yet */
+	double		last_batch_seconds; /* how long the last batch's delivery took */
+	int64_t		last_batch_events;
+	double		last_error_at;	/* 0: none */
+	char		last_error[512];
+} DeliveryStats;
+
+/*
+ * What the two threads share, under lock.  The receive thread hands a
+ * batch over by setting `pending` (only when it is NULL); the delivery
+ * thread delivers it, records it, then sets `pending` back to NULL, gives
+ * the emptied batch back in `spare`, and publishes `confirmed`.
+ */
+typedef struct Pipeline
+{
+	pthread_mutex_t lock;
+	pthread_cond_t wake_delivery;	/* a batch or quit for the delivery thread */
+	int			wake_receiver[2];	/* a pipe: the delivery thread finished a batch */
+	Batch	   *pending;		/* handed over, not yet recorded */
+	Batch	   *spare;			/* emptied, for the receive thread to fill */
+	Lsn			confirmed;		/* recorded in the state file */
+	int64_t		last_seq;
+	int			fatal;			/* a reason to stop (DT_EXIT_*), 0 = none */
+	bool		quit;			/* the delivery thread should end */
+	DeliveryStats stats;
+} Pipeline;
 
 /* one replication connection and its position */
 typedef struct Stream
@@ -139,12 +209,24 @@ extern int	stream_start(PGconn *conn, const ConsumeOptions *opts,
 extern bool stream_send_feedback(Stream *stream, Lsn position, bool reply);
 extern void send_heartbeat(const ConsumeOptions *opts, PGconn **conn);
 
-/* downstream.c */
+/* batch.c */
 extern bool batch_open(Batch *batch);
 extern bool batch_add_event(Batch *batch, const char *line, size_t len);
 extern void batch_end_transaction(Batch *batch, Lsn end);
 extern void batch_reset(Batch *batch);
-extern int	batch_deliver(const ConsumeOptions *opts, Batch *batch,
-						  Stream *stream);
+extern bool batch_rewind(Batch *batch);
+extern ssize_t batch_next_line(Batch *batch, const char **line);
+extern void batch_describe_seqs(Batch *batch, char *out, size_t size);
+extern bool batch_copy_to(Batch *batch, FILE *out);
+
+/* deliver.c */
+extern int	delivery_start(Pipeline *pipeline, const ConsumeOptions *opts,
+						   ConsumeState *state);
+extern void delivery_stop(Pipeline *pipeline);
+
+/* report.c */
+extern void report_progress(const ConsumeOptions *opts, Pipeline *pipeline,
+							Lsn server_end, double oldest_pending_at,
+							bool streaming, bool log_line);
 
 #endif							/* DRIVETRIBE_CONSUME_H */

@@ -8,12 +8,16 @@
  * See consume.h for the design and the invariant between the state file
  * and the slot; usage() for the options and the exit codes.
  *
- * The receive loop reads the stream's messages: an event object goes into
- * the batch; a heartbeat opens a transaction with nothing to deliver; a
- * commit object ends the transaction (it carries the position to confirm).
- * The batch is delivered at a transaction end when nothing more is waiting
- * on the socket (low latency when the load is light), when it holds
- * --batch-events events, or when its first event is --batch-delay old.  A
+ * The receive loop (this file, the receive thread) reads the stream's
+ * messages: an event object goes into the batch being filled; a heartbeat
+ * opens a transaction with nothing to deliver; a commit object ends the
+ * transaction (it carries the position to confirm).  A batch of whole
+ * transactions is handed to the delivery thread (deliver.c) as soon as
+ * that thread is free and the batch is --batch-delay old (default 0: at
+ * once), or full (--batch-events, --batch-bytes); while the delivery thread
+ * works, the next batch fills, and a full one stops the reading (the server
+ * waits) until it can be handed over.  When the delivery thread has
+ * recorded a batch, this thread confirms its end to the server.  A
  * keepalive that moves past everything received, with nothing pending, is
  * confirmed too (at most once per --status-interval), so the slot follows
  * WAL written by other tables even without heartbeats.
@@ -26,6 +30,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/select.h>
 #include <sys/time.h>
 #include <time.h>
@@ -118,20 +123,30 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-			"drivetribe-consume reads a drivetribe stream slot and hands each batch of events\n"
-			"to a command, confirming the position to the server only after it succeeded.\n\n"
+			"drivetribe-consume reads a drivetribe stream slot and hands batches of events to a\n"
+			"downstream, confirming a position to the server only after the downstream has it.\n\n"
 			"Usage:\n"
-			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE -c COMMAND [OPTION]...\n\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE {-c|--pipe} COMMAND [OPTION]...\n\n"
 			"  -d, --dbname=CONNSTR        database to connect to (libpq's PG* variables apply)\n"
 			"  -S, --slot=SLOT             the drivetribe logical replication slot\n"
 			"  -s, --state=FILE            where the confirmed position is kept (created if missing)\n"
-			"  -c, --command=COMMAND       run by /bin/sh with a batch on stdin, one JSON event per line;\n"
-			"                              exit 0 = delivered; anything else = retry the same batch\n"
+			"The downstream, one of:\n"
+			"  -c, --command=COMMAND       run by /bin/sh for each batch, the batch on stdin, one JSON\n"
+			"                              event per line; exit 0 = delivered, else retry the batch\n"
+			"      --pipe=COMMAND          run by /bin/sh once, kept running: batches on its stdin,\n"
+			"                              \"ack N\" lines on its stdout (docs/stream.md, the line\n"
+			"                              protocol); restarted with backoff when it dies\n"
+			"Options:\n"
 			"      --create-slot           create the slot when it is missing (first start only)\n"
 			"      --kinds=K1,K2           only these event kinds (the plugin's kinds option)\n"
 			"      --include-commit-time   add \"commit_time\" to every event\n"
-			"      --batch-events=N        deliver once N events are waiting (default 1000)\n"
-			"      --batch-delay=MS        ... or once the oldest has waited MS ms (default 1000)\n"
+			"      --batch-events=N        at most N events in a batch (default 1000)...\n"
+			"      --batch-bytes=N         ... and N bytes (default 4194304; a bigger transaction\n"
+			"                              is a batch of its own)\n"
+			"      --batch-delay=MS        wait up to MS ms for more before delivering (default 0:\n"
+			"                              deliver as soon as the downstream is free)\n"
+			"      --ack-timeout=S         --pipe: a batch not acknowledged within S s is a failed\n"
+			"                              try; the process is ended and started again (default 60)\n"
 			"      --status-interval=S     confirm to the server at least every S s (default 10)\n"
 			"      --heartbeat-interval=S  when nothing arrived for S s, send drivetribe.heartbeat()\n"
 			"                              on an ordinary connection (default 60, 0 = never)\n"
@@ -139,10 +154,12 @@ usage(FILE *out)
 			"      --max-tries=N           give up on a batch after N failed tries (default 0: never):\n"
 			"                              exit with status 7 naming its seqs, or with --dead-letter...\n"
 			"      --dead-letter=FILE      ... append the batch to FILE (JSON lines) and go on\n"
+			"      --status-file=FILE      keep metrics in FILE (Prometheus text format, every second)\n"
+			"      --report-interval=S     log a progress line every S s (default 10, 0 = never)\n"
 			"      --endpos=LSN            exit 0 once everything up to LSN is confirmed\n"
 			"  -v, --verbose               log every batch\n\n"
 			"Exit status:\n"
-			"  0  stopped by SIGTERM/SIGINT (after the running command) or --endpos reached\n"
+			"  0  stopped by SIGTERM/SIGINT (after the batch being delivered) or --endpos reached\n"
 			"  1  bad arguments, a bad state file, or the state file could not be written\n"
 			"  2  the first connection failed (later ones are retried with backoff)\n"
 			"  3  the slot does not exist\n"
@@ -150,7 +167,7 @@ usage(FILE *out)
 			"  5  another server, or one restored to before what this consumer confirmed\n"
 			"  6  the server refuses the plugin (output_plugin_libraries), or the slot is not a\n"
 			"     drivetribe slot of this database\n"
-			"  7  the command failed --max-tries times on one batch (no --dead-letter); the\n"
+			"  7  the downstream failed --max-tries times on one batch (no --dead-letter); the\n"
 			"     message names the batch's seqs, and the next start tries it again\n"
 			"  8  the slot was invalidated (wal_status lost: max_slot_wal_keep_size); the\n"
 			"     message says what this consumer had confirmed and what may be lost\n");
@@ -210,6 +227,22 @@ parse_int_option(const char *name, const char *value, int min, int *out)
 	return true;
 }
 
+static bool
+parse_long_option(const char *name, const char *value, long min, long *out)
+{
+	char	   *end;
+	long long	v = strtoll(value, &end, 10);
+
+	if (*value == '\0' || *end != '\0' || v < min || v > (1LL << 40))
+	{
+		log_msg("invalid value \"%s\" for --%s: an integer of at least %ld is expected",
+				value, name, min);
+		return false;
+	}
+	*out = (long) v;
+	return true;
+}
+
 static int
 parse_options(int argc, char **argv, ConsumeOptions *opts)
 {
@@ -231,13 +264,23 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		{"endpos", required_argument, NULL, 9},
 		{"max-tries", required_argument, NULL, 10},
 		{"dead-letter", required_argument, NULL, 11},
+		{"pipe", required_argument, NULL, 12},
+		{"batch-bytes", required_argument, NULL, 13},
+		{"ack-timeout", required_argument, NULL, 14},
+		{"status-file", required_argument, NULL, 15},
+		{"report-interval", required_argument, NULL, 16},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
+	int			sinks = 0;
 
 	memset(opts, 0, sizeof(*opts));
+
 	opts->batch_events = 1000;
-	opts->batch_delay_ms = 1000;
+	opts->batch_bytes = 4L * 1024 * 1024;
+	opts->batch_delay_ms = 0;
+	opts->ack_timeout_s = 60;
+	opts->report_interval_s = 10;
 	opts->status_interval_s = 10;
 	opts->heartbeat_interval_s = 60;
 	opts->retry_max_s = 60;
@@ -258,6 +301,28 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 				break;
 			case 'c':
 				opts->command = optarg;
+				opts->sink = SINK_COMMAND;
+				sinks++;
+				break;
+			case 12:
+				opts->command = optarg;
+				opts->sink = SINK_PIPE;
+				sinks++;
+				break;
+			case 13:
+				ok = parse_long_option("batch-bytes", optarg, 1, &opts->batch_bytes);
+				break;
+			case 14:
+				ok = parse_int_option("ack-timeout", optarg, 1, &opts->ack_timeout_s);
+				break;
+			case 15:
+				opts->status_file = optarg;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--status-file needs a file name");
+				break;
+			case 16:
+				ok = parse_int_option("report-interval", optarg, 0, &opts->report_interval_s);
 				break;
 			case 'v':
 				opts->verbose = true;
@@ -323,7 +388,12 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		opts->conninfo = "";
 	if (opts->slot == NULL || opts->state_path == NULL || opts->command == NULL)
 	{
-		log_msg("--slot, --state and --command are required (see --help)");
+		log_msg("--slot, --state and a downstream (--command or --pipe) are required (see --help)");
+		return DT_EXIT_USAGE;
+	}
+	if (sinks > 1)
+	{
+		log_msg("--command and --pipe each name the downstream: give one of them, once");
 		return DT_EXIT_USAGE;
 	}
 	if (opts->dead_letter != NULL && opts->max_tries == 0)
@@ -340,24 +410,6 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 	return DT_EXIT_OK;
 }
 
-/*
- * Make position the confirmed one: into the state file first, then to the
- * server.  Returns DT_EXIT_OK or DT_EXIT_USAGE (state file not written:
- * nothing confirmed).
- */
-static int
-confirm(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
-		Lsn position)
-{
-	int			rc;
-
-	state->confirmed = position;
-	if ((rc = state_save(opts->state_path, state)) != DT_EXIT_OK)
-		return rc;
-	(void) stream_send_feedback(stream, position, false);
-	return DT_EXIT_OK;
-}
-
 /* whole transactions received and not confirmed yet (events or not) */
 static bool
 batch_ready(const Batch *batch, const Stream *stream)
@@ -366,24 +418,84 @@ batch_ready(const Batch *batch, const Stream *stream)
 		(batch->events > 0 || batch->end > stream->confirmed);
 }
 
-/* deliver a batch of whole transactions and confirm its end */
-static int
-deliver_and_confirm(const ConsumeOptions *opts, ConsumeState *state,
-					Stream *stream, Batch *batch)
+/* the batch being filled may take no more (at a transaction end) */
+static bool
+batch_full(const ConsumeOptions *opts, const Batch *batch)
 {
-	Lsn			end = batch->end;
-	int64_t		max_seq = batch->max_seq;
-	int			rc;
+	return batch->events >= opts->batch_events ||
+		batch->complete_bytes >= opts->batch_bytes;
+}
 
-	/* -1: told to stop, not delivered; or a reason to stop */
-	if (batch->events > 0 && (rc = batch_deliver(opts, batch, stream)) != DT_EXIT_OK)
-		return rc;
-	batch_reset(batch);
-	if (max_seq > state->last_seq)
-		state->last_seq = max_seq;
-	if (end > stream->confirmed && (rc = confirm(opts, state, stream, end)) != DT_EXIT_OK)
-		return rc;
-	return DT_EXIT_OK;
+/* what the receive thread knows of the delivery thread */
+typedef struct Receiver
+{
+	Pipeline   *pipeline;
+	Batch	   *fill;			/* the batch being filled */
+	int64_t		next_number;	/* of the next batch handed over */
+	bool		in_flight;		/* a batch is with the delivery thread */
+	double		in_flight_first_at; /* when its first event arrived */
+} Receiver;
+
+/*
+ * Take in what the delivery thread published: the position it recorded
+ * (confirmed to the server at once) and whether it wants the consumer to
+ * stop.  Returns the delivery thread's reason to stop (DT_EXIT_*, -1 for
+ * "stopped with a batch undelivered") or 0.
+ */
+static int
+receiver_sync(Receiver *r, Stream *stream)
+{
+	char		drain[64];
+	Lsn			confirmed;
+	int			fatal;
+
+	while (read(r->pipeline->wake_receiver[0], drain, sizeof(drain)) > 0)
+		;
+	pthread_mutex_lock(&r->pipeline->lock);
+	confirmed = r->pipeline->confirmed;
+	fatal = r->pipeline->fatal;
+	if (r->pipeline->pending == NULL && r->in_flight)
+		r->in_flight = false;
+	pthread_mutex_unlock(&r->pipeline->lock);
+	if (confirmed > stream->confirmed && stream->conn != NULL)
+		(void) stream_send_feedback(stream, confirmed, false);
+	return fatal;
+}
+
+/* hand the batch being filled to the delivery thread (it is free) */
+static void
+receiver_hand_over(Receiver *r)
+{
+	Batch	   *batch = r->fill;
+
+	if (batch->events > 0)
+		batch->number = ++r->next_number;
+	pthread_mutex_lock(&r->pipeline->lock);
+	r->fill = r->pipeline->spare;
+	r->pipeline->spare = NULL;
+	r->pipeline->pending = batch;
+	pthread_cond_signal(&r->pipeline->wake_delivery);
+	pthread_mutex_unlock(&r->pipeline->lock);
+	r->in_flight = true;
+	r->in_flight_first_at = batch->first_at;
+}
+
+/* wait until the delivery thread is idle; its reason to stop, or 0 */
+static int
+receiver_drain(Receiver *r, Stream *stream)
+{
+	int			fatal;
+
+	while ((fatal = receiver_sync(r, stream)) == 0 && r->in_flight)
+	{
+		struct pollfd wake = {r->pipeline->wake_receiver[0], POLLIN, 0};
+
+		(void) poll(&wake, 1, 100);
+		if (stream->conn != NULL &&
+			now_seconds() - stream->last_feedback >= 1)
+			(void) stream_send_feedback(stream, stream->confirmed, false);
+	}
+	return fatal;
 }
 
 /* the end position an object of the plugin carries, or 0 */
@@ -436,33 +548,76 @@ handle_object(Batch *batch, const char *data, size_t len)
  * DT_EXIT_OK, a fatal DT_EXIT_* code, or -1 (reconnect).
  */
 static int
-run_stream(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
-		   Batch *batch, PGconn **heartbeat_conn)
+run_stream(const ConsumeOptions *opts, Receiver *r, Stream *stream,
+		   PGconn **heartbeat_conn)
 {
 	double		last_state_save = now_seconds();
+	double		last_status = 0;
+	double		last_log = now_seconds();
+	bool		final_handed = false;
 	int			rc;
 
 	for (;;)
 	{
 		char	   *buf = NULL;
-		int			len;
-		double		now;
+		int			len = 0;
+		double		now = now_seconds();
+		Batch	   *fill = r->fill;
+		bool		full;
+		int			fatal = receiver_sync(r, stream);
+
+		if (fatal != 0)
+			return fatal < 0 ? DT_EXIT_OK : fatal;
+
+		/* reports */
+		if (now - last_status >= 1)
+		{
+			bool		log_line = opts->report_interval_s > 0 &&
+				now - last_log >= opts->report_interval_s;
+			double		oldest = r->in_flight ? r->in_flight_first_at : fill->first_at;
+
+			if (oldest == 0)
+				oldest = fill->first_at;
+			report_progress(opts, r->pipeline, stream->received_end, oldest,
+							true, log_line);
+			last_status = now;
+			if (log_line)
+				last_log = now;
+		}
 
 		if (consume_stop_requested)
 		{
-			if (batch_ready(batch, stream))
-				(void) deliver_and_confirm(opts, state, stream, batch);
-			(void) stream_send_feedback(stream, stream->confirmed, false);
-			return DT_EXIT_OK;
+			/* what is whole goes to the sink, then we end */
+			if (!r->in_flight && !final_handed && batch_ready(fill, stream))
+			{
+				receiver_hand_over(r);
+				final_handed = true;
+			}
+			if (!r->in_flight)
+			{
+				(void) stream_send_feedback(stream, stream->confirmed, false);
+				return DT_EXIT_OK;
+			}
 		}
-		if (opts->endpos != 0 && stream->confirmed >= opts->endpos)
+		else if (opts->endpos != 0 && stream->confirmed >= opts->endpos)
 		{
 			log_verbose(opts, "confirmed " LSN_FMT ", past --endpos", LSN_ARGS(stream->confirmed));
 			return DT_EXIT_OK;
 		}
 
-		len = PQgetCopyData(stream->conn, &buf, 1);
-		now = now_seconds();
+		/* hand over when the delivery thread is free */
+		full = !fill->txn_open && batch_full(opts, fill);
+		if (!consume_stop_requested && !r->in_flight && batch_ready(fill, stream) &&
+			(full || fill->events == 0 ||
+			 now - fill->first_at >= opts->batch_delay_ms / 1000.0))
+		{
+			receiver_hand_over(r);
+			continue;
+		}
+
+		/* read unless the batch is full (then the server waits) */
+		if (!full && !consume_stop_requested)
+			len = PQgetCopyData(stream->conn, &buf, 1);
 		if (len > 0)
 		{
 			rc = DT_EXIT_OK;
@@ -470,7 +625,7 @@ run_stream(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
 			{
 				stream->received_end = get_be64(buf + 9);
 				stream->last_data = now;
-				rc = handle_object(batch, buf + 25, (size_t) len - 25);
+				rc = handle_object(fill, buf + 25, (size_t) len - 25);
 			}
 			else if (buf[0] == 'k' && len >= 18)
 			{
@@ -479,11 +634,12 @@ run_stream(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
 
 				stream->received_end = wal_end;
 				/* nothing pending: confirm what the server has moved past */
-				if (!batch->txn_open && batch->events == 0 &&
-					batch->end <= stream->confirmed && wal_end > stream->confirmed &&
+				if (!r->in_flight && !fill->txn_open && fill->events == 0 &&
+					fill->end <= stream->confirmed && wal_end > stream->confirmed &&
 					(reply || now - last_state_save >= opts->status_interval_s))
 				{
-					rc = confirm(opts, state, stream, wal_end);
+					fill->end = wal_end;
+					receiver_hand_over(r);
 					last_state_save = now;
 				}
 				else if (reply)
@@ -492,15 +648,6 @@ run_stream(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
 			PQfreemem(buf);
 			if (rc != DT_EXIT_OK)
 				return rc;
-			/* a full or old batch goes at once, at a transaction end */
-			if (!batch->txn_open && batch->events > 0 &&
-				(batch->events >= opts->batch_events ||
-				 now - batch->first_at >= opts->batch_delay_ms / 1000.0))
-			{
-				if ((rc = deliver_and_confirm(opts, state, stream, batch)) != DT_EXIT_OK)
-					return rc < 0 ? DT_EXIT_OK : rc;
-				last_state_save = now_seconds();
-			}
 			continue;
 		}
 		if (len == -1)
@@ -519,17 +666,10 @@ run_stream(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
 			return -1;
 		}
 
-		/* nothing waiting: deliver what is whole, then look at the clocks */
-		if (batch_ready(batch, stream))
-		{
-			if ((rc = deliver_and_confirm(opts, state, stream, batch)) != DT_EXIT_OK)
-				return rc < 0 ? DT_EXIT_OK : rc;
-			last_state_save = now_seconds();
-			continue;
-		}
-		if (now - stream->last_feedback >= opts->status_interval_s)
+		/* nothing to read now: look at the clocks, then wait */
+		if (now - stream->last_feedback >= (full || r->in_flight ? 1 : opts->status_interval_s))
 			(void) stream_send_feedback(stream, stream->confirmed, false);
-		if (opts->heartbeat_interval_s > 0 &&
+		if (opts->heartbeat_interval_s > 0 && !full &&
 			now - stream->last_data >= opts->heartbeat_interval_s)
 		{
 			send_heartbeat(opts, heartbeat_conn);
@@ -537,24 +677,40 @@ run_stream(const ConsumeOptions *opts, ConsumeState *state, Stream *stream,
 		}
 
 		{
+			struct pollfd fds[2];
+			int			nfds = 0;
+			int			timeout_ms = 100;
 			int			sock = PQsocket(stream->conn);
-			fd_set		readable;
-			struct timeval timeout = {0, 100000};
 
-			if (sock < 0 || sock >= FD_SETSIZE)
+			if (sock < 0)
 			{
 				log_msg("the connection to the server is gone: %s",
 						PQerrorMessage(stream->conn));
 				return -1;
 			}
-			FD_ZERO(&readable);
-			FD_SET(sock, &readable);
-			if (select(sock + 1, &readable, NULL, NULL, &timeout) < 0 && errno != EINTR)
+			fds[nfds].fd = r->pipeline->wake_receiver[0];
+			fds[nfds++].events = POLLIN;
+			if (!full && !consume_stop_requested)
 			{
-				log_msg("select failed: %s", strerror(errno));
+				fds[nfds].fd = sock;
+				fds[nfds++].events = POLLIN;
+			}
+			/* a batch waiting out --batch-delay */
+			if (!r->in_flight && batch_ready(fill, stream) && fill->events > 0)
+			{
+				double		left = fill->first_at + opts->batch_delay_ms / 1000.0 - now;
+
+				timeout_ms = left <= 0 ? 0 : (int) (left * 1000) + 1;
+				if (timeout_ms > 100)
+					timeout_ms = 100;
+			}
+			if (poll(fds, nfds, timeout_ms) < 0 && errno != EINTR)
+			{
+				log_msg("poll failed: %s", strerror(errno));
 				return -1;
 			}
-			if (!PQconsumeInput(stream->conn))
+			if (nfds > 1 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) &&
+				!PQconsumeInput(stream->conn))
 			{
 				log_msg("could not read from the server: %s", PQerrorMessage(stream->conn));
 				return -1;
@@ -583,7 +739,9 @@ main(int argc, char **argv)
 {
 	ConsumeOptions opts;
 	ConsumeState state;
-	Batch		batch;
+	static Batch batches[2];
+	static Pipeline pipeline;
+	Receiver	receiver;
 	PGconn	   *heartbeat_conn = NULL;
 	bool		first = true;
 	double		backoff = 1;
@@ -600,13 +758,20 @@ main(int argc, char **argv)
 				opts.state_path, state.slot, opts.slot);
 		return DT_EXIT_USAGE;
 	}
-	if (!batch_open(&batch))
+	if (!batch_open(&batches[0]) || !batch_open(&batches[1]))
 		return DT_EXIT_USAGE;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handle_stop_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pipeline = &pipeline;
+	receiver.fill = &batches[0];
+	pipeline.spare = &batches[1];
+	if ((rc = delivery_start(&pipeline, &opts, &state)) != DT_EXIT_OK)
+		return rc;
 
 	for (;;)
 	{
@@ -616,9 +781,13 @@ main(int argc, char **argv)
 		memset(&stream, 0, sizeof(stream));
 		stream.conn = stream_connect(opts.conninfo, true);
 		if (stream.conn == NULL && first)
-			return DT_EXIT_CONNECT;
+		{
+			rc = DT_EXIT_CONNECT;
+			break;
+		}
 		if (stream.conn != NULL)
 		{
+			/* the delivery thread is idle here: the state is ours */
 			rc = stream_check(stream.conn, &opts, &state, &start);
 			if (rc == DT_EXIT_OK)
 				rc = state_save(opts.state_path, &state);
@@ -626,20 +795,33 @@ main(int argc, char **argv)
 				rc = stream_start(stream.conn, &opts, &state, start);
 			if (rc == DT_EXIT_OK)
 			{
-				log_msg("streaming slot \"%s\" from " LSN_FMT, opts.slot, LSN_ARGS(start));
+				log_msg("streaming slot \"%s\" from " LSN_FMT " into the %s downstream",
+						opts.slot, LSN_ARGS(start),
+						opts.sink == SINK_PIPE ? "pipe" : "command");
 				first = false;
 				backoff = 1;
 				stream.confirmed = start;
 				stream.last_feedback = now_seconds();
 				stream.last_data = now_seconds();
-				rc = run_stream(&opts, &state, &stream, &batch, &heartbeat_conn);
+				pthread_mutex_lock(&pipeline.lock);
+				pipeline.confirmed = state.confirmed;
+				pthread_mutex_unlock(&pipeline.lock);
+				rc = run_stream(&opts, &receiver, &stream, &heartbeat_conn);
+			}
+			/* let the batch with the delivery thread finish first */
+			{
+				int			fatal = receiver_drain(&receiver, &stream);
+
+				if (fatal != 0 && rc < 0)
+					rc = fatal < 0 ? DT_EXIT_OK : fatal;
 			}
 			PQfinish(stream.conn);
 			if (rc >= 0)
 				break;
 		}
 		/* lost: what was not confirmed will be received again */
-		batch_reset(&batch);
+		batch_reset(receiver.fill);
+		report_progress(&opts, &pipeline, stream.received_end, 0, false, false);
 		log_msg("reconnecting in %.0f s", backoff);
 		if (!backoff_sleep(backoff))
 		{
@@ -648,6 +830,8 @@ main(int argc, char **argv)
 		}
 		backoff = backoff * 2 > 30 ? 30 : backoff * 2;
 	}
+	delivery_stop(&pipeline);
+	report_progress(&opts, &pipeline, 0, 0, false, false);
 	if (heartbeat_conn != NULL)
 		PQfinish(heartbeat_conn);
 	return rc;
