@@ -26,7 +26,21 @@ typedef struct ReportMemory
 	int64_t		events;			/* delivered then */
 } ReportMemory;
 
-static ReportMemory last_report;
+static ReportMemory last_status;	/* the status file's rate */
+static ReportMemory last_report;	/* the log line's */
+
+/* events per second since *memory, which then moves to now */
+static double
+rate_since(ReportMemory *memory, int64_t events, double now)
+{
+	double		rate = 0;
+
+	if (memory->at > 0 && now > memory->at)
+		rate = (events - memory->events) / (now - memory->at);
+	memory->at = now;
+	memory->events = events;
+	return rate;
+}
 
 /* a label value: backslash, double quote and newline escaped */
 static void
@@ -81,7 +95,7 @@ write_status_file(const ConsumeOptions *opts, const DeliveryStats *stats,
 	METRIC("batches_delivered_total", "counter", "Batches the sink acknowledged.", "%lld", (long long) stats->batches);
 	METRIC("failed_tries_total", "counter", "Tries of a batch that failed (each is retried).", "%lld", (long long) stats->failed_tries);
 	METRIC("dead_lettered_events_total", "counter", "Events appended to the --dead-letter file.", "%lld", (long long) stats->dead_lettered);
-	METRIC("delivered_events_per_second", "gauge", "Events delivered per second since the last report.", "%.1f", rate);
+	METRIC("delivered_events_per_second", "gauge", "Events delivered per second over the last second or so.", "%.1f", rate);
 	METRIC("last_batch_seconds", "gauge", "How long the last batch's delivery took.", "%.6f", stats->last_batch_seconds);
 	METRIC("last_batch_events", "gauge", "Events in the last delivered batch.", "%lld", (long long) stats->last_batch_events);
 	METRIC("confirmed_lsn", "gauge", "The position recorded in the state file and confirmed to the server, as a number.", "%llu", (unsigned long long) confirmed);
@@ -115,7 +129,8 @@ report_progress(const ConsumeOptions *opts, Pipeline *pipeline,
 	Lsn			confirmed;
 	int64_t		last_seq;
 	double		now = now_seconds();
-	double		rate = 0;
+	double		rate;
+	double		since = now - last_report.at;
 
 	pthread_mutex_lock(&pipeline->lock);
 	stats = pipeline->stats;
@@ -123,21 +138,19 @@ report_progress(const ConsumeOptions *opts, Pipeline *pipeline,
 	last_seq = pipeline->last_seq;
 	pthread_mutex_unlock(&pipeline->lock);
 
-	if (last_report.at > 0 && now > last_report.at)
-		rate = (stats.events - last_report.events) / (now - last_report.at);
+	rate = rate_since(&last_status, stats.events, now);
 	if (opts->status_file != NULL)
 		write_status_file(opts, &stats, confirmed, last_seq, server_end,
 						  oldest_pending_at, streaming, rate);
 	if (!log_line)
 		return;
-	if (last_report.at > 0)
+	rate = rate_since(&last_report, stats.events, now);
+	if (since < now)			/* not the first call */
 		log_msg("delivered %lld events in %lld batches (%.0f events/s over the last %.0f s), %lld failed tries, confirmed " LSN_FMT " (seq %lld), %llu bytes behind the server%s%s",
 				(long long) stats.events, (long long) stats.batches, rate,
-				now - last_report.at, (long long) stats.failed_tries,
+				since, (long long) stats.failed_tries,
 				LSN_ARGS(confirmed), (long long) last_seq,
 				(unsigned long long) (server_end > confirmed ? server_end - confirmed : 0),
 				stats.last_error_at > 0 ? "; last error: " : "",
 				stats.last_error_at > 0 ? stats.last_error : "");
-	last_report.at = now;
-	last_report.events = stats.events;
 }
