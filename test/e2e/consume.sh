@@ -21,24 +21,34 @@
 #     state file from another server or ahead of the server's WAL (5), a
 #     slot of another plugin (6), and on 15.19+ a server that does not list
 #     the plugin in output_plugin_libraries (6).
+#
+# DT_CONSUME_MODE=pipe (test/e2e/consume_pipe.sh) runs part 1 with the pipe
+# downstream instead (--pipe: one long-running process, the line protocol),
+# which also dies now and then before acknowledging, refuses batches
+# (nack), and leaves a process behind in its group and an orphan of it:
+# none may outlive the consumer.  Then the pipe's own parts: a downstream
+# that never acknowledges (--ack-timeout), one that answers about another
+# batch, and a stop by SIGTERM.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/stream_world.sh"
+mode=${DT_CONSUME_MODE:-command}
 root=${DT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
 # the server under test's binaries (the cluster of our own must match)
 . "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
 e2e_use_server_bindir
-consume=$DT_PGBIN/drivetribe-consume
+consume=${DT_CONSUME:-$DT_PGBIN/drivetribe-consume}
 seconds=${DT_CONSUME_SECONDS:-12}
 slot=dt_consume
 work=$(mktemp -d)
 chmod 755 "$work"
-fail() { echo "consume: FAILED: $*"; exit 1; }
-step() { echo "consume: $*"; }
+fail() { echo "consume ($mode): FAILED: $*"; exit 1; }
+step() { echo "consume ($mode): $*"; }
 [ -x "$consume" ] || fail "$consume is not installed"
 
 . "$root/scripts/cluster.sh"
-DT_PG_CONF="synchronous_commit = on" dt_cluster_temp "${DT_CONSUME_PORT:-$((PGPORT + 2))}" postgres test ||
+offset=2; [ "$mode" = pipe ] && offset=3
+DT_PG_CONF="synchronous_commit = on" dt_cluster_temp "${DT_CONSUME_PORT:-$((PGPORT + offset))}" postgres test ||
   fail "could not start a cluster of its own"
 dir=$DT_CLUSTER_DIR
 db=postgres
@@ -68,6 +78,36 @@ name=$dir/$(date +%s%N).$run
 cat >"$name.tmp" && mv "$name.tmp" "$name.batch"
 SH
 chmod 755 "$work/sink.sh"
+# the same for the pipe: a batch file per acknowledged batch; an eighth of
+# the batches it dies before acknowledging, another eighth it refuses;
+# at its start it leaves a sleeper in its group and an orphaned one
+marker=3600.$$
+cat >"$work/sink.pl" <<PL
+use strict; use warnings; use Time::HiRes qw(gettimeofday);
+\$| = 1;
+my (\$run, \$dir) = @ARGV;
+exec("sleep", "$marker") if fork() == 0;
+system("sh -c 'sleep $marker &'");
+my @lines;
+while (my \$line = <STDIN>) {
+  if (\$line =~ /^\\{"batch":(\\d+),/) {
+    my \$n = \$1;
+    my \$fate = int(rand(8));
+    exit 3 if \$fate == 0;
+    if (\$fate == 1) { print "nack \$n not now\\n"; @lines = (); next; }
+    my (\$s, \$us) = gettimeofday();
+    my \$name = sprintf("%s/%d%06d000.%s", \$dir, \$s, \$us, \$run);
+    open(my \$f, '>', "\$name.tmp") or exit 4;
+    print \$f @lines;
+    close(\$f) or exit 4;
+    rename("\$name.tmp", "\$name.batch") or exit 4;
+    @lines = ();
+    print "ack \$n\\n";
+  } else {
+    push @lines, \$line;
+  }
+}
+PL
 
 # ------------------------------------------------------------------ 1
 # the supervisor: start the consumer again whenever it ends, until told
@@ -76,9 +116,11 @@ chmod 755 "$work/sink.sh"
   run=0
   while [ ! -f "$work/stop" ]; do
     run=$((run + 1))
+    if [ "$mode" = pipe ]; then downstream=(--pipe "perl $work/sink.pl $run $work/batches")
+    else downstream=(-c "$work/sink.sh $run $work/batches"); fi
     "$consume" -d "dbname=$db" -S "$slot" -s "$work/state" --batch-events 200 \
       --status-interval 1 --heartbeat-interval 1 --retry-max 1 \
-      -c "$work/sink.sh $run $work/batches" 2>>"$work/consume.log" &
+      "${downstream[@]}" 2>>"$work/consume.log" &
     echo $! >"$work/consumer.pid"
     rc=0; wait $! 2>/dev/null || rc=$?
     echo "$run $rc" >>"$work/runs"
@@ -133,7 +175,17 @@ for _ in $(seq 1 100); do pgrep -f "drivetribe-consume.*$work" >/dev/null || bre
 runs=$(wc -l <"$work/runs")
 killed=$(grep -c ' 137$' "$work/runs" || true)
 [ "$killed" -ge 5 ] || fail "the consumer was SIGKILLed only $killed times"
-retries=$(grep -c 'downstream command exited with status 1' "$work/consume.log" || true)
+if [ "$mode" = pipe ]; then
+  retries=$(grep -c 'refused batch\|ended its output before acknowledging' "$work/consume.log" || true)
+  died=$(grep -c 'ended its output before acknowledging' "$work/consume.log" || true)
+  [ "$died" -ge 1 ] || fail "the pipe's process never died before acknowledging"
+  restarts=$(grep -c 'started the downstream process again' "$work/consume.log" || true)
+  sleep 1   # a guardian killed with its consumer a moment ago
+  orphans=$( { pgrep -f "sleep $marker" || true; } | wc -l)
+  [ "$orphans" = 0 ] || fail "$orphans processes of the pipe's downstream outlived their consumers (pgrep -f 'sleep $marker')"
+else
+  retries=$(grep -c 'downstream command exited with status 1' "$work/consume.log" || true)
+fi
 [ "$retries" -ge 1 ] || fail "the sink never failed, so no retry was tested"
 
 # load the deliveries: (run, n = order of delivery inside the run, object)
@@ -172,6 +224,66 @@ max_again=$(q -c "SELECT coalesce(max(c), 0) FROM (SELECT run, count(*) AS c FRO
                   GROUP BY run) s")
 [ "$(q -c "SELECT count(*) FROM drivetribe.verify()")" = 0 ] || fail "verify() is not empty"
 step "part 1: $committed committed events, each delivered ($delivered deliveries, at most $max_again again in one run, always first), none aborted, commit order in every run; $runs runs, $killed SIGKILLs, a server crash, $retries failed sink attempts retried"
+
+if [ "$mode" = pipe ]; then
+  step "part 1 (pipe): the downstream died before acknowledging $died times (started again by the same consumer $restarts times), refused or lost $retries batches in all; no process of it outlived its consumer"
+  # -------------------------------------------------------------- pipe 2
+  pipe_consumer() {  # pipe_consumer STATEFILE COMMAND [OPTION]...: in the background, sets $cpid
+    local state=$1 cmd=$2; shift 2
+    "$consume" -d "dbname=$db" -S "$slot" -s "$state" --status-interval 1 --retry-max 1 \
+      --pipe "$cmd" "$@" 2>>"$work/pipe2.log" &
+    cpid=$!
+  }
+  slot_at() { q -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'"; }
+  # a downstream that reads and never answers
+  before=$(slot_at)
+  pipe_consumer "$work/state" "cat >/dev/null" --ack-timeout 1
+  q -c "SELECT drivetribe.register_user(9903, 'Unanswered')" >/dev/null
+  sleep 3.5
+  grep -q 'did not acknowledge batch 1 within --ack-timeout 1 s' "$work/pipe2.log" ||
+    { cat "$work/pipe2.log"; fail "pipe 2: no acknowledgement and no timeout"; }
+  grep -q 'started the downstream process again' "$work/pipe2.log" ||
+    fail "pipe 2: the process was not started again after the timeout"
+  [ "$(slot_at)" = "$before" ] || fail "pipe 2: the slot moved from $before to $(slot_at) with nothing acknowledged"
+  kill -TERM "$cpid"; rc=0; wait "$cpid" || rc=$?
+  [ "$rc" = 0 ] || fail "pipe 2: SIGTERM ended the consumer with status $rc, not 0"
+  pgrep -f "cat >/dev/null" -P "$cpid" >/dev/null 2>&1 && fail "pipe 2: the downstream outlived the stopped consumer"
+  # a downstream deaf to EOF (it never reads): a SIGKILLed consumer's guardian
+  # still ends it (the parent-death signal), orphans included
+  pipe_consumer "$work/state" "sh -c 'sleep 1$marker &'; sleep 1$marker" --ack-timeout 30
+  q -c "SELECT drivetribe.register_user(9904, 'Deaf')" >/dev/null   # the process starts with a batch
+  sleep 1.5
+  [ "$( { pgrep -f "sleep 1$marker" || true; } | wc -l)" -ge 2 ] || fail "pipe 2: the deaf downstream did not start"
+  kill -9 "$cpid"; wait "$cpid" 2>/dev/null || true
+  sleep 0.5
+  left=$( { pgrep -f "sleep 1$marker" || true; } | wc -l)
+  [ "$left" = 0 ] || fail "pipe 2: $left processes of a downstream that ignores EOF outlived the SIGKILLed consumer"
+  # a downstream that answers about another batch: a failed try, a new process
+  : >"$work/pipe2.log"
+  pipe_consumer "$work/state" "perl -ne 'BEGIN { \$| = 1 } print \"ack 999\\n\" if /^\\{\"batch\":/'"
+  sleep 2
+  grep -q 'answered "ack 999" to batch 1' "$work/pipe2.log" ||
+    { cat "$work/pipe2.log"; fail "pipe 2: an acknowledgement of another batch was not refused"; }
+  [ "$(slot_at)" = "$before" ] || fail "pipe 2: the slot moved on a wrong acknowledgement"
+  kill -TERM "$cpid"; wait "$cpid" || true
+  # the right answer: delivered, confirmed, and a clean stop
+  : >"$work/pipe2.log"
+  pipe_consumer "$work/state" "perl -ne 'BEGIN { \$| = 1 } if (/^\\{\"batch\":(\\d+)/) { print \"ack \$1\\n\" } else { print STDERR \$_ }' 2>>$work/pipe2.jsonl"
+  for _ in $(seq 1 50); do grep -q '"user_id":9903' "$work/pipe2.jsonl" 2>/dev/null && break; sleep 0.1; done
+  grep -q '"user_id":9903' "$work/pipe2.jsonl" || fail "pipe 2: the event was not delivered once the downstream answered"
+  lsn=$(q -c "SELECT pg_current_wal_lsn()")
+  for _ in $(seq 1 50); do
+    [ "$(q -c "SELECT confirmed_flush_lsn > '$before' FROM pg_replication_slots WHERE slot_name = '$slot'")" = t ] && break
+    sleep 0.1
+  done
+  [ "$(q -c "SELECT confirmed_flush_lsn > '$before' FROM pg_replication_slots WHERE slot_name = '$slot'")" = t ] ||
+    fail "pipe 2: the slot did not move after the acknowledgement"
+  kill -TERM "$cpid"; rc=0; wait "$cpid" || rc=$?
+  [ "$rc" = 0 ] || fail "pipe 2: SIGTERM ended the consumer with status $rc, not 0"
+  step "pipe 2: a downstream deaf to EOF ends with its SIGKILLed consumer; no answer within --ack-timeout, and an answer about another batch, are failed tries (process started again, slot held); the right answer confirms; exit 0 on SIGTERM"
+  step "all passed"
+  exit 0
+fi
 
 # ------------------------------------------------------------------ 2
 # a downstream that fails while a flag exists: the slot does not move
