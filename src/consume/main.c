@@ -134,7 +134,7 @@ usage(FILE *out)
 			"  -c, --command=COMMAND       run by /bin/sh for each batch, the batch on stdin, one JSON\n"
 			"                              event per line; exit 0 = delivered, else retry the batch\n"
 			"      --pipe=COMMAND          run by /bin/sh once, kept running: batches on its stdin,\n"
-			"                              \"ack N\" lines on its stdout (docs/stream.md, the line\n"
+			"                              \"ack N\" lines on its stdout (docs/design.md: the line\n"
 			"                              protocol); restarted with backoff when it dies\n"
 			"Options:\n"
 			"      --create-slot           create the slot when it is missing (first start only)\n"

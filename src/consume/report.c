@@ -6,7 +6,7 @@
  *	  --status-file FILE the same figures in Prometheus' text format,
  *	  rewritten every second (written beside it and renamed over it, so a
  *	  reader never sees half of it; node_exporter's textfile collector reads
- *	  such files as they are).  docs/stream.md lists the metrics.
+ *	  such files as they are).  docs/design.md lists the metrics.
  *
  * Called by the receive thread only; reads the delivery thread's counters
  * under Pipeline.lock.

@@ -15,7 +15,7 @@
  *				it is only waiting to retry.
  *	shutdown	the consumer is ending: stop processes, close connections.
  *
- * Guarantees each sink documents (docs/stream.md):
+ * Guarantees each sink documents (docs/design.md, "The consumer"):
  *	command		at-least-once: after a crash the batch that was not recorded
  *				comes again (DRIVETRIBE_ATTEMPT, DRIVETRIBE_END_LSN and each
  *				event's event_id let the command dedupe).
