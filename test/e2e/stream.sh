@@ -35,6 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "stream: FAILED: $*"; exit 1; }
+# a command that fails outside a check (set -e) names itself
+trap 'echo "stream: FAILED: line $LINENO: $BASH_COMMAND exited with status $?"' ERR
 step() { echo "stream: $*"; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
