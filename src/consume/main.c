@@ -19,8 +19,9 @@
  * waits) until it can be handed over.  When the delivery thread has
  * recorded a batch, this thread confirms its end to the server.  A
  * keepalive that moves past everything received, with nothing pending, is
- * confirmed too (at most once per --status-interval), so the slot follows
- * WAL written by other tables even without heartbeats.
+ * confirmed too (at most once per --status-interval, or at once when it
+ * reaches --endpos), so the slot follows WAL written by other tables even
+ * without heartbeats.
  *
  *-------------------------------------------------------------------------
  */
@@ -636,7 +637,8 @@ run_stream(const ConsumeOptions *opts, Receiver *r, Stream *stream,
 				/* nothing pending: confirm what the server has moved past */
 				if (!r->in_flight && !fill->txn_open && fill->events == 0 &&
 					fill->end <= stream->confirmed && wal_end > stream->confirmed &&
-					(reply || now - last_state_save >= opts->status_interval_s))
+					(reply || now - last_state_save >= opts->status_interval_s ||
+					 (opts->endpos != 0 && wal_end >= opts->endpos)))
 				{
 					fill->end = wal_end;
 					receiver_hand_over(r);
