@@ -1099,7 +1099,7 @@ PL
   # stamps in lat_ours_T and lat_recv_T (T = MODE RATE), lat_done_T (cmd)
   stream_latency() {
     local mode=$1 rate=$2 clients=$3 t=$1$2 opid ppid= rpid spid secs
-    secs=$([ $SMOKE = 1 ] && echo 2 || echo "$SECS")
+    secs=$([ $SMOKE = 1 ] && echo 1 || echo "$SECS")
     slot "bench_l_${t}_ours"; slot "bench_l_${t}_recv"
     : >"$WORK/l_${t}_ours.tsv"; : >"$WORK/l_${t}_recv.tsv"; : >"$WORK/l_${t}_done.tsv"
     if [ "$mode" = pipe ]; then
