@@ -18,7 +18,9 @@
 #                 decode consume rebuild
 #     --out DIR   where the results go (default test/bench/results)
 #   env: DT_BENCH_PORT (default 54350), DT_BENCH_SECONDS (seconds per
-#        pgbench run, default 8), DT_KEEP=1 (leave the cluster running)
+#        pgbench run, default 8), DT_KEEP=1 (leave the cluster running),
+#        DT_CONSUME (the drivetribe-consume to run, default the installed
+#        one), DT_BENCH_STREAM_EVENTS (the consume case's backlog)
 #
 # Cases (pgbench -n -M simple -j 2, one call per transaction unless said):
 #   hot      each hot key vs the same calls spread over 10,000 keys, at 8 and
@@ -74,14 +76,33 @@
 #            table, no transaction records) and test_decoding; events/s of
 #            pg_logical_slot_peek_changes (best of 3), goal drivetribe >= 2x
 #            wal2json; bytes per event in the notes
-#   consume  drivetribe-consume with a downstream command vs pg_recvlogical
-#            with wal2json (format 2, the event table) into a pipe, both
-#            reading their own slot while 4 clients make 200 view/bump
-#            calls/s: commit-to-downstream latency p50/p99 (arrival at the
-#            command or the pipe minus the event's occurred_at; informative:
-#            one confirms after its downstream, the other does not wait),
-#            and the ack lag p99 (the command done to confirmed_flush_lsn
-#            past its batch, polled every 10 ms) against the 1 s target
+#   consume  the stream at line rate, drivetribe-consume (DT_CONSUME, default
+#            the installed one) vs pg_recvlogical with the same plugin.
+#            Throughput: slots first (one per reader, same start), then a
+#            backlog of one-event transactions (view_article, 8 clients;
+#            DT_BENCH_STREAM_EVENTS, default 1,000,000, 2,000 in --smoke),
+#            then each reader timed to pg_current_wal_lsn() as --endpos:
+#            pg_recvlogical -o include_commits=on -f FILE (the baseline),
+#            drivetribe-consume -c 'cat >/dev/null' (informative) and
+#            --pipe with a perl downstream acking each batch (goal >= 0.5),
+#            events/s; the 1,000,000-event catch-up time of --pipe (measured
+#            or scaled from its events/s) vs 60 s.  When --help lists
+#            --postgres: that sink into a second database vs native logical
+#            replication of drivetribe.events (a publication, a subscription
+#            into a plain copy of the table, copy_data off, created before
+#            the backlog and enabled after it, timed until the receiver has
+#            every row; informative; DT_BENCH_NATIVE=1 times the native side
+#            alone, against pg_recvlogical).  Latency: commit to downstream
+#            (a downstream's arrival stamp of each event line minus the
+#            event's commit_time) p50/p99 at a steady 200 calls/s (4
+#            clients) and 2,000 calls/s (8 clients) of view/bump, pgbench -R:
+#            --pipe (a perl downstream stamping each line, acking each batch)
+#            vs pg_recvlogical into a FIFO stamped the same way; goals p99 <=
+#            10 ms at 200/s and <= 50 ms at 2,000/s; then, in a run of its
+#            own at 200/s, the command mode (-c, a process per batch, vs
+#            pg_recvlogical; informative) and its ack lag p99 (the command
+#            done to confirmed_flush_lsn past its batch, polled every 10 ms)
+#            against the 1 s target
 #   rename   rename_user of an author of 10,000 articles and 50,000 comments
 #            vs of a new author, 1 client, alternating two names (each call
 #            changes the name); figures are ms per call, goal
@@ -96,6 +117,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 ROOT=$(pwd)
 . scripts/cluster.sh
+DT_CONSUME=${DT_CONSUME:-$DT_PGBIN/drivetribe-consume}
 
 ALL_CASES=(hot ceiling card vote plpgsql rename feeds decode consume rebuild)
 SMOKE=0; ONLY=(); OUT=
@@ -133,6 +155,7 @@ if [ $SMOKE = 1 ]; then
   RUN_LABEL="about 24 transactions per run"
   SHARED_BUFFERS=128MB
   DECODE_TX=40            # transactions per client of the decode workload
+  STREAM_EVENTS=${DT_BENCH_STREAM_EVENTS:-2000}   # the consume case's backlog
   FEEDS_WORLD=(-v users=3000 -v tribes=40 -v articles=2000 -v authors=1000 -v big_articles=500
                -v prolific=100 -v views=5000 -v bumps=1000 -v comments=500 -v typical_tribes=5
                -v typical_follows=20 -v heavy_tribes=20 -v heavy_follows=500)
@@ -150,6 +173,7 @@ else
   HOT_RUN=(-T "$(( (SECS + 1) / 2 ))")
   SHARED_BUFFERS=2GB
   DECODE_TX=12000
+  STREAM_EVENTS=${DT_BENCH_STREAM_EVENTS:-1000000}
   FEEDS_WORLD=(-v users=1000000 -v tribes=1000 -v articles=100000 -v authors=10000 -v big_articles=100000
                -v prolific=10000 -v views=1000000 -v bumps=200000 -v comments=100000 -v typical_tribes=50
                -v typical_follows=200 -v heavy_tribes=200 -v heavy_follows=5000)
@@ -891,8 +915,17 @@ B
 fi
 
 # ------------------------------------------------------------------ consume
+# The stream at line rate: drivetribe-consume against pg_recvlogical reading
+# the same plugin.  (1) Throughput: slots first (same start), a backlog of
+# one-event transactions, then each reader timed to the same --endpos.
+# (2) Latency: readers of their own slots while pgbench makes a steady
+# rate of calls; each downstream stamps every event line as it arrives,
+# minus the event's commit_time (the plugin's include_commit_time).
 if want consume; then
-  step "consume: commit-to-downstream latency, drivetribe-consume vs pg_recvlogical + wal2json, at a steady load"
+  [ -x "$DT_CONSUME" ] || fail "$DT_CONSUME not found: install the consumer or point DT_CONSUME at a build"
+  HAVE_PG_SINK=0
+  "$DT_CONSUME" --help 2>/dev/null | grep -q -- '--postgres' && HAVE_PG_SINK=1
+  step "consume: the stream world (database consume); $DT_CONSUME$([ $HAVE_PG_SINK = 1 ] && echo ', with --postgres')"
   createdb consume >>"$LOG" 2>&1 && sql -d consume -v n="$N" <<'SQL' || fail "the consume world failed (see $LOG)"
 CREATE EXTENSION drivetribe;
 SELECT count(drivetribe.register_user(u, 'user ' || u)) FROM generate_series(1, :n) u;
@@ -900,38 +933,119 @@ SELECT count(drivetribe.create_tribe(t, t, 'tribe ' || t)) FROM generate_series(
 SELECT count(drivetribe.post_article(a, a, a, 'article ' || a)) FROM generate_series(1, :n) a;
 CREATE TABLE public.slot_poll (at timestamptz, confirmed pg_lsn);
 SQL
-  for p in drivetribe wal2json; do
-    sql -d consume -c "SELECT 'init' FROM pg_create_logical_replication_slot('bench_c_$p', '$p')" ||
-      fail "could not create a $p slot (see $LOG)"
+  now() { date +%s.%N; }
+  # timed WHAT CMD...: the seconds CMD took, or ERR when it failed
+  timed() {
+    local what=$1 t0 t1 rc; shift
+    t0=$(now); "$@" >>"$LOG" 2>&1; rc=$?; t1=$(now)
+    if [ $rc -ne 0 ]; then printf '    %s exited %s (see the log)\n' "$what" "$rc" | tee -a "$LOG" >&2; echo ERR; return; fi
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+  }
+  eps() { awk -v e="$1" -v s="$2" 'BEGIN { if (e == "ERR" || s == "ERR" || s + 0 == 0) print "ERR"; else printf "%.0f", e / s }'; }
+  slot() { sql -d consume -c "SELECT 'init' FROM pg_create_logical_replication_slot('$1', '${2:-drivetribe}')" || fail "could not create the slot $1 (see $LOG)"; }
+  drop_slot() { sql -d consume -c "SELECT pg_drop_replication_slot('$1')"; }
+
+  # ---- (1) throughput on a backlog
+  step "consume: slots, then a backlog of $STREAM_EVENTS one-event transactions (view_article, 8 clients)"
+  for s in recv cmd pipe; do slot "bench_t_$s"; done
+  NATIVE=$HAVE_PG_SINK
+  [ "${DT_BENCH_NATIVE:-0}" = 1 ] && NATIVE=1
+  if [ $HAVE_PG_SINK = 1 ]; then
+    slot bench_t_pg
+    createdb consume_pg >>"$LOG" 2>&1 || fail "createdb consume_pg failed"
+  fi
+  if [ $NATIVE = 1 ]; then
+    # native logical replication of the event table into a plain copy of
+    # its structure (columns and types only), created before the backlog,
+    # enabled after it.  The slot is made by hand: CREATE SUBSCRIPTION
+    # cannot create one in its own cluster.
+    cols=$(val -d consume -c "SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
+                                FROM pg_attribute WHERE attrelid = 'drivetribe.events'::regclass AND attnum > 0 AND NOT attisdropped")
+    createdb consume_native >>"$LOG" 2>&1 || fail "createdb consume_native failed"
+    sql -d consume -c "CREATE PUBLICATION bench_pub FOR TABLE drivetribe.events" || fail "CREATE PUBLICATION failed (see $LOG)"
+    slot bench_t_sub pgoutput
+    sql -d consume_native -c "CREATE SCHEMA drivetribe" -c "CREATE TABLE drivetribe.events ($cols)" \
+        -c "CREATE SUBSCRIPTION bench_sub CONNECTION 'host=$PGHOST port=$PGPORT user=${PGUSER:-postgres} dbname=consume' PUBLICATION bench_pub
+              WITH (create_slot = false, slot_name = 'bench_t_sub', copy_data = false, enabled = false)" ||
+      fail "the native replication receiver failed (see $LOG)"
+  fi
+  script stream_view <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT drivetribe.view_article(:a, :u);
+B
+  seq0=$(val -d consume -c "SELECT coalesce(max(seq), 0) FROM drivetribe.events")
+  t0=$(now)
+  PGDATABASE=consume pgbench -n -j 2 -c 8 -t $(( (STREAM_EVENTS + 7) / 8 )) -D n="$N" -f "$WORK/stream_view.sql" >"$WORK/backlog_load.out" 2>&1 ||
+    { tail -5 "$WORK/backlog_load.out" >>"$LOG"; fail "the backlog load failed (see $LOG)"; }
+  t1=$(now)
+  endlsn=$(val -d consume -c "SELECT pg_current_wal_lsn()")
+  bevents=$(val -d consume -c "SELECT count(*) FROM drivetribe.events WHERE seq > $seq0")
+  # one more event past the end: WAL written after the last commit (a
+  # running-xacts record, a checkpoint) puts the end past every transaction
+  # of the backlog, and drivetribe-consume confirms a position that no
+  # transaction reaches only with its next status (--status-interval, 10 s);
+  # a transaction past it ends every reader at once.  pg_recvlogical does
+  # not write it (it lies past --endpos); drivetribe-consume delivers it.
+  sql -d consume -c "SELECT drivetribe.view_article(1, 1)" || fail "the event past the backlog failed (see $LOG)"
+  bwal=$(val -d consume -c "SELECT pg_size_pretty(pg_wal_lsn_diff('$endlsn', (SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'bench_t_recv')))")
+  note "consume: the backlog, $bevents events ($bwal of WAL), was loaded at $(eps "$bevents" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')") calls/s by 8 clients; every reader then read it to $endlsn"
+  step "consume: $bevents events to $endlsn: pg_recvlogical, drivetribe-consume -c, --pipe$([ $HAVE_PG_SINK = 1 ] && echo ', --postgres')$([ $NATIVE = 1 ] && echo ', native logical replication')"
+  s_recv=$(timed pg_recvlogical pg_recvlogical -d consume --slot bench_t_recv --start --endpos "$endlsn" \
+             -o include_commits=on -f "$WORK/backlog_recv.out")
+  recv_n=$(grep -c '^{"seq":' "$WORK/backlog_recv.out" 2>/dev/null)
+  rm -f "$WORK/backlog_recv.out"
+  s_cmd=$(timed "drivetribe-consume -c" "$DT_CONSUME" -d consume -S bench_t_cmd -s "$WORK/t_cmd.state" \
+            -c 'cat >/dev/null' --endpos "$endlsn" --report-interval 0 --status-file "$WORK/t_cmd.prom")
+  printf '%s\n' '$| = 1; while (<STDIN>) { print "ack $1\n" if /^\{"batch":(\d+)/ }' >"$WORK/ack.pl"
+  s_pipe=$(timed "drivetribe-consume --pipe" "$DT_CONSUME" -d consume -S bench_t_pipe -s "$WORK/t_pipe.state" \
+             --pipe "perl $WORK/ack.pl" --endpos "$endlsn" --report-interval 0 --status-file "$WORK/t_pipe.prom")
+  e_recv=$(eps "$bevents" "$s_recv"); e_cmd=$(eps "$bevents" "$s_cmd"); e_pipe=$(eps "$bevents" "$s_pipe")
+  [ "$recv_n" = "$bevents" ] || { ERRORS=$((ERRORS + 1)); say "    pg_recvlogical wrote $recv_n events, the backlog has $bevents"; }
+  # events and batches each consumer delivered (its status file, written at exit)
+  delivered() { awk '/^drivetribe_consume_events_delivered_total/ { e = $2 } /^drivetribe_consume_batches_delivered_total/ { b = $2 }
+                     END { print (e == "" ? "ERR" : e), (b == "" ? "ERR" : b) }' "$1" 2>/dev/null || echo "ERR ERR"; }
+  read -r cmd_n cmd_b <<<"$(delivered "$WORK/t_cmd.prom")"
+  read -r pipe_n pipe_b <<<"$(delivered "$WORK/t_pipe.prom")"
+  for x in "-c:$cmd_n" "--pipe:$pipe_n"; do
+    [ "${x#*:}" -ge "$bevents" ] 2>/dev/null || { ERRORS=$((ERRORS + 1)); say "    drivetribe-consume ${x%%:*} delivered ${x#*:} events of the backlog's $bevents"; }
   done
-  # stamp: each line with its arrival time (epoch seconds), for \copy
-  cat >"$WORK/stamp.pl" <<'PL'
-use Time::HiRes qw(time);
-$| = 1;
-while (my $l = <STDIN>) { my $t = time; $l =~ s/\\/\\\\/g; print "$t\t$l"; }
-PL
-  # our downstream (one perl process): stamps each line as it reads it,
-  # then records the position the consumer will confirm and when it is done
-  cat >"$WORK/sink.pl" <<PL
-use Time::HiRes qw(time);
-open(my \$out, '>>', '$WORK/consume_ours.tsv') or exit 1;
-while (my \$l = <STDIN>) { my \$t = time; \$l =~ s/\\\\/\\\\\\\\/g; print \$out "\$t\t\$l"; }
-close(\$out) or exit 1;
-open(my \$done, '>>', '$WORK/consume_done.tsv') or exit 1;
-print \$done "\$ENV{DRIVETRIBE_END_LSN}\t", time, "\n";
-PL
-  : >"$WORK/consume_ours.tsv"; : >"$WORK/consume_done.tsv"; : >"$WORK/consume_recv.tsv"
-  "$DT_PGBIN/drivetribe-consume" -d consume -S bench_c_drivetribe -s "$WORK/consume.state" \
-    -c "exec perl $WORK/sink.pl" 2>>"$LOG" &
-  cpid=$!
-  # pg_recvlogical writes into a FIFO the stamper reads: both PIDs are ours
-  # (a machine-wide pgrep could find another run's pg_recvlogical)
-  mkfifo "$WORK/recv.fifo"
-  perl "$WORK/stamp.pl" <"$WORK/recv.fifo" >>"$WORK/consume_recv.tsv" &
-  spid=$!
-  pg_recvlogical -d consume --slot bench_c_wal2json --start -f "$WORK/recv.fifo" -F 1 -s 1 \
-    -o format-version=2 -o add-tables=drivetribe.events -o include-transaction=false 2>>"$LOG" &
-  rpid=$!
+  record consume "backlog: -c cat vs pg_recvlogical" "backlog of $bevents one-event transactions read to one end LSN: drivetribe-consume -c 'cat >/dev/null' vs pg_recvlogical -o include_commits=on -f FILE, the same plugin (events/s; informative)" "$e_cmd" "$e_recv" "events/s" "-"
+  record consume "backlog: --pipe vs pg_recvlogical" "the same backlog: drivetribe-consume --pipe (a perl downstream acking each batch) vs pg_recvlogical -f FILE (events/s)" "$e_pipe" "$e_recv" "events/s" ">= 0.5"
+  t1m=$(awk -v e="$e_pipe" 'BEGIN { if (e == "ERR" || e + 0 == 0) print "ERR"; else printf "%.2f", 1000000 / e }')
+  record consume "1M catch-up: --pipe vs 60 s" "catch-up of 1,000,000 events by drivetribe-consume --pipe ($([ "$bevents" = 1000000 ] && echo measured || echo "1,000,000 / its events/s on $bevents")) vs the 60 s goal (s)" "$t1m" 60 "s" "<= 1"
+  tp_note="consume: backlog read in s: pg_recvlogical $s_recv, -c $s_cmd ($cmd_n events in $cmd_b batches), --pipe $s_pipe ($pipe_n events in $pipe_b batches)"
+  if [ $HAVE_PG_SINK = 1 ]; then
+    s_pg=$(timed "drivetribe-consume --postgres" "$DT_CONSUME" -d consume -S bench_t_pg -s "$WORK/t_pg.state" \
+             --postgres "dbname=consume_pg" --endpos "$endlsn" --report-interval 0)
+    e_pg=$(eps "$bevents" "$s_pg"); tp_note="$tp_note, --postgres $s_pg"
+  fi
+  if [ $NATIVE = 1 ]; then
+    # enabled now; done when the receiver has every event of the backlog
+    s_nat=ERR; t0=$(now)
+    if sql -d consume_native -c "ALTER SUBSCRIPTION bench_sub ENABLE"; then
+      while :; do
+        got=$(val -d consume_native -c "SELECT count(*) FROM drivetribe.events") || break
+        [ "${got:-0}" -ge "$bevents" ] && { s_nat=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'); break; }
+        awk -v a="$t0" -v b="$(now)" 'BEGIN { exit !(b - a > 1800) }' && { say "    native replication: $got of $bevents rows after 1800 s"; break; }
+        sleep 0.2
+      done
+    fi
+    e_nat=$(eps "$bevents" "$s_nat"); tp_note="$tp_note, native logical replication $s_nat (polled every 0.2 s)"
+    sql -d consume_native -c "ALTER SUBSCRIPTION bench_sub DISABLE" -c "ALTER SUBSCRIPTION bench_sub SET (slot_name = NONE)" -c "DROP SUBSCRIPTION bench_sub"
+    drop_slot bench_t_sub
+    sql -d consume -c "DROP PUBLICATION bench_pub"
+  fi
+  if [ $HAVE_PG_SINK = 1 ]; then
+    record consume "backlog: --postgres vs native replication" "the same backlog into another database: drivetribe-consume --postgres (its default table) vs native logical replication of drivetribe.events (publication, subscription into a plain copy of the table, copy_data off; until the receiver has every row) (events/s; informative)" "$e_pg" "$e_nat" "events/s" "-"
+    drop_slot bench_t_pg
+  elif [ $NATIVE = 1 ]; then
+    record consume "backlog: native replication vs pg_recvlogical" "the same backlog: native logical replication of drivetribe.events into another database vs pg_recvlogical -f FILE (events/s; informative)" "$e_nat" "$e_recv" "events/s" "-"
+  fi
+  note "$tp_note"
+  for s in recv cmd pipe; do drop_slot "bench_t_$s"; done
+
+  # ---- (2) latency at a steady rate
   script consume_mix <<'B'
 \set a random(1, :n)
 \set u random(1, :n)
@@ -942,47 +1056,124 @@ SELECT drivetribe.view_article(:a, :u);
 SELECT drivetribe.bump(:a, :u);
 \endif
 B
-  csecs=$([ $SMOKE = 1 ] && echo 2 || echo "$SECS")
-  # the slot's confirmed position every 10 ms while the load runs
-  psql -X -q -d consume -c "DO \$\$ BEGIN FOR i IN 1..$(( (csecs + 3) * 100 )) LOOP
-      INSERT INTO public.slot_poll SELECT clock_timestamp(), confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'bench_c_drivetribe';
-      PERFORM pg_sleep(0.01); END LOOP; END \$\$" >>"$LOG" 2>&1 &
-  ppid=$!
-  sleep 1
-  PGDATABASE=consume pgbench -n -j 2 -c 4 -R 200 -T "$csecs" -D n="$N" -f "$WORK/consume_mix.sql" >"$WORK/consume_load.out" 2>&1 ||
-    { tail -5 "$WORK/consume_load.out" >>"$LOG"; fail "the consume workload failed (see $LOG)"; }
-  wait "$ppid"
-  sleep 1
-  kill -TERM "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
-  kill -INT "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; wait "$spid" 2>/dev/null
-  sql -d consume <<SQL || fail "loading the consume timings failed (see $LOG)"
-CREATE TABLE public.ours (at float8, o jsonb);
-CREATE TABLE public.recv (at float8, o jsonb);
-CREATE TABLE public.done (end_lsn pg_lsn, at float8);
-\copy public.ours FROM '$WORK/consume_ours.tsv'
-\copy public.recv FROM '$WORK/consume_recv.tsv'
-\copy public.done FROM '$WORK/consume_done.tsv'
+  # stamp: each line with its arrival time (epoch seconds), for \copy
+  cat >"$WORK/stamp.pl" <<'PL'
+use Time::HiRes qw(time);
+$| = 1;
+while (my $l = <STDIN>) { my $t = time; $l =~ s/\\/\\\\/g; print "$t\t$l"; }
+PL
+  # the pipe's downstream: stamps each event line as it reads it, acks
+  # each batch at its end line
+  cat >"$WORK/pipe_stamp.pl" <<'PL'
+use Time::HiRes qw(time);
+$| = 1;
+open(my $out, '>>', $ARGV[0]) or exit 1;
+while (my $l = <STDIN>) {
+  my $t = time;
+  if ($l =~ /^\{"batch":(\d+)/) { print "ack $1\n"; next; }
+  $l =~ s/\\/\\\\/g; print $out "$t\t$l";
+}
+close($out) or exit 1;
+PL
+  # the command's downstream (a process per batch): the same stamps, then
+  # the position the consumer will confirm and when the batch was done
+  cat >"$WORK/sink.pl" <<'PL'
+use Time::HiRes qw(time);
+open(my $out, '>>', $ARGV[0]) or exit 1;
+while (my $l = <STDIN>) { my $t = time; $l =~ s/\\/\\\\/g; print $out "$t\t$l"; }
+close($out) or exit 1;
+open(my $done, '>>', $ARGV[1]) or exit 1;
+print $done "$ENV{DRIVETRIBE_END_LSN}\t", time, "\n";
+PL
+  # "n p50 p99" in ms of arrival - commit_time over a table of stamps
+  lat_of() {
+    val -d consume -F ' ' -c "
+      SELECT count(*), coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1)::text, 'ERR'),
+             coalesce(round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)::text, 'ERR')
+        FROM (SELECT (at - extract(epoch FROM (o ->> 'commit_time')::timestamptz)) * 1000 AS ms
+                FROM $1 WHERE o ? 'seq') s" || echo "0 ERR ERR"
+  }
+  # stream_latency MODE RATE CLIENTS: drivetribe-consume MODE (pipe: --pipe;
+  # cmd: -c, and its slot's confirmed position polled) and pg_recvlogical,
+  # on slots of their own, while pgbench makes RATE calls/s; leaves the
+  # stamps in lat_ours_T and lat_recv_T (T = MODE RATE), lat_done_T (cmd)
+  stream_latency() {
+    local mode=$1 rate=$2 clients=$3 t=$1$2 opid ppid= rpid spid secs
+    secs=$([ $SMOKE = 1 ] && echo 1 || echo "$SECS")
+    slot "bench_l_${t}_ours"; slot "bench_l_${t}_recv"
+    : >"$WORK/l_${t}_ours.tsv"; : >"$WORK/l_${t}_recv.tsv"; : >"$WORK/l_${t}_done.tsv"
+    if [ "$mode" = pipe ]; then
+      "$DT_CONSUME" -d consume -S "bench_l_${t}_ours" -s "$WORK/l_${t}.state" --include-commit-time \
+        --pipe "exec perl $WORK/pipe_stamp.pl $WORK/l_${t}_ours.tsv" --report-interval 0 2>>"$LOG" &
+      opid=$!
+    else
+      "$DT_CONSUME" -d consume -S "bench_l_${t}_ours" -s "$WORK/l_${t}.state" --include-commit-time \
+        -c "exec perl $WORK/sink.pl $WORK/l_${t}_ours.tsv $WORK/l_${t}_done.tsv" --report-interval 0 2>>"$LOG" &
+      opid=$!
+      # the slot's confirmed position every 10 ms while the load runs
+      psql -X -q -d consume -c "TRUNCATE public.slot_poll" -c "DO \$\$ BEGIN FOR i IN 1..$(( (secs + 3) * 100 )) LOOP
+          INSERT INTO public.slot_poll SELECT clock_timestamp(), confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'bench_l_${t}_ours';
+          PERFORM pg_sleep(0.01); END LOOP; END \$\$" >>"$LOG" 2>&1 &
+      ppid=$!
+    fi
+    # pg_recvlogical writes into a FIFO the stamper reads: both PIDs are
+    # ours (a machine-wide pgrep could find another run's pg_recvlogical)
+    rm -f "$WORK/l_${t}.fifo"; mkfifo "$WORK/l_${t}.fifo"
+    perl "$WORK/stamp.pl" <"$WORK/l_${t}.fifo" >>"$WORK/l_${t}_recv.tsv" &
+    spid=$!
+    pg_recvlogical -d consume --slot "bench_l_${t}_recv" --start -f "$WORK/l_${t}.fifo" -F 1 -s 1 \
+      -o include_commit_time=on 2>>"$LOG" &
+    rpid=$!
+    sleep 1
+    PGDATABASE=consume pgbench -n -j 2 -c "$clients" -R "$rate" -T "$secs" -D n="$N" -f "$WORK/consume_mix.sql" >"$WORK/l_${t}_load.out" 2>&1 ||
+      { tail -5 "$WORK/l_${t}_load.out" >>"$LOG"; fail "the consume workload at $rate calls/s failed (see $LOG)"; }
+    { echo "--- pgbench consume latency load ($mode), $rate calls/s, $clients clients"; grep -E '^(tps|number of (transactions|failed)|latency average)' "$WORK/l_${t}_load.out"; } >>"$LOG"
+    [ -n "$ppid" ] && wait "$ppid"
+    sleep 1
+    kill -TERM "$opid" 2>/dev/null; wait "$opid" 2>/dev/null
+    kill -INT "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; wait "$spid" 2>/dev/null
+    sql -d consume <<SQL || fail "loading the stamps at $rate calls/s failed (see $LOG)"
+CREATE TABLE public.lat_ours_$t (at float8, o jsonb);
+CREATE TABLE public.lat_recv_$t (at float8, o jsonb);
+CREATE TABLE public.lat_done_$t (end_lsn pg_lsn, at float8);
+\copy public.lat_ours_$t FROM '$WORK/l_${t}_ours.tsv'
+\copy public.lat_recv_$t FROM '$WORK/l_${t}_recv.tsv'
+\copy public.lat_done_$t FROM '$WORK/l_${t}_done.tsv'
 SQL
-  # latency: arrival - occurred_at (now() of the one-call transaction), ms
-  read -r c_n c_p50 c_p99 <<<"$(val -d consume -F ' ' -c "
-    SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)
-      FROM (SELECT (at - extract(epoch FROM (o ->> 'occurred_at')::timestamptz)) * 1000 AS ms FROM public.ours) s")"
-  read -r r_n r_p50 r_p99 <<<"$(val -d consume -F ' ' -c "
-    SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)
-      FROM (SELECT (at - extract(epoch FROM (jsonb_path_query_first(o, '\$.columns[*] ? (@.name == \"occurred_at\").value') #>> '{}')::timestamptz)) * 1000 AS ms
-              FROM public.recv WHERE o ->> 'action' = 'I') s")"
-  # ack lag: a batch's command done -> the slot's confirmed position at its end
-  read -r a_n a_p50 a_p99 <<<"$(val -d consume -F ' ' -c "
-    SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)
-      FROM (SELECT (extract(epoch FROM (SELECT min(p.at) FROM public.slot_poll p WHERE p.confirmed >= d.end_lsn)) - d.at) * 1000 AS ms
-              FROM public.done d WHERE EXISTS (SELECT FROM public.slot_poll p WHERE p.confirmed >= d.end_lsn)) s")"
-  cevents=$(val -d consume -c "SELECT count(*) FROM drivetribe.events WHERE seq > 3 * $N")
-  record consume "consume: commit to downstream p50" "commit to downstream, p50 ($cevents events at 200 calls/s): drivetribe-consume's command vs pg_recvlogical + wal2json's output line (ms; informative)" "${c_p50:-ERR}" "${r_p50:-ERR}" "ms" "-"
-  record consume "consume: commit to downstream p99" "commit to downstream, p99: drivetribe-consume's command vs pg_recvlogical + wal2json's output line (ms; informative)" "${c_p99:-ERR}" "${r_p99:-ERR}" "ms" "-"
-  record consume "consume: ack lag p99 vs 1 s" "ack lag p99: a batch's command done to the slot's confirmed_flush_lsn past it (10 ms polls) vs the 1 s target (ms)" "${a_p99:-ERR}" 1000 "ms" "<= 1"
-  note "consume: $cevents events; delivered by drivetribe-consume $c_n (p50 $c_p50 ms, p99 $c_p99 ms), by pg_recvlogical $r_n (p50 $r_p50 ms, p99 $r_p99 ms); ack lag over $a_n batches p50 $a_p50 ms, p99 $a_p99 ms. pg_recvlogical confirms on its own schedule (-F 1 -s 1) whatever happens downstream; drivetribe-consume starts a process per batch and confirms only after it exited 0"
-  [ "$c_n" -ge "$cevents" ] || { ERRORS=$((ERRORS + 1)); say "    drivetribe-consume delivered $c_n events, the log has $cevents"; }
-  for p in drivetribe wal2json; do sql -d consume -c "SELECT pg_drop_replication_slot('bench_c_$p')"; done
+    drop_slot "bench_l_${t}_ours"; drop_slot "bench_l_${t}_recv"
+  }
+  # --pipe at 200 and 2,000 calls/s, then the command mode at 200 (a run
+  # of its own: a process per batch costs CPU the others would share)
+  for shape in "pipe:200:4:10" "pipe:2000:8:50" "cmd:200:4:-"; do
+    IFS=: read -r mode rate clients goal_ms <<<"$shape"
+    what=$([ "$mode" = pipe ] && echo "--pipe" || echo "-c")
+    step "consume: commit-to-downstream latency at $rate calls/s ($clients clients): drivetribe-consume $what vs pg_recvlogical, the same plugin"
+    seq_before=$(val -d consume -c "SELECT coalesce(max(seq), 0) FROM drivetribe.events")
+    stream_latency "$mode" "$rate" "$clients"
+    t=$mode$rate
+    levents=$(val -d consume -c "SELECT count(*) FROM drivetribe.events WHERE seq > $seq_before")
+    achieved=$(awk -F' = ' '/^tps = / { split($2, a, " "); printf "%.0f", a[1]; exit }' "$WORK/l_${t}_load.out")
+    read -r o_n o_50 o_99 <<<"$(lat_of "public.lat_ours_$t")"
+    read -r r_n r_50 r_99 <<<"$(lat_of "public.lat_recv_$t")"
+    lnote="consume, $what at $rate calls/s (${achieved:-?} achieved): $levents events; delivered by $what $o_n (p50 $o_50 ms, p99 $o_99 ms), by pg_recvlogical $r_n (p50 $r_50 ms, p99 $r_99 ms)"
+    if [ "$mode" = pipe ]; then
+      record consume "latency $rate/s p50: --pipe vs pg_recvlogical" "commit to downstream at $rate calls/s (${achieved:-?} achieved, $levents events), p50: drivetribe-consume --pipe (a perl downstream stamping each event line) vs pg_recvlogical into a FIFO stamped the same way, the same plugin (ms; informative)" "$o_50" "$r_50" "ms" "-"
+      record consume "latency $rate/s p99: --pipe vs pg_recvlogical" "commit to downstream at $rate calls/s, p99: drivetribe-consume --pipe vs pg_recvlogical (ms; informative)" "$o_99" "$r_99" "ms" "-"
+      record consume "latency $rate/s p99: --pipe vs $goal_ms ms" "commit to downstream at $rate calls/s, p99 of drivetribe-consume --pipe vs the $goal_ms ms goal (ms)" "$o_99" "$goal_ms" "ms" "<= 1"
+    else
+      # ack lag: a batch's command done -> the slot's confirmed position at its end
+      read -r a_n a_50 a_99 <<<"$(val -d consume -F ' ' -c "
+        SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)
+          FROM (SELECT (extract(epoch FROM (SELECT min(p.at) FROM public.slot_poll p WHERE p.confirmed >= d.end_lsn)) - d.at) * 1000 AS ms
+                  FROM public.lat_done_$t d WHERE EXISTS (SELECT FROM public.slot_poll p WHERE p.confirmed >= d.end_lsn)) s")"
+      record consume "latency $rate/s p99: -c vs pg_recvlogical" "commit to downstream at $rate calls/s (${achieved:-?} achieved, $levents events), p99: drivetribe-consume -c (a process per batch, a run of its own) vs pg_recvlogical (ms; informative)" "$o_99" "$r_99" "ms" "-"
+      record consume "ack lag p99 vs 1 s" "ack lag p99 at $rate calls/s: a batch's command (-c) done to the slot's confirmed_flush_lsn past it (10 ms polls) vs the 1 s target (ms)" "${a_99:-ERR}" 1000 "ms" "<= 1"
+      lnote="$lnote; ack lag over $a_n batches p50 $a_50 ms, p99 $a_99 ms"
+    fi
+    [ "$o_n" -ge "$levents" ] 2>/dev/null || { ERRORS=$((ERRORS + 1)); say "    drivetribe-consume $what delivered $o_n events at $rate calls/s, the log has $levents"; }
+    note "$lnote"
+  done
+  note "consume: latency is a downstream's arrival stamp of an event line minus the event's commit_time (the plugin's include_commit_time: the commit record's timestamp, before its flush); pg_recvlogical confirms on its own schedule (-F 1 -s 1) whatever happens downstream, drivetribe-consume only after its downstream acknowledged (--pipe: an ack line per batch; -c: the process exited 0)"
 fi
 
 # ------------------------------------------------------------------ rebuild
