@@ -5,7 +5,7 @@
  *	  a position to the server only after its sink delivered everything up
  *	  to it.
  *
- * Two threads.  The receive thread (main.c, replication.c) reads a
+ * Three threads.  The receive thread (main.c, replication.c) reads a
  * logical replication slot of the drivetribe output plugin over libpq's
  * replication protocol and collects whole transactions' events into a
  * batch (batch.c: JSON lines in an unlinked temporary file, so memory stays
@@ -13,13 +13,14 @@
  * (deliver.c) takes one batch at a time, hands it to the sink (the
  * downstream: a command per batch, a long-running process speaking the
  * line protocol, ... see sink.h), retries it with backoff until the sink
- * says it is delivered, records its end in the state file (state.c,
- * fsync'd) and only then tells the receive thread, which confirms that
- * position to the server.  While one batch is delivered and recorded the
- * receive thread fills the next: batches grow with the sink's latency
- * (up to --batch-events events and --batch-bytes bytes), so a slow sink
- * gets big batches and a fast one gets small ones at low latency, and
- * recording a confirmation overlaps the next batch's arrival.
+ * says it is delivered, and passes its end to the recorder thread
+ * (deliver.c too), which records it in the state file (state.c, fsync'd)
+ * and only then tells the receive thread, which confirms that position to
+ * the server.  While one batch is delivered the receive thread fills the
+ * next: batches grow with the sink's latency (up to --batch-events events
+ * and --batch-bytes bytes), so a slow sink gets big batches and a fast one
+ * gets small ones at low latency; and recording a batch (an fsync)
+ * overlaps the next batch's delivery, never ahead of its own.
  *
  * A failed batch is retried: forever by default (the consumer never
  * skips), or --max-tries times, after which it stops (DT_EXIT_DOWNSTREAM,
@@ -42,10 +43,10 @@
  * the consumer then asks to start at its own position, and the server
  * skips the transactions that committed before it.
  *
- * Locking: the two threads share only the Pipeline (below), under its
- * mutex.  The ConsumeState is the delivery thread's while it runs a batch
- * and the receive thread's otherwise (at start and between connections,
- * when the delivery thread is idle).
+ * Locking: the threads share only the Pipeline (below), under its mutex.
+ * The ConsumeState is the recorder's while it records and the receive
+ * thread's otherwise (at start and between connections, when nothing is
+ * pending or being recorded).
  *
  * Plain C with libpq and pthreads only (no server code, no libpgport),
  * built by src/consume/Makefile and installed into PostgreSQL's bindir.
@@ -157,10 +158,11 @@ typedef struct DeliveryStats
 } DeliveryStats;
 
 /*
- * What the two threads share, under lock.  The receive thread hands a
- * batch over by setting `pending` (only when it is NULL); the delivery
- * thread delivers it, records it, then sets `pending` back to NULL, gives
- * the emptied batch back in `spare`, and publishes `confirmed`.
+ * What the threads share, under lock.  The receive thread hands a batch
+ * over by setting `pending` (only when it is NULL); the delivery thread
+ * delivers it, moves `record_end` to its end, then sets `pending` back to
+ * NULL and gives the emptied batch back in `spare`; the recorder thread
+ * writes `record_end` into the state file and publishes it as `confirmed`.
  */
 typedef struct Pipeline
 {
@@ -171,6 +173,10 @@ typedef struct Pipeline
 	Batch	   *spare;			/* emptied, for the receive thread to fill */
 	Lsn			confirmed;		/* recorded in the state file */
 	int64_t		last_seq;
+	Lsn			record_end;		/* delivered, for the recorder to record */
+	int64_t		record_seq;
+	pthread_cond_t wake_recorder;	/* record_end moved, or quit */
+	bool		recorder_quit;
 	int			fatal;			/* a reason to stop (DT_EXIT_*), 0 = none */
 	bool		quit;			/* the delivery thread should end */
 	DeliveryStats stats;

@@ -4,13 +4,18 @@
  *	  drivetribe-consume's delivery thread: one batch at a time into the
  *	  sink, retried with backoff, then recorded in the state file.
  *
- * The thread waits for the receive thread to hand a batch over
+ * The delivery thread waits for the receive thread to hand a batch over
  * (Pipeline.pending), delivers it (sink.h), and once the sink has it:
- * advances the state file to the batch's end (fsync'd: state.c), publishes
- * that position in Pipeline.confirmed, gives the emptied batch back
- * (Pipeline.spare) and wakes the receive thread through its pipe, which
- * then confirms the position to the server.  A batch without events (a
- * position to confirm: heartbeats, other tables' WAL) is only recorded.
+ * moves Pipeline.record_end to the batch's end, gives the emptied batch
+ * back (Pipeline.spare) and wakes the receive thread through its pipe, so
+ * the next batch can come at once.  The recorder thread advances the
+ * state file to record_end (fsync'd: state.c; several batches delivered
+ * meanwhile are recorded by one write), publishes that position in
+ * Pipeline.confirmed and wakes the receive thread, which then confirms it
+ * to the server.  So the fsync of batch N overlaps the delivery of batch
+ * N+1, and nothing is recorded or confirmed before the sink has it.  A
+ * batch without events (a position to confirm: heartbeats, other tables'
+ * WAL) goes straight to the recorder.
  *
  * A failed try is logged with the batch's seqs and retried after 1, 2, 4
  * ... seconds (at most --retry-max): forever, or --max-tries times in all.
@@ -21,7 +26,7 @@
  *
  * Locking: Pipeline.lock is held only to read or publish Pipeline fields,
  * never while the sink works or the state file is written.  The
- * ConsumeState is this thread's from hand-over to publication.
+ * ConsumeState is the recorder's while it records.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,7 +44,9 @@ typedef struct Delivery
 	const ConsumeOptions *opts;
 	ConsumeState *state;
 	Sink		sink;
+	Lsn			delivered;		/* the end of the last batch the sink has */
 	pthread_t	thread;
+	pthread_t	recorder;
 } Delivery;
 
 static Delivery delivery;
@@ -119,7 +126,7 @@ deliver_batch(Delivery *d, Batch *batch)
 		bool		last = opts->max_tries > 0 && attempt >= opts->max_tries;
 
 		error[0] = '\0';
-		d->sink.start_lsn = d->state->confirmed;
+		d->sink.start_lsn = d->delivered;
 		if (d->sink.deliver(&d->sink, batch, attempt, error, sizeof(error)))
 		{
 			double		took = now_seconds() - started;
@@ -158,7 +165,7 @@ deliver_batch(Delivery *d, Batch *batch)
 	{
 		log_msg("giving up: the %s sink failed %d times on a batch of %lld events (%s) ending at " LSN_FMT "; nothing after " LSN_FMT " is confirmed, and the next start tries this batch again (pass --dead-letter to set such a batch aside and go on)",
 				d->sink.name, opts->max_tries, (long long) batch->events, seqs,
-				LSN_ARGS(batch->end), LSN_ARGS(d->state->confirmed));
+				LSN_ARGS(batch->end), LSN_ARGS(d->delivered));
 		return DT_EXIT_DOWNSTREAM;
 	}
 	if (dead_letter(opts, batch) != DT_EXIT_OK)
@@ -193,30 +200,22 @@ delivery_main(void *arg)
 
 		if (batch->events > 0)
 			rc = deliver_batch(d, batch);
-		if (rc == DT_EXIT_OK)
-		{
-			bool		advanced = false;
+		if (rc == DT_EXIT_OK && batch->end > d->delivered)
+			d->delivered = batch->end;
 
-			if (batch->max_seq > d->state->last_seq)
-				d->state->last_seq = batch->max_seq;
-			if (batch->end > d->state->confirmed)
-			{
-				d->state->confirmed = batch->end;
-				advanced = true;
-			}
-			if (advanced)
-				rc = state_save(d->opts->state_path, d->state);
-		}
-
-		batch_reset(batch);
 		pthread_mutex_lock(&pipeline->lock);
 		if (rc == DT_EXIT_OK)
 		{
-			pipeline->confirmed = d->state->confirmed;
-			pipeline->last_seq = d->state->last_seq;
+			/* for the recorder: never past what the sink has */
+			if (batch->end > pipeline->record_end)
+				pipeline->record_end = batch->end;
+			if (batch->max_seq > pipeline->record_seq)
+				pipeline->record_seq = batch->max_seq;
+			pthread_cond_signal(&pipeline->wake_recorder);
 		}
 		else
 			pipeline->fatal = rc;	/* -1: stopped with the batch undelivered */
+		batch_reset(batch);
 		pipeline->spare = batch;
 		pipeline->pending = NULL;
 		pthread_mutex_unlock(&pipeline->lock);
@@ -224,6 +223,65 @@ delivery_main(void *arg)
 	}
 	d->sink.shutdown(&d->sink);
 	return NULL;
+}
+
+/* the recorder thread: record_end into the state file, then confirmed */
+static void *
+recorder_main(void *arg)
+{
+	Delivery   *d = arg;
+	Pipeline   *pipeline = d->pipeline;
+
+	for (;;)
+	{
+		Lsn			end;
+		int64_t		seq;
+		int			rc;
+
+		pthread_mutex_lock(&pipeline->lock);
+		while (pipeline->record_end <= pipeline->confirmed &&
+			   !pipeline->recorder_quit)
+			pthread_cond_wait(&pipeline->wake_recorder, &pipeline->lock);
+		end = pipeline->record_end;
+		seq = pipeline->record_seq;
+		pthread_mutex_unlock(&pipeline->lock);
+		if (end <= d->state->confirmed)
+			break;				/* quit, nothing left to record */
+
+		d->state->confirmed = end;
+		if (seq > d->state->last_seq)
+			d->state->last_seq = seq;
+		rc = state_save(d->opts->state_path, d->state);
+
+		pthread_mutex_lock(&pipeline->lock);
+		if (rc == DT_EXIT_OK)
+		{
+			pipeline->confirmed = end;
+			pipeline->last_seq = d->state->last_seq;
+		}
+		else
+		{
+			pipeline->fatal = rc;
+			pipeline->recorder_quit = true;
+			pipeline->record_end = pipeline->confirmed;	/* nothing recorded */
+		}
+		pthread_mutex_unlock(&pipeline->lock);
+		(void) !write(pipeline->wake_receiver[1], "x", 1);
+		if (rc != DT_EXIT_OK)
+			break;
+	}
+	return NULL;
+}
+
+/* end the recorder once it has recorded everything delivered */
+static void
+delivery_stop_recorder(Pipeline *pipeline)
+{
+	pthread_mutex_lock(&pipeline->lock);
+	pipeline->recorder_quit = true;
+	pthread_cond_signal(&pipeline->wake_recorder);
+	pthread_mutex_unlock(&pipeline->lock);
+	pthread_join(delivery.recorder, NULL);
 }
 
 /*
@@ -240,13 +298,15 @@ delivery_start(Pipeline *pipeline, const ConsumeOptions *opts,
 
 	pthread_mutex_init(&pipeline->lock, NULL);
 	pthread_cond_init(&pipeline->wake_delivery, NULL);
+	pthread_cond_init(&pipeline->wake_recorder, NULL);
 	if (pipe2(pipeline->wake_receiver, O_CLOEXEC | O_NONBLOCK) != 0)
 	{
 		log_msg("could not create a pipe: %s", strerror(errno));
 		return DT_EXIT_USAGE;
 	}
-	pipeline->confirmed = state->confirmed;
-	pipeline->last_seq = state->last_seq;
+	pipeline->confirmed = pipeline->record_end = state->confirmed;
+	pipeline->last_seq = pipeline->record_seq = state->last_seq;
+	delivery.delivered = state->confirmed;
 
 	delivery.pipeline = pipeline;
 	delivery.opts = opts;
@@ -261,11 +321,16 @@ delivery_start(Pipeline *pipeline, const ConsumeOptions *opts,
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &signals, &old);
-	err = pthread_create(&delivery.thread, NULL, delivery_main, &delivery);
+	err = pthread_create(&delivery.recorder, NULL, recorder_main, &delivery);
+	if (err == 0 &&
+		(err = pthread_create(&delivery.thread, NULL, delivery_main, &delivery)) != 0)
+	{
+		delivery_stop_recorder(pipeline);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err != 0)
 	{
-		log_msg("could not start the delivery thread: %s", strerror(err));
+		log_msg("could not start the delivery threads: %s", strerror(err));
 		return DT_EXIT_USAGE;
 	}
 	return DT_EXIT_OK;
@@ -273,7 +338,8 @@ delivery_start(Pipeline *pipeline, const ConsumeOptions *opts,
 
 /*
  * End the delivery thread once it is idle (the batch it holds, if any, is
- * finished or given up first) and let the sink shut down.
+ * finished or given up first), let the sink shut down, and end the
+ * recorder once it has recorded what was delivered.
  */
 void
 delivery_stop(Pipeline *pipeline)
@@ -283,4 +349,5 @@ delivery_stop(Pipeline *pipeline)
 	pthread_cond_signal(&pipeline->wake_delivery);
 	pthread_mutex_unlock(&pipeline->lock);
 	pthread_join(delivery.thread, NULL);
+	delivery_stop_recorder(pipeline);
 }

@@ -434,6 +434,7 @@ typedef struct Receiver
 	Batch	   *fill;			/* the batch being filled */
 	int64_t		next_number;	/* of the next batch handed over */
 	bool		in_flight;		/* a batch is with the delivery thread */
+	bool		recording;		/* a delivered end is not recorded yet */
 	double		in_flight_first_at; /* when its first event arrived */
 } Receiver;
 
@@ -457,6 +458,7 @@ receiver_sync(Receiver *r, Stream *stream)
 	fatal = r->pipeline->fatal;
 	if (r->pipeline->pending == NULL && r->in_flight)
 		r->in_flight = false;
+	r->recording = r->pipeline->record_end > r->pipeline->confirmed;
 	pthread_mutex_unlock(&r->pipeline->lock);
 	if (confirmed > stream->confirmed && stream->conn != NULL)
 		(void) stream_send_feedback(stream, confirmed, false);
@@ -481,13 +483,16 @@ receiver_hand_over(Receiver *r)
 	r->in_flight_first_at = batch->first_at;
 }
 
-/* wait until the delivery thread is idle; its reason to stop, or 0 */
+/*
+ * Wait until the delivery and recorder threads are idle (everything
+ * delivered is recorded); their reason to stop, or 0
+ */
 static int
 receiver_drain(Receiver *r, Stream *stream)
 {
 	int			fatal;
 
-	while ((fatal = receiver_sync(r, stream)) == 0 && r->in_flight)
+	while ((fatal = receiver_sync(r, stream)) == 0 && (r->in_flight || r->recording))
 	{
 		struct pollfd wake = {r->pipeline->wake_receiver[0], POLLIN, 0};
 
@@ -594,7 +599,7 @@ run_stream(const ConsumeOptions *opts, Receiver *r, Stream *stream,
 				receiver_hand_over(r);
 				final_handed = true;
 			}
-			if (!r->in_flight)
+			if (!r->in_flight && !r->recording)
 			{
 				(void) stream_send_feedback(stream, stream->confirmed, false);
 				return DT_EXIT_OK;
@@ -789,7 +794,7 @@ main(int argc, char **argv)
 		}
 		if (stream.conn != NULL)
 		{
-			/* the delivery thread is idle here: the state is ours */
+			/* the delivery and recorder threads are idle: the state is ours */
 			rc = stream_check(stream.conn, &opts, &state, &start);
 			if (rc == DT_EXIT_OK)
 				rc = state_save(opts.state_path, &state);
@@ -807,6 +812,8 @@ main(int argc, char **argv)
 				stream.last_data = now_seconds();
 				pthread_mutex_lock(&pipeline.lock);
 				pipeline.confirmed = state.confirmed;
+				if (pipeline.record_end < state.confirmed)
+					pipeline.record_end = state.confirmed;
 				pthread_mutex_unlock(&pipeline.lock);
 				rc = run_stream(&opts, &receiver, &stream, &heartbeat_conn);
 			}
