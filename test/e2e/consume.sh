@@ -239,7 +239,8 @@ if [ "$mode" = pipe ]; then
   before=$(slot_at)
   pipe_consumer "$work/state" "cat >/dev/null" --ack-timeout 1
   q -c "SELECT drivetribe.register_user(9903, 'Unanswered')" >/dev/null
-  sleep 3.5
+  # a timeout (1 s), a backoff (1 s), a new process: allow a loaded machine 20 s
+  for _ in $(seq 1 200); do grep -q 'started the downstream process again' "$work/pipe2.log" && break; sleep 0.1; done
   grep -q 'did not acknowledge batch 1 within --ack-timeout 1 s' "$work/pipe2.log" ||
     { cat "$work/pipe2.log"; fail "pipe 2: no acknowledgement and no timeout"; }
   grep -q 'started the downstream process again' "$work/pipe2.log" ||
@@ -252,16 +253,17 @@ if [ "$mode" = pipe ]; then
   # still ends it (the parent-death signal), orphans included
   pipe_consumer "$work/state" "sh -c 'sleep 1$marker &'; sleep 1$marker" --ack-timeout 30
   q -c "SELECT drivetribe.register_user(9904, 'Deaf')" >/dev/null   # the process starts with a batch
-  sleep 1.5
+  for _ in $(seq 1 100); do [ "$( { pgrep -f "sleep 1$marker" || true; } | wc -l)" -ge 2 ] && break; sleep 0.1; done
+  sleep 0.2
   [ "$( { pgrep -f "sleep 1$marker" || true; } | wc -l)" -ge 2 ] || fail "pipe 2: the deaf downstream did not start"
   kill -9 "$cpid"; wait "$cpid" 2>/dev/null || true
-  sleep 0.5
+  for _ in $(seq 1 50); do [ "$( { pgrep -f "sleep 1$marker" || true; } | wc -l)" = 0 ] && break; sleep 0.1; done
   left=$( { pgrep -f "sleep 1$marker" || true; } | wc -l)
   [ "$left" = 0 ] || fail "pipe 2: $left processes of a downstream that ignores EOF outlived the SIGKILLed consumer"
   # a downstream that answers about another batch: a failed try, a new process
   : >"$work/pipe2.log"
   pipe_consumer "$work/state" "perl -ne 'BEGIN { \$| = 1 } print \"ack 999\\n\" if /^\\{\"batch\":/'"
-  sleep 2
+  for _ in $(seq 1 200); do grep -q 'answered "ack 999"' "$work/pipe2.log" && break; sleep 0.1; done
   grep -q 'answered "ack 999" to batch 1' "$work/pipe2.log" ||
     { cat "$work/pipe2.log"; fail "pipe 2: an acknowledgement of another batch was not refused"; }
   [ "$(slot_at)" = "$before" ] || fail "pipe 2: the slot moved on a wrong acknowledgement"
@@ -269,7 +271,7 @@ if [ "$mode" = pipe ]; then
   # the right answer: delivered, confirmed, and a clean stop
   : >"$work/pipe2.log"
   pipe_consumer "$work/state" "perl -ne 'BEGIN { \$| = 1 } if (/^\\{\"batch\":(\\d+)/) { print \"ack \$1\\n\" } else { print STDERR \$_ }' 2>>$work/pipe2.jsonl"
-  for _ in $(seq 1 50); do grep -q '"user_id":9903' "$work/pipe2.jsonl" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 1 200); do grep -q '"user_id":9903' "$work/pipe2.jsonl" 2>/dev/null && break; sleep 0.1; done
   grep -q '"user_id":9903' "$work/pipe2.jsonl" || fail "pipe 2: the event was not delivered once the downstream answered"
   lsn=$(q -c "SELECT pg_current_wal_lsn()")
   for _ in $(seq 1 50); do
