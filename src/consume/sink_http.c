@@ -234,6 +234,14 @@ build_body(HttpSink *hs, const ConsumeOptions *opts, Batch *batch,
 	int64_t		n = 0;
 
 	hs->body_len = 0;
+	/* give back what an exceptionally big transaction's batch needed */
+	if (hs->body_cap > ((size_t) 16 << 20) &&
+		hs->body_cap / 4 > (size_t) batch->complete_bytes)
+	{
+		free(hs->body);
+		hs->body = NULL;
+		hs->body_cap = 0;
+	}
 	/* the lines and the envelope: reserve once (the slot name is [a-z0-9_]) */
 	if (!body_reserve(hs, (size_t) batch->complete_bytes + sizeof(head) + 16))
 	{
