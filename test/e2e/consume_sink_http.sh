@@ -8,7 +8,7 @@
 #     rolled back savepoints, another table written), the consumer POSTs
 #     batches, signed with a secret, to the server, which checks the
 #     signature and records (fsync) each accepted batch.  A killer SIGKILLs
-#     the consumer every 0.2-1 s (at least 10 times) and it is started
+#     the consumer every 0.15-0.75 s (at least 10 times) and it is started
 #     again at once; the server answers 500 for 2 s, hangs once longer than
 #     --http-timeout (the batch is recorded, the answer comes too late), and
 #     is itself SIGKILLed and started again once.  Then a run with --endpos
@@ -107,7 +107,7 @@ echo $! >>"$work/pids"
 # the killer (paused while the file no_kill exists)
 (
   while [ ! -f "$work/stop_killing" ]; do
-    sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.2 + (r % 80) / 100 }')"
+    sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.15 + (r % 60) / 100 }')"
     [ -f "$work/no_kill" ] && continue
     kill -9 "$(cat "$work/consumer.pid" 2>/dev/null)" 2>/dev/null || true
   done
@@ -138,11 +138,15 @@ sleep 4
 echo ok >"$work/control"
 rm -f "$work/no_kill"
 sleep 1
-# the server is killed and started again
+# the server is killed and started again (the killer pauses so that the
+# consumer sees it down)
+touch "$work/no_kill"
 kill -9 "$(cat "$work/receiver.pid")"
 wait "$(cat "$work/receiver.pid")" 2>/dev/null || true
 sleep 1.5
 start_receiver
+sleep 0.5
+rm -f "$work/no_kill"
 wait "$load" || { tail -5 "$work/pgbench.out"; fail "the write mix failed"; }
 touch "$work/stop_killing"
 wait "$killer" 2>/dev/null || true
