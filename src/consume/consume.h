@@ -86,6 +86,7 @@ typedef enum SinkKind
 {
 	SINK_COMMAND,				/* -c: a command per batch */
 	SINK_PIPE,					/* --pipe: one long-running process, line protocol */
+	SINK_HTTP,					/* --http: a POST per batch (sink_http.c) */
 } SinkKind;
 
 /* what the command line says */
@@ -96,6 +97,11 @@ typedef struct ConsumeOptions
 	const char *state_path;		/* -s */
 	SinkKind	sink;
 	const char *command;		/* -c or --pipe: run by /bin/sh */
+	const char *http_url;		/* --http: POST each batch there */
+	int			http_timeout_s; /* --http-timeout: a whole request, at most */
+	const char **http_headers;	/* --http-header: "Name: value", repeatable */
+	int			http_header_count;
+	const char *http_secret_file;	/* --http-secret-file: the HMAC key */
 	const char *kinds;			/* --kinds: the plugin's kinds filter */
 	bool		create_slot;	/* --create-slot: create it when missing */
 	bool		include_commit_time;	/* --include-commit-time */

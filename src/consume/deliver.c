@@ -313,6 +313,12 @@ delivery_start(Pipeline *pipeline, const ConsumeOptions *opts,
 	delivery.state = state;
 	if (opts->sink == SINK_PIPE)
 		sink_pipe_init(&delivery.sink, opts);
+	else if (opts->sink == SINK_HTTP)
+	{
+		/* before pthread_create: curl_global_init is not thread safe */
+		if (!sink_http_init(&delivery.sink, opts))
+			return DT_EXIT_USAGE;
+	}
 	else
 		sink_command_init(&delivery.sink, opts);
 

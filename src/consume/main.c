@@ -31,6 +31,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <poll.h>
 #include <sys/select.h>
 #include <sys/time.h>
@@ -127,7 +128,8 @@ usage(FILE *out)
 			"drivetribe-consume reads a drivetribe stream slot and hands batches of events to a\n"
 			"downstream, confirming a position to the server only after the downstream has it.\n\n"
 			"Usage:\n"
-			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE {-c|--pipe} COMMAND [OPTION]...\n\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE {-c|--pipe} COMMAND [OPTION]...\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --http=URL [OPTION]...\n\n"
 			"  -d, --dbname=CONNSTR        database to connect to (libpq's PG* variables apply)\n"
 			"  -S, --slot=SLOT             the drivetribe logical replication slot\n"
 			"  -s, --state=FILE            where the confirmed position is kept (created if missing)\n"
@@ -137,6 +139,8 @@ usage(FILE *out)
 			"      --pipe=COMMAND          run by /bin/sh once, kept running: batches on its stdin,\n"
 			"                              \"ack N\" lines on its stdout (docs/design.md: the line\n"
 			"                              protocol); restarted with backoff when it dies\n"
+			"      --http=URL              POST each batch to URL, one JSON document; a 2xx status\n"
+			"                              = delivered, else retry the batch (docs/sink-http.md)\n"
 			"Options:\n"
 			"      --create-slot           create the slot when it is missing (first start only)\n"
 			"      --kinds=K1,K2           only these event kinds (the plugin's kinds option)\n"
@@ -148,6 +152,10 @@ usage(FILE *out)
 			"                              deliver as soon as the downstream is free)\n"
 			"      --ack-timeout=S         --pipe: a batch not acknowledged within S s is a failed\n"
 			"                              try; the process is ended and started again (default 60)\n"
+			"      --http-timeout=S        --http: a whole request, at most S s (default 30)\n"
+			"      --http-header=H         --http: send header H ('Name: value') too; repeatable\n"
+			"      --http-secret-file=FILE --http: sign each body with the key in FILE\n"
+			"                              (X-Drivetribe-Signature: sha256=HMAC)\n"
 			"      --status-interval=S     confirm to the server at least every S s (default 10)\n"
 			"      --heartbeat-interval=S  when nothing arrived for S s, send drivetribe.heartbeat()\n"
 			"                              on an ordinary connection (default 60, 0 = never)\n"
@@ -270,6 +278,10 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		{"ack-timeout", required_argument, NULL, 14},
 		{"status-file", required_argument, NULL, 15},
 		{"report-interval", required_argument, NULL, 16},
+		{"http", required_argument, NULL, 17},
+		{"http-timeout", required_argument, NULL, 18},
+		{"http-header", required_argument, NULL, 19},
+		{"http-secret-file", required_argument, NULL, 20},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -285,6 +297,13 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 	opts->status_interval_s = 10;
 	opts->heartbeat_interval_s = 60;
 	opts->retry_max_s = 60;
+	opts->http_timeout_s = 30;
+	opts->http_headers = calloc(argc + 1, sizeof(const char *));
+	if (opts->http_headers == NULL)
+	{
+		log_msg("out of memory");
+		return DT_EXIT_USAGE;
+	}
 	while ((c = getopt_long(argc, argv, "d:S:s:c:vh", long_options, NULL)) != -1)
 	{
 		bool		ok = true;
@@ -324,6 +343,27 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 				break;
 			case 16:
 				ok = parse_int_option("report-interval", optarg, 0, &opts->report_interval_s);
+				break;
+			case 17:
+				opts->http_url = optarg;
+				opts->sink = SINK_HTTP;
+				sinks++;
+				ok = strncasecmp(optarg, "http://", 7) == 0 ||
+					strncasecmp(optarg, "https://", 8) == 0;
+				if (!ok)
+					log_msg("invalid value for --http: a URL that starts with http:// or https:// is expected");
+				break;
+			case 18:
+				ok = parse_int_option("http-timeout", optarg, 1, &opts->http_timeout_s);
+				break;
+			case 19:
+				opts->http_headers[opts->http_header_count++] = optarg;
+				break;
+			case 20:
+				opts->http_secret_file = optarg;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--http-secret-file needs a file name");
 				break;
 			case 'v':
 				opts->verbose = true;
@@ -387,14 +427,20 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 	}
 	if (opts->conninfo == NULL)
 		opts->conninfo = "";
-	if (opts->slot == NULL || opts->state_path == NULL || opts->command == NULL)
+	if (opts->slot == NULL || opts->state_path == NULL || sinks == 0)
 	{
-		log_msg("--slot, --state and a downstream (--command or --pipe) are required (see --help)");
+		log_msg("--slot, --state and a downstream (--command, --pipe or --http) are required (see --help)");
 		return DT_EXIT_USAGE;
 	}
 	if (sinks > 1)
 	{
-		log_msg("--command and --pipe each name the downstream: give one of them, once");
+		log_msg("--command, --pipe and --http each name the downstream: give one of them, once");
+		return DT_EXIT_USAGE;
+	}
+	if (opts->sink != SINK_HTTP &&
+		(opts->http_header_count > 0 || opts->http_secret_file != NULL))
+	{
+		log_msg("--http-header and --http-secret-file go with --http");
 		return DT_EXIT_USAGE;
 	}
 	if (opts->dead_letter != NULL && opts->max_tries == 0)
@@ -804,7 +850,8 @@ main(int argc, char **argv)
 			{
 				log_msg("streaming slot \"%s\" from " LSN_FMT " into the %s downstream",
 						opts.slot, LSN_ARGS(start),
-						opts.sink == SINK_PIPE ? "pipe" : "command");
+						opts.sink == SINK_PIPE ? "pipe" :
+						opts.sink == SINK_HTTP ? "http" : "command");
 				first = false;
 				backoff = 1;
 				stream.confirmed = start;
