@@ -85,6 +85,7 @@ typedef enum SinkKind
 {
 	SINK_COMMAND,				/* -c: a command per batch */
 	SINK_PIPE,					/* --pipe: one long-running process, line protocol */
+	SINK_POSTGRES,				/* --postgres: a receiving database, exactly once */
 } SinkKind;
 
 /* what the command line says */
@@ -95,6 +96,10 @@ typedef struct ConsumeOptions
 	const char *state_path;		/* -s */
 	SinkKind	sink;
 	const char *command;		/* -c or --pipe: run by /bin/sh */
+	const char *postgres;		/* --postgres: the receiving database */
+	const char *postgres_table; /* --postgres-table: SCHEMA.TABLE */
+	const char *postgres_function;	/* --postgres-function: SCHEMA.FUNC */
+	int			postgres_timeout_s; /* --postgres-timeout: statement_timeout */
 	const char *kinds;			/* --kinds: the plugin's kinds filter */
 	bool		create_slot;	/* --create-slot: create it when missing */
 	bool		include_commit_time;	/* --include-commit-time */

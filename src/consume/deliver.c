@@ -253,6 +253,8 @@ delivery_start(Pipeline *pipeline, const ConsumeOptions *opts,
 	delivery.state = state;
 	if (opts->sink == SINK_PIPE)
 		sink_pipe_init(&delivery.sink, opts);
+	else if (opts->sink == SINK_POSTGRES)
+		sink_postgres_init(&delivery.sink, opts);
 	else
 		sink_command_init(&delivery.sink, opts);
 

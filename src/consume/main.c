@@ -126,7 +126,8 @@ usage(FILE *out)
 			"drivetribe-consume reads a drivetribe stream slot and hands batches of events to a\n"
 			"downstream, confirming a position to the server only after the downstream has it.\n\n"
 			"Usage:\n"
-			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE {-c|--pipe} COMMAND [OPTION]...\n\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE {-c|--pipe} COMMAND [OPTION]...\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --postgres=CONNSTR [OPTION]...\n\n"
 			"  -d, --dbname=CONNSTR        database to connect to (libpq's PG* variables apply)\n"
 			"  -S, --slot=SLOT             the drivetribe logical replication slot\n"
 			"  -s, --state=FILE            where the confirmed position is kept (created if missing)\n"
@@ -136,6 +137,13 @@ usage(FILE *out)
 			"      --pipe=COMMAND          run by /bin/sh once, kept running: batches on its stdin,\n"
 			"                              \"ack N\" lines on its stdout (docs/stream.md, the line\n"
 			"                              protocol); restarted with backoff when it dies\n"
+			"      --postgres=CONNSTR      apply each batch to this receiving database in one\n"
+			"                              transaction, exactly once (docs/sink-postgres.md)\n"
+			"      --postgres-table=SCHEMA.TABLE  insert the events into this table (default\n"
+			"                              drivetribe_sink.events, created when missing)...\n"
+			"      --postgres-function=SCHEMA.FUNC  ... or call FUNC(jsonb) once per batch with\n"
+			"                              the batch's events as one JSON array\n"
+			"      --postgres-timeout=S    the receiver's statement_timeout (default 60)\n"
 			"Options:\n"
 			"      --create-slot           create the slot when it is missing (first start only)\n"
 			"      --kinds=K1,K2           only these event kinds (the plugin's kinds option)\n"
@@ -211,6 +219,25 @@ valid_kinds(const char *text)
 	return !empty;
 }
 
+/*
+ * SCHEMA.NAME or NAME for --postgres-table/--postgres-function: parts not
+ * empty, at most one dot (each part is one identifier, quoted as it is)
+ */
+static bool
+valid_qualified_name(const char *option, const char *text)
+{
+	const char *dot = strchr(text, '.');
+
+	if (*text == '\0' || dot == text || (dot != NULL && (dot[1] == '\0' || strchr(dot + 1, '.') != NULL)) ||
+		strlen(text) > 127)
+	{
+		log_msg("invalid value \"%s\" for --%s: SCHEMA.NAME or NAME is expected (taken as they are, case included, no quotes)",
+				text, option);
+		return false;
+	}
+	return true;
+}
+
 static bool
 parse_int_option(const char *name, const char *value, int min, int *out)
 {
@@ -269,6 +296,10 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		{"ack-timeout", required_argument, NULL, 14},
 		{"status-file", required_argument, NULL, 15},
 		{"report-interval", required_argument, NULL, 16},
+		{"postgres", required_argument, NULL, 17},
+		{"postgres-table", required_argument, NULL, 18},
+		{"postgres-function", required_argument, NULL, 19},
+		{"postgres-timeout", required_argument, NULL, 20},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -284,6 +315,7 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 	opts->status_interval_s = 10;
 	opts->heartbeat_interval_s = 60;
 	opts->retry_max_s = 60;
+	opts->postgres_timeout_s = 60;
 	while ((c = getopt_long(argc, argv, "d:S:s:c:vh", long_options, NULL)) != -1)
 	{
 		bool		ok = true;
@@ -323,6 +355,22 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 				break;
 			case 16:
 				ok = parse_int_option("report-interval", optarg, 0, &opts->report_interval_s);
+				break;
+			case 17:
+				opts->postgres = optarg;
+				opts->sink = SINK_POSTGRES;
+				sinks++;
+				break;
+			case 18:
+				opts->postgres_table = optarg;
+				ok = valid_qualified_name("postgres-table", optarg);
+				break;
+			case 19:
+				opts->postgres_function = optarg;
+				ok = valid_qualified_name("postgres-function", optarg);
+				break;
+			case 20:
+				ok = parse_int_option("postgres-timeout", optarg, 1, &opts->postgres_timeout_s);
 				break;
 			case 'v':
 				opts->verbose = true;
@@ -386,16 +434,31 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 	}
 	if (opts->conninfo == NULL)
 		opts->conninfo = "";
-	if (opts->slot == NULL || opts->state_path == NULL || opts->command == NULL)
+	if (opts->slot == NULL || opts->state_path == NULL ||
+		(opts->command == NULL && opts->postgres == NULL))
 	{
-		log_msg("--slot, --state and a downstream (--command or --pipe) are required (see --help)");
+		log_msg("--slot, --state and a downstream (--command, --pipe or --postgres) are required (see --help)");
 		return DT_EXIT_USAGE;
 	}
 	if (sinks > 1)
 	{
-		log_msg("--command and --pipe each name the downstream: give one of them, once");
+		log_msg("--command, --pipe and --postgres each name the downstream: give one of them, once");
 		return DT_EXIT_USAGE;
 	}
+	if ((opts->postgres_table != NULL || opts->postgres_function != NULL) &&
+		opts->sink != SINK_POSTGRES)
+	{
+		log_msg("--postgres-table and --postgres-function need --postgres");
+		return DT_EXIT_USAGE;
+	}
+	if (opts->postgres_table != NULL && opts->postgres_function != NULL)
+	{
+		log_msg("--postgres-table and --postgres-function are two ways to apply a batch: give one of them");
+		return DT_EXIT_USAGE;
+	}
+	if (opts->sink == SINK_POSTGRES && opts->postgres_function == NULL &&
+		opts->postgres_table == NULL)
+		opts->postgres_table = "drivetribe_sink.events";
 	if (opts->dead_letter != NULL && opts->max_tries == 0)
 	{
 		log_msg("--dead-letter needs --max-tries: a batch goes to the dead-letter file after that many failed tries");

@@ -20,6 +20,8 @@
  *				comes again (DRIVETRIBE_ATTEMPT, DRIVETRIBE_END_LSN and each
  *				event's event_id let the command dedupe).
  *	pipe		the same, per batch number and end_lsn.
+ *	postgres	exactly once: the receiver's progress row (end_lsn per slot)
+ *				changes in the batch's own transaction (sink_postgres.c).
  *
  * Processes a sink starts are started by spawn.c: each in a process group
  * of its own under a guardian process that ends the whole group when the
@@ -45,9 +47,10 @@ struct Sink
 	void	   *private_data;	/* the sink's own */
 };
 
-/* sink_command.c, sink_pipe.c */
+/* sink_command.c, sink_pipe.c, sink_postgres.c */
 extern void sink_command_init(Sink *sink, const ConsumeOptions *opts);
 extern void sink_pipe_init(Sink *sink, const ConsumeOptions *opts);
+extern void sink_postgres_init(Sink *sink, const ConsumeOptions *opts);
 
 /* spawn.c: a process under a guardian (see the file's banner) */
 typedef struct Spawned
