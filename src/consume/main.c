@@ -860,7 +860,8 @@ main(int argc, char **argv)
 			{
 				log_msg("streaming slot \"%s\" from " LSN_FMT " into the %s downstream",
 						opts.slot, LSN_ARGS(start),
-						opts.sink == SINK_PIPE ? "pipe" : "command");
+						opts.sink == SINK_PIPE ? "pipe" :
+						opts.sink == SINK_POSTGRES ? "postgres" : "command");
 				first = false;
 				backoff = 1;
 				stream.confirmed = start;

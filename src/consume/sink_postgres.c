@@ -284,7 +284,7 @@ pg_connect(Sink *sink, PgSink *ps, char *error, size_t error_size)
 	if (ps->conn == NULL || PQstatus(ps->conn) != CONNECTION_OK)
 		return pg_fail(ps, "could not connect", error, error_size);
 	snprintf(setup, sizeof(setup),
-			 "SET statement_timeout = %d; "
+			 "SET statement_timeout = %d; SET client_min_messages = warning; "
 			 "SELECT pg_catalog.set_config('synchronous_commit', 'on', false) "
 			 "WHERE pg_catalog.current_setting('synchronous_commit') = 'off'",
 			 opts->postgres_timeout_s * 1000);
