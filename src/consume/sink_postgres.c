@@ -272,10 +272,14 @@ static bool
 pg_connect(Sink *sink, PgSink *ps, char *error, size_t error_size)
 {
 	const ConsumeOptions *opts = sink->opts;
-	const char *const keywords[] = {"fallback_application_name", "connect_timeout",
-		"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL};
-	const char *const values[] = {"drivetribe-consume", "10", "30", "10", "3",
-	opts->postgres, NULL};
+	/* defaults first: what the connection string (dbname, expanded) says wins */
+	const char *const keywords[] = {
+		"fallback_application_name", "connect_timeout", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "dbname", NULL
+	};
+	const char *const values[] = {
+		"drivetribe-consume", "10", "30", "10", "3", opts->postgres, NULL
+	};
 	char		setup[256];
 	PGresult   *res;
 	bool		missing;
