@@ -87,6 +87,7 @@ typedef enum SinkKind
 	SINK_COMMAND,				/* -c: a command per batch */
 	SINK_PIPE,					/* --pipe: one long-running process, line protocol */
 	SINK_HTTP,					/* --http: a POST per batch (sink_http.c) */
+	SINK_POSTGRES,				/* --postgres: a receiving database, exactly once */
 } SinkKind;
 
 /* what the command line says */
@@ -102,6 +103,10 @@ typedef struct ConsumeOptions
 	const char **http_headers;	/* --http-header: "Name: value", repeatable */
 	int			http_header_count;
 	const char *http_secret_file;	/* --http-secret-file: the HMAC key */
+	const char *postgres;		/* --postgres: the receiving database */
+	const char *postgres_table; /* --postgres-table: SCHEMA.TABLE */
+	const char *postgres_function;	/* --postgres-function: SCHEMA.FUNC */
+	int			postgres_timeout_s; /* --postgres-timeout: statement_timeout */
 	const char *kinds;			/* --kinds: the plugin's kinds filter */
 	bool		create_slot;	/* --create-slot: create it when missing */
 	bool		include_commit_time;	/* --include-commit-time */

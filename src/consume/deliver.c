@@ -319,6 +319,8 @@ delivery_start(Pipeline *pipeline, const ConsumeOptions *opts,
 		if (!sink_http_init(&delivery.sink, opts))
 			return DT_EXIT_USAGE;
 	}
+	else if (opts->sink == SINK_POSTGRES)
+		sink_postgres_init(&delivery.sink, opts);
 	else
 		sink_command_init(&delivery.sink, opts);
 

@@ -129,7 +129,9 @@ usage(FILE *out)
 			"downstream, confirming a position to the server only after the downstream has it.\n\n"
 			"Usage:\n"
 			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE {-c|--pipe} COMMAND [OPTION]...\n"
-			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --http=URL [OPTION]...\n\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --http=URL [OPTION]...\n"
+
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --postgres=CONNSTR [OPTION]...\n\n"
 			"  -d, --dbname=CONNSTR        database to connect to (libpq's PG* variables apply)\n"
 			"  -S, --slot=SLOT             the drivetribe logical replication slot\n"
 			"  -s, --state=FILE            where the confirmed position is kept (created if missing)\n"
@@ -141,6 +143,13 @@ usage(FILE *out)
 			"                              protocol); restarted with backoff when it dies\n"
 			"      --http=URL              POST each batch to URL, one JSON document; a 2xx status\n"
 			"                              = delivered, else retry the batch (docs/sink-http.md)\n"
+			"      --postgres=CONNSTR      apply each batch to this receiving database in one\n"
+			"                              transaction, exactly once (docs/sink-postgres.md)\n"
+			"      --postgres-table=SCHEMA.TABLE  insert the events into this table (default\n"
+			"                              drivetribe_sink.events, created when missing)...\n"
+			"      --postgres-function=SCHEMA.FUNC  ... or call FUNC(jsonb) once per batch with\n"
+			"                              the batch's events as one JSON array\n"
+			"      --postgres-timeout=S    the receiver's statement_timeout (default 60)\n"
 			"Options:\n"
 			"      --create-slot           create the slot when it is missing (first start only)\n"
 			"      --kinds=K1,K2           only these event kinds (the plugin's kinds option)\n"
@@ -220,6 +229,25 @@ valid_kinds(const char *text)
 	return !empty;
 }
 
+/*
+ * SCHEMA.NAME or NAME for --postgres-table/--postgres-function: parts not
+ * empty, at most one dot (each part is one identifier, quoted as it is)
+ */
+static bool
+valid_qualified_name(const char *option, const char *text)
+{
+	const char *dot = strchr(text, '.');
+
+	if (*text == '\0' || dot == text || (dot != NULL && (dot[1] == '\0' || strchr(dot + 1, '.') != NULL)) ||
+		strlen(text) > 127)
+	{
+		log_msg("invalid value \"%s\" for --%s: SCHEMA.NAME or NAME is expected (taken as they are, case included, no quotes)",
+				text, option);
+		return false;
+	}
+	return true;
+}
+
 static bool
 parse_int_option(const char *name, const char *value, int min, int *out)
 {
@@ -282,6 +310,10 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		{"http-timeout", required_argument, NULL, 18},
 		{"http-header", required_argument, NULL, 19},
 		{"http-secret-file", required_argument, NULL, 20},
+		{"postgres", required_argument, NULL, 21},
+		{"postgres-table", required_argument, NULL, 22},
+		{"postgres-function", required_argument, NULL, 23},
+		{"postgres-timeout", required_argument, NULL, 24},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -298,6 +330,7 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 	opts->heartbeat_interval_s = 60;
 	opts->retry_max_s = 60;
 	opts->http_timeout_s = 30;
+	opts->postgres_timeout_s = 60;
 	opts->http_headers = calloc(argc + 1, sizeof(const char *));
 	if (opts->http_headers == NULL)
 	{
@@ -365,6 +398,22 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 				if (!ok)
 					log_msg("--http-secret-file needs a file name");
 				break;
+			case 21:
+				opts->postgres = optarg;
+				opts->sink = SINK_POSTGRES;
+				sinks++;
+				break;
+			case 22:
+				opts->postgres_table = optarg;
+				ok = valid_qualified_name("postgres-table", optarg);
+				break;
+			case 23:
+				opts->postgres_function = optarg;
+				ok = valid_qualified_name("postgres-function", optarg);
+				break;
+			case 24:
+				ok = parse_int_option("postgres-timeout", optarg, 1, &opts->postgres_timeout_s);
+				break;
 			case 'v':
 				opts->verbose = true;
 				break;
@@ -429,12 +478,12 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		opts->conninfo = "";
 	if (opts->slot == NULL || opts->state_path == NULL || sinks == 0)
 	{
-		log_msg("--slot, --state and a downstream (--command, --pipe or --http) are required (see --help)");
+		log_msg("--slot, --state and a downstream (--command, --pipe, --http or --postgres) are required (see --help)");
 		return DT_EXIT_USAGE;
 	}
 	if (sinks > 1)
 	{
-		log_msg("--command, --pipe and --http each name the downstream: give one of them, once");
+		log_msg("--command, --pipe, --http and --postgres each name the downstream: give one of them, once");
 		return DT_EXIT_USAGE;
 	}
 	if (opts->sink != SINK_HTTP &&
@@ -443,6 +492,20 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		log_msg("--http-header and --http-secret-file go with --http");
 		return DT_EXIT_USAGE;
 	}
+	if ((opts->postgres_table != NULL || opts->postgres_function != NULL) &&
+		opts->sink != SINK_POSTGRES)
+	{
+		log_msg("--postgres-table and --postgres-function need --postgres");
+		return DT_EXIT_USAGE;
+	}
+	if (opts->postgres_table != NULL && opts->postgres_function != NULL)
+	{
+		log_msg("--postgres-table and --postgres-function are two ways to apply a batch: give one of them");
+		return DT_EXIT_USAGE;
+	}
+	if (opts->sink == SINK_POSTGRES && opts->postgres_function == NULL &&
+		opts->postgres_table == NULL)
+		opts->postgres_table = "drivetribe_sink.events";
 	if (opts->dead_letter != NULL && opts->max_tries == 0)
 	{
 		log_msg("--dead-letter needs --max-tries: a batch goes to the dead-letter file after that many failed tries");
@@ -851,7 +914,8 @@ main(int argc, char **argv)
 				log_msg("streaming slot \"%s\" from " LSN_FMT " into the %s downstream",
 						opts.slot, LSN_ARGS(start),
 						opts.sink == SINK_PIPE ? "pipe" :
-						opts.sink == SINK_HTTP ? "http" : "command");
+						opts.sink == SINK_HTTP ? "http" :
+						opts.sink == SINK_POSTGRES ? "postgres" : "command");
 				first = false;
 				backoff = 1;
 				stream.confirmed = start;

@@ -21,6 +21,8 @@
  *				event's event_id let the command dedupe).
  *	pipe		the same, per batch number and end_lsn.
  *	http		the same, per Idempotency-Key (slot/end_lsn) and event_id.
+ *	postgres	exactly once: the receiver's progress row (end_lsn per slot)
+ *				changes in the batch's own transaction (sink_postgres.c).
  *
  * Processes a sink starts are started by spawn.c: each in a process group
  * of its own under a guardian process that ends the whole group when the
@@ -46,10 +48,11 @@ struct Sink
 	void	   *private_data;	/* the sink's own */
 };
 
-/* sink_command.c, sink_pipe.c, sink_http.c */
+/* sink_command.c, sink_pipe.c, sink_http.c, sink_postgres.c */
 extern void sink_command_init(Sink *sink, const ConsumeOptions *opts);
 extern void sink_pipe_init(Sink *sink, const ConsumeOptions *opts);
 extern bool sink_http_init(Sink *sink, const ConsumeOptions *opts);
+extern void sink_postgres_init(Sink *sink, const ConsumeOptions *opts);
 
 /* spawn.c: a process under a guardian (see the file's banner) */
 typedef struct Spawned
