@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what drivetribe needs to build, test and demo, on Debian 12:
 # build tools, PostgreSQL 15 server and headers, pg_cron, pgTAP + pg_prove,
-# wal2json, python3-psycopg2 (the stream's psycopg2 example and its test).
+# wal2json, python3-psycopg2 (the stream's psycopg2 example and its test),
+# libhiredis-dev (drivetribe-consume's Redis sink), redis-server (its test).
 # Installs only what is missing (apt-get update only then), as root
 # directly or through sudo, non-interactively.  Quiet: one line per step; the
 # apt log is shown when a step fails.
@@ -40,6 +41,8 @@ need postgresql-$PGV-pgtap                   test -f $PGSHARE/extension/pgtap.co
 need libtap-parser-sourcehandler-pgtap-perl  bash -c 'command -v pg_prove'
 need postgresql-$PGV-wal2json                test -f $PGLIB/wal2json.so
 need python3-psycopg2                        test -f /usr/lib/python3/dist-packages/psycopg2/__init__.py
+need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
+need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
 
 if [ ${#missing[@]} -eq 0 ]; then
   say "all present (PostgreSQL $(/usr/lib/postgresql/$PGV/bin/postgres --version | awk '{print $3}'))"
@@ -73,6 +76,8 @@ need postgresql-$PGV-pgtap                   test -f $PGSHARE/extension/pgtap.co
 need libtap-parser-sourcehandler-pgtap-perl  bash -c 'command -v pg_prove'
 need postgresql-$PGV-wal2json                test -f $PGLIB/wal2json.so
 need python3-psycopg2                        test -f /usr/lib/python3/dist-packages/psycopg2/__init__.py
+need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
+need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
 if [ ${#missing[@]} -ne 0 ]; then
   say "still missing after install: ${missing[*]} (log: $log)" >&2
   exit 1

@@ -85,6 +85,7 @@ typedef enum SinkKind
 {
 	SINK_COMMAND,				/* -c: a command per batch */
 	SINK_PIPE,					/* --pipe: one long-running process, line protocol */
+	SINK_REDIS,					/* --redis: a Redis stream, exactly once */
 } SinkKind;
 
 /* what the command line says */
@@ -95,6 +96,10 @@ typedef struct ConsumeOptions
 	const char *state_path;		/* -s */
 	SinkKind	sink;
 	const char *command;		/* -c or --pipe: run by /bin/sh */
+	const char *redis_address;	/* --redis: HOST:PORT or a socket path */
+	const char *redis_stream;	/* --redis-stream: the stream's key */
+	const char *redis_password_file;	/* --redis-password-file */
+	int			redis_timeout_s;	/* --redis-timeout: connect and each command */
 	const char *kinds;			/* --kinds: the plugin's kinds filter */
 	bool		create_slot;	/* --create-slot: create it when missing */
 	bool		include_commit_time;	/* --include-commit-time */

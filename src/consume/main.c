@@ -126,7 +126,8 @@ usage(FILE *out)
 			"drivetribe-consume reads a drivetribe stream slot and hands batches of events to a\n"
 			"downstream, confirming a position to the server only after the downstream has it.\n\n"
 			"Usage:\n"
-			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE {-c|--pipe} COMMAND [OPTION]...\n\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE {-c|--pipe} COMMAND [OPTION]...\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --redis=HOST:PORT [OPTION]...\n\n"
 			"  -d, --dbname=CONNSTR        database to connect to (libpq's PG* variables apply)\n"
 			"  -S, --slot=SLOT             the drivetribe logical replication slot\n"
 			"  -s, --state=FILE            where the confirmed position is kept (created if missing)\n"
@@ -136,6 +137,14 @@ usage(FILE *out)
 			"      --pipe=COMMAND          run by /bin/sh once, kept running: batches on its stdin,\n"
 			"                              \"ack N\" lines on its stdout (docs/stream.md, the line\n"
 			"                              protocol); restarted with backoff when it dies\n"
+			"      --redis=HOST:PORT       a Redis stream, each event one XADD entry, exactly once\n"
+			"                              (docs/sink-redis.md); HOST:PORT, [IPV6]:PORT, HOST\n"
+			"                              (port 6379) or a Unix socket's path\n"
+			"      --redis-stream=KEY      --redis: the stream's key (default drivetribe:events);\n"
+			"                              the progress key is KEY:applied:SLOT\n"
+			"      --redis-password-file=FILE  --redis: AUTH with the first line of FILE\n"
+			"      --redis-timeout=S       --redis: connecting and each command, at most S s\n"
+			"                              (default 30); then the try fails and is retried\n"
 			"Options:\n"
 			"      --create-slot           create the slot when it is missing (first start only)\n"
 			"      --kinds=K1,K2           only these event kinds (the plugin's kinds option)\n"
@@ -269,6 +278,10 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		{"ack-timeout", required_argument, NULL, 14},
 		{"status-file", required_argument, NULL, 15},
 		{"report-interval", required_argument, NULL, 16},
+		{"redis", required_argument, NULL, 17},
+		{"redis-stream", required_argument, NULL, 18},
+		{"redis-password-file", required_argument, NULL, 19},
+		{"redis-timeout", required_argument, NULL, 20},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -284,6 +297,8 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 	opts->status_interval_s = 10;
 	opts->heartbeat_interval_s = 60;
 	opts->retry_max_s = 60;
+	opts->redis_stream = "drivetribe:events";
+	opts->redis_timeout_s = 30;
 	while ((c = getopt_long(argc, argv, "d:S:s:c:vh", long_options, NULL)) != -1)
 	{
 		bool		ok = true;
@@ -323,6 +338,29 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 				break;
 			case 16:
 				ok = parse_int_option("report-interval", optarg, 0, &opts->report_interval_s);
+				break;
+			case 17:
+				opts->redis_address = optarg;
+				opts->sink = SINK_REDIS;
+				sinks++;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--redis needs HOST:PORT or a socket path");
+				break;
+			case 18:
+				opts->redis_stream = optarg;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--redis-stream needs a key");
+				break;
+			case 19:
+				opts->redis_password_file = optarg;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--redis-password-file needs a file name");
+				break;
+			case 20:
+				ok = parse_int_option("redis-timeout", optarg, 1, &opts->redis_timeout_s);
 				break;
 			case 'v':
 				opts->verbose = true;
@@ -386,14 +424,15 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 	}
 	if (opts->conninfo == NULL)
 		opts->conninfo = "";
-	if (opts->slot == NULL || opts->state_path == NULL || opts->command == NULL)
+	if (opts->slot == NULL || opts->state_path == NULL ||
+		(opts->command == NULL && opts->redis_address == NULL))
 	{
-		log_msg("--slot, --state and a downstream (--command or --pipe) are required (see --help)");
+		log_msg("--slot, --state and a downstream (--command, --pipe or --redis) are required (see --help)");
 		return DT_EXIT_USAGE;
 	}
 	if (sinks > 1)
 	{
-		log_msg("--command and --pipe each name the downstream: give one of them, once");
+		log_msg("--command, --pipe and --redis each name the downstream: give one of them, once");
 		return DT_EXIT_USAGE;
 	}
 	if (opts->dead_letter != NULL && opts->max_tries == 0)
@@ -797,7 +836,8 @@ main(int argc, char **argv)
 			{
 				log_msg("streaming slot \"%s\" from " LSN_FMT " into the %s downstream",
 						opts.slot, LSN_ARGS(start),
-						opts.sink == SINK_PIPE ? "pipe" : "command");
+						opts.sink == SINK_PIPE ? "pipe" :
+						opts.sink == SINK_REDIS ? "redis" : "command");
 				first = false;
 				backoff = 1;
 				stream.confirmed = start;

@@ -20,6 +20,9 @@
  *				comes again (DRIVETRIBE_ATTEMPT, DRIVETRIBE_END_LSN and each
  *				event's event_id let the command dedupe).
  *	pipe		the same, per batch number and end_lsn.
+ *	redis		exactly once: a Lua script applies a batch and moves a
+ *				progress key in Redis atomically, and skips a batch whose
+ *				end_lsn is not past it (sink_redis.c, docs/sink-redis.md).
  *
  * Processes a sink starts are started by spawn.c: each in a process group
  * of its own under a guardian process that ends the whole group when the
@@ -48,6 +51,10 @@ struct Sink
 /* sink_command.c, sink_pipe.c */
 extern void sink_command_init(Sink *sink, const ConsumeOptions *opts);
 extern void sink_pipe_init(Sink *sink, const ConsumeOptions *opts);
+
+/* sink_redis.c: false with the reason in error (bad address, password file) */
+extern bool sink_redis_init(Sink *sink, const ConsumeOptions *opts,
+							char *error, size_t error_size);
 
 /* spawn.c: a process under a guardian (see the file's banner) */
 typedef struct Spawned

@@ -1,0 +1,569 @@
+/*-------------------------------------------------------------------------
+ *
+ * sink_redis.c
+ *	  The Redis Streams sink (--redis=HOST:PORT): each event becomes one
+ *	  entry of a Redis stream, exactly once.
+ *
+ * Each event of a batch becomes one XADD entry (ID "*": Redis numbers them
+ * in the order they are added, which is commit order) with four fields:
+ *
+ *	seq			the event's seq
+ *	event_id	its event_id (a UUID; "" when null)
+ *	kind		its kind
+ *	event		the JSON object as the plugin wrote it
+ *
+ * A batch is applied by ONE Lua script call (EVALSHA; the script is loaded
+ * with SCRIPT LOAD, and sent whole with EVAL when Redis answers NOSCRIPT,
+ * e.g. after a restart emptied its script cache).  The script reads the
+ * progress key "<stream>:applied:<slot>", which holds the end LSN of the
+ * last batch applied (a decimal number: 64 bits, compared exactly as
+ * digits, never as a Lua double).  If the batch's end LSN is not past it
+ * the script answers "already applied" and writes nothing; otherwise it
+ * XADDs every event of the batch and sets the progress key.  Redis runs a
+ * script atomically, so a batch is applied wholly or not at all, and the
+ * progress key moves with it: a batch that comes again (the consumer was
+ * killed after Redis applied it and before it recorded it, or a reply was
+ * lost to a timeout while Redis applied the batch anyway) is skipped.
+ * Batches come in commit order and their end LSNs strictly grow, so "not
+ * past the progress key" means "applied before".  The whole batch goes in
+ * one call (its events as ARGV): a batch is at most --batch-bytes (4 MB by
+ * default, a bigger transaction is a batch of its own), far below Redis's
+ * limits (512 MB per argument and per request by default).
+ *
+ * Durability: the guarantee is as good as Redis's memory of what it
+ * acknowledged.  With appendonly yes and appendfsync always, a batch is on
+ * disk before the script's reply, and nothing acknowledged is lost when
+ * Redis crashes.  Otherwise (RDB snapshots, appendfsync everysec) a Redis
+ * crash can lose batches it acknowledged and the consumer confirmed to
+ * PostgreSQL: they are not sent again (the progress key goes back with
+ * them, so later batches are applied, leaving a hole).
+ *
+ * The connection is kept across batches; connecting, and each command,
+ * time out after --redis-timeout seconds.  Any error (refused, timed out,
+ * a Redis error reply, a reply of an unexpected type) frees the
+ * connection and fails the try with the message; the next try connects
+ * again.  A password is read from --redis-password-file (never taken from
+ * the command line) and sent with AUTH after connecting.
+ *
+ * Standalone Redis (or a primary) only: a cluster's MOVED reply is an
+ * error.  Both keys are passed as KEYS, so a stream name with a hash tag
+ * ({drivetribe}:events) keeps them in one cluster slot if a proxy routes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "sink.h"
+
+/*
+ * KEYS[1] the stream, KEYS[2] the progress key; ARGV[1] the batch's end
+ * LSN (decimal), then four arguments per event: seq, event_id, kind,
+ * event.  Returns 0 ("already applied") or the number of entries added.
+ */
+static const char redis_script[] =
+"local function past(a, b)\n"
+"  if #a ~= #b then return #a > #b end\n"
+"  return a > b\n"
+"end\n"
+"local applied = redis.call('GET', KEYS[2])\n"
+"if applied and not past(ARGV[1], applied) then\n"
+"  return 0\n"
+"end\n"
+"local n = 0\n"
+"for i = 2, #ARGV - 3, 4 do\n"
+"  redis.call('XADD', KEYS[1], '*', 'seq', ARGV[i], 'event_id', ARGV[i + 1],\n"
+"             'kind', ARGV[i + 2], 'event', ARGV[i + 3])\n"
+"  n = n + 1\n"
+"end\n"
+"redis.call('SET', KEYS[2], ARGV[1])\n"
+"return n\n";
+
+typedef struct RedisSink
+{
+	redisContext *conn;			/* NULL: not connected */
+	char		sha[64];		/* the script's SHA1 ("" until loaded) */
+	char		progress_key[512];
+	char		host[256];		/* or a Unix socket's path */
+	int			port;			/* 0: host is a Unix socket */
+	char	   *password;		/* from --redis-password-file, or NULL */
+	/* the batch read back (reused from batch to batch) */
+	char	   *text;
+	size_t		text_cap;
+	const char **argv;
+	size_t	   *argvlen;
+	size_t		argv_cap;
+	int			connects;
+} RedisSink;
+
+/*
+ * Parse --redis: "HOST:PORT", "[IPV6]:PORT", "HOST" (port 6379), or a
+ * Unix socket's path (starts with '/').  false with the reason in error.
+ */
+static bool
+redis_parse_address(const char *text, char *host, size_t host_size, int *port,
+					char *error, size_t error_size)
+{
+	const char *colon;
+	const char *host_start = text;
+	size_t		host_len;
+	char	   *end;
+	long		p = 6379;
+
+	if (text[0] == '/')
+	{
+		if (strlen(text) >= host_size)
+		{
+			snprintf(error, error_size, "the socket path is too long");
+			return false;
+		}
+		snprintf(host, host_size, "%s", text);
+		*port = 0;
+		return true;
+	}
+	if (text[0] == '[')
+	{
+		const char *close = strchr(text, ']');
+
+		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+		{
+			snprintf(error, error_size, "an IPv6 address is written [ADDRESS]:PORT");
+			return false;
+		}
+		host_start = text + 1;
+		host_len = close - host_start;
+		colon = close[1] == ':' ? close + 1 : NULL;
+	}
+	else
+	{
+		colon = strrchr(text, ':');
+		host_len = colon != NULL ? (size_t) (colon - text) : strlen(text);
+	}
+	if (colon != NULL)
+	{
+		errno = 0;
+		p = strtol(colon + 1, &end, 10);
+		if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535)
+		{
+			snprintf(error, error_size, "the port is not a number from 1 to 65535");
+			return false;
+		}
+	}
+	if (host_len == 0 || host_len >= host_size)
+	{
+		snprintf(error, error_size, "HOST:PORT or a socket path is expected");
+		return false;
+	}
+	memcpy(host, host_start, host_len);
+	host[host_len] = '\0';
+	*port = (int) p;
+	return true;
+}
+
+/* forget the connection (the next try connects again) */
+static void
+redis_disconnect(RedisSink *rs)
+{
+	if (rs->conn != NULL)
+		redisFree(rs->conn);
+	rs->conn = NULL;
+}
+
+/*
+ * Run one command (argv form) and check its reply's type: returns the
+ * reply (the caller frees it), or NULL with error set and the connection
+ * freed.
+ */
+static redisReply *
+redis_run(RedisSink *rs, int argc, const char **argv, const size_t *argvlen,
+		  const char *what, char *error, size_t error_size)
+{
+	redisReply *reply = redisCommandArgv(rs->conn, argc, argv, argvlen);
+
+	if (reply == NULL)
+	{
+		snprintf(error, error_size, "redis: %s failed: %s", what,
+				 rs->conn->errstr[0] != '\0' ? rs->conn->errstr : "no reply");
+		redis_disconnect(rs);
+		return NULL;
+	}
+	if (reply->type == REDIS_REPLY_ERROR)
+	{
+		snprintf(error, error_size, "redis: %s failed: %.*s", what,
+				 (int) (reply->len > 400 ? 400 : reply->len), reply->str);
+		freeReplyObject(reply);
+		redis_disconnect(rs);
+		return NULL;
+	}
+	return reply;
+}
+
+/* connect, authenticate, load the script; false with error set */
+static bool
+redis_connect(Sink *sink, RedisSink *rs, char *error, size_t error_size)
+{
+	struct timeval tv = {sink->opts->redis_timeout_s, 0};
+	redisReply *reply;
+
+	if (rs->port == 0)
+		rs->conn = redisConnectUnixWithTimeout(rs->host, tv);
+	else
+		rs->conn = redisConnectWithTimeout(rs->host, rs->port, tv);
+	if (rs->conn == NULL || rs->conn->err)
+	{
+		snprintf(error, error_size, "redis: could not connect to %s%s%.0d: %s",
+				 rs->host, rs->port ? ":" : "", rs->port,
+				 rs->conn != NULL ? rs->conn->errstr : "out of memory");
+		redis_disconnect(rs);
+		return false;
+	}
+	if (redisSetTimeout(rs->conn, tv) != REDIS_OK)
+	{
+		snprintf(error, error_size, "redis: could not set the timeout");
+		redis_disconnect(rs);
+		return false;
+	}
+	if (rs->password != NULL)
+	{
+		const char *argv[] = {"AUTH", rs->password};
+		size_t		argvlen[] = {4, strlen(rs->password)};
+
+		if ((reply = redis_run(rs, 2, argv, argvlen, "AUTH", error, error_size)) == NULL)
+			return false;
+		freeReplyObject(reply);
+	}
+	{
+		const char *argv[] = {"SCRIPT", "LOAD", redis_script};
+		size_t		argvlen[] = {6, 4, strlen(redis_script)};
+
+		if ((reply = redis_run(rs, 3, argv, argvlen, "SCRIPT LOAD", error, error_size)) == NULL)
+			return false;
+		if (reply->type != REDIS_REPLY_STRING || reply->len >= sizeof(rs->sha))
+		{
+			snprintf(error, error_size, "redis: SCRIPT LOAD answered no SHA1");
+			freeReplyObject(reply);
+			redis_disconnect(rs);
+			return false;
+		}
+		memcpy(rs->sha, reply->str, reply->len);
+		rs->sha[reply->len] = '\0';
+		freeReplyObject(reply);
+	}
+	if (rs->connects++ > 0)
+		log_msg("connected to redis %s%s%.0d again", rs->host, rs->port ? ":" : "", rs->port);
+	else
+		log_verbose(sink->opts, "connected to redis %s%s%.0d", rs->host,
+					rs->port ? ":" : "", rs->port);
+	return true;
+}
+
+/*
+ * The value of a string member at the head of an event line, e.g. the
+ * "abc" of ..."kind":"abc"...: its bytes between the quotes (escapes left
+ * as they are), or "" for null or when absent.
+ */
+static void
+redis_field(const char *line, size_t len, const char *key, const char **value,
+			size_t *value_len)
+{
+	const char *p = memmem(line, len, key, strlen(key));
+	const char *end = line + len;
+
+	*value = "";
+	*value_len = 0;
+	if (p == NULL)
+		return;
+	p += strlen(key);
+	if (p < end && *p == '"')
+	{
+		const char *q = ++p;
+
+		while (q < end && *q != '"')
+			q += (*q == '\\' && q + 1 < end) ? 2 : 1;
+		if (q >= end)
+			return;
+		*value = p;
+		*value_len = q - p;
+	}
+}
+
+/* make room for n arguments; false when out of memory */
+static bool
+redis_reserve(RedisSink *rs, size_t n)
+{
+	const char **argv;
+	size_t	   *argvlen;
+	size_t		cap = rs->argv_cap ? rs->argv_cap : 256;
+
+	if (n <= rs->argv_cap)
+		return true;
+	while (cap < n)
+		cap *= 2;
+	argv = realloc(rs->argv, cap * sizeof(*argv));
+	if (argv == NULL)
+		return false;
+	rs->argv = argv;
+	argvlen = realloc(rs->argvlen, cap * sizeof(*argvlen));
+	if (argvlen == NULL)
+		return false;
+	rs->argvlen = argvlen;
+	rs->argv_cap = cap;
+	return true;
+}
+
+/*
+ * Read the batch back: its lines into rs->text (one after another), then
+ * the script's arguments pointing into it.  Returns the number of
+ * arguments, or -1 with error set.
+ */
+static long
+redis_build_args(RedisSink *rs, Batch *batch, char *end_lsn, char *error,
+				 size_t error_size)
+{
+	const char *line;
+	ssize_t		len;
+	size_t		used = 0;
+	size_t		argc;
+	size_t		offset;
+
+	if (!batch_rewind(batch))
+	{
+		snprintf(error, error_size, "could not read the batch file");
+		return -1;
+	}
+	/* pass 1: the text, each line followed by its length */
+	while ((len = batch_next_line(batch, &line)) >= 0)
+	{
+		size_t		need = used + len + sizeof(size_t);
+
+		if (need > rs->text_cap)
+		{
+			size_t		cap = rs->text_cap ? rs->text_cap : 65536;
+			char	   *text;
+
+			while (cap < need)
+				cap *= 2;
+			if ((text = realloc(rs->text, cap)) == NULL)
+			{
+				snprintf(error, error_size, "out of memory reading a batch of %zu bytes", need);
+				return -1;
+			}
+			rs->text = text;
+			rs->text_cap = cap;
+		}
+		memcpy(rs->text + used, &len, sizeof(size_t));
+		memcpy(rs->text + used + sizeof(size_t), line, len);
+		used = need;
+	}
+	if (len < -1)
+	{
+		snprintf(error, error_size, "could not read the batch file");
+		return -1;
+	}
+
+	/* pass 2: EVALSHA sha 2 stream progress end_lsn, then 4 per event */
+	if (!redis_reserve(rs, 6 + 4 * (size_t) (batch->events > 0 ? batch->events : 0)))
+	{
+		snprintf(error, error_size, "out of memory for a batch of %lld events",
+				 (long long) batch->events);
+		return -1;
+	}
+	argc = 6;
+	rs->argv[4] = rs->progress_key;
+	rs->argvlen[4] = strlen(rs->progress_key);
+	rs->argv[5] = end_lsn;
+	rs->argvlen[5] = strlen(end_lsn);
+	for (offset = 0; offset < used;)
+	{
+		size_t		n;
+		const char *ev;
+		size_t		digits = 0;
+
+		memcpy(&n, rs->text + offset, sizeof(size_t));
+		ev = rs->text + offset + sizeof(size_t);
+		offset += sizeof(size_t) + n;
+		if (!redis_reserve(rs, argc + 4))
+		{
+			snprintf(error, error_size, "out of memory for a batch");
+			return -1;
+		}
+		/* seq: the digits after {"seq": */
+		if (n > 7 && strncmp(ev, "{\"seq\":", 7) == 0)
+			while (7 + digits < n && ev[7 + digits] >= '0' && ev[7 + digits] <= '9')
+				digits++;
+		rs->argv[argc] = digits > 0 ? ev + 7 : "";
+		rs->argvlen[argc++] = digits;
+		redis_field(ev, n, "\"event_id\":", &rs->argv[argc], &rs->argvlen[argc]);
+		argc++;
+		redis_field(ev, n, "\"kind\":", &rs->argv[argc], &rs->argvlen[argc]);
+		argc++;
+		rs->argv[argc] = ev;
+		rs->argvlen[argc++] = n;
+	}
+	return (long) argc;
+}
+
+static bool
+redis_deliver(Sink *sink, Batch *batch, int attempt, char *error,
+			  size_t error_size)
+{
+	RedisSink  *rs = sink->private_data;
+	char		end_lsn[32];
+	long		argc;
+	redisReply *reply;
+
+	(void) attempt;
+	snprintf(end_lsn, sizeof(end_lsn), "%llu", (unsigned long long) batch->end);
+	if ((argc = redis_build_args(rs, batch, end_lsn, error, error_size)) < 0)
+		return false;
+	if (rs->conn == NULL && !redis_connect(sink, rs, error, error_size))
+		return false;
+	rs->argv[0] = "EVALSHA";
+	rs->argvlen[0] = 7;
+	rs->argv[1] = rs->sha;
+	rs->argvlen[1] = strlen(rs->sha);
+	rs->argv[2] = "2";
+	rs->argvlen[2] = 1;
+	rs->argv[3] = sink->opts->redis_stream;
+	rs->argvlen[3] = strlen(sink->opts->redis_stream);
+	reply = redisCommandArgv(rs->conn, (int) argc, rs->argv, rs->argvlen);
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+		strncmp(reply->str, "NOSCRIPT", 8) == 0)
+	{
+		/* the script cache was emptied (a restart, SCRIPT FLUSH): send it */
+		freeReplyObject(reply);
+		log_verbose(sink->opts, "redis forgot the script: sending it with EVAL");
+		rs->argv[0] = "EVAL";
+		rs->argvlen[0] = 4;
+		rs->argv[1] = redis_script;
+		rs->argvlen[1] = strlen(redis_script);
+		reply = redisCommandArgv(rs->conn, (int) argc, rs->argv, rs->argvlen);
+	}
+	if (reply == NULL)
+	{
+		snprintf(error, error_size, "redis: the batch's script failed: %s",
+				 rs->conn->errstr[0] != '\0' ? rs->conn->errstr : "no reply");
+		redis_disconnect(rs);
+		return false;
+	}
+	if (reply->type != REDIS_REPLY_INTEGER)
+	{
+		if (reply->type == REDIS_REPLY_ERROR)
+			snprintf(error, error_size, "redis: the batch's script failed: %.*s",
+					 (int) (reply->len > 400 ? 400 : reply->len), reply->str);
+		else
+			snprintf(error, error_size, "redis: the batch's script answered a reply of type %d, not a number",
+					 reply->type);
+		freeReplyObject(reply);
+		redis_disconnect(rs);
+		return false;
+	}
+	if (reply->integer == 0 && batch->events > 0)
+		log_msg("redis: batch %lld (%lld events up to " LSN_FMT ") was already applied: skipped",
+				(long long) batch->number, (long long) batch->events,
+				LSN_ARGS(batch->end));
+	else if (reply->integer != batch->events)
+		log_msg("redis: batch %lld of %lld events added %lld entries",
+				(long long) batch->number, (long long) batch->events,
+				(long long) reply->integer);
+	freeReplyObject(reply);
+	return true;
+}
+
+static void
+redis_shutdown(Sink *sink)
+{
+	RedisSink  *rs = sink->private_data;
+
+	if (rs == NULL)
+		return;
+	redis_disconnect(rs);
+	if (rs->password != NULL)
+	{
+		explicit_bzero(rs->password, strlen(rs->password));
+		free(rs->password);
+	}
+	free(rs->text);
+	free(rs->argv);
+	free(rs->argvlen);
+	free(rs);
+	sink->private_data = NULL;
+}
+
+/*
+ * Read the password: the file's first line (without its line end).
+ * Returns NULL with error set when it cannot be read or is empty.
+ */
+static char *
+redis_read_password(const char *path, char *error, size_t error_size)
+{
+	FILE	   *f = fopen(path, "r");
+	char		buf[1024];
+	char	   *password;
+	size_t		len;
+
+	if (f == NULL)
+	{
+		snprintf(error, error_size, "could not open --redis-password-file \"%s\": %s",
+				 path, strerror(errno));
+		return NULL;
+	}
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	len = strcspn(buf, "\r\n");
+	buf[len] = '\0';
+	if (len == 0)
+	{
+		snprintf(error, error_size, "--redis-password-file \"%s\" holds no password on its first line",
+				 path);
+		return NULL;
+	}
+	password = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	if (password == NULL)
+		snprintf(error, error_size, "out of memory");
+	return password;
+}
+
+/*
+ * Set up the Redis sink: parse the address, read the password.  Returns
+ * false with the reason in error (a usage error: nothing is connected
+ * yet; the first connection is made by the first delivery).
+ */
+bool
+sink_redis_init(Sink *sink, const ConsumeOptions *opts, char *error,
+				size_t error_size)
+{
+	RedisSink  *rs = calloc(1, sizeof(RedisSink));
+
+	memset(sink, 0, sizeof(*sink));
+	sink->name = "redis";
+	sink->deliver = redis_deliver;
+	sink->shutdown = redis_shutdown;
+	sink->opts = opts;
+	if (rs == NULL)
+	{
+		snprintf(error, error_size, "out of memory");
+		return false;
+	}
+	sink->private_data = rs;
+	if (!redis_parse_address(opts->redis_address, rs->host, sizeof(rs->host),
+							 &rs->port, error, error_size))
+		return false;
+	if (snprintf(rs->progress_key, sizeof(rs->progress_key), "%s:applied:%s",
+				 opts->redis_stream, opts->slot) >= (int) sizeof(rs->progress_key))
+	{
+		snprintf(error, error_size, "--redis-stream is too long");
+		return false;
+	}
+	if (opts->redis_password_file != NULL &&
+		(rs->password = redis_read_password(opts->redis_password_file,
+											error, error_size)) == NULL)
+		return false;
+	return true;
+}
