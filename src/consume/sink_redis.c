@@ -336,7 +336,7 @@ redis_build_args(RedisSink *rs, Batch *batch, char *end_lsn, char *error,
 		return -1;
 	}
 	/* pass 1: the text, each line followed by its length */
-	while ((len = batch_next_line(batch, &line)) >= 0)
+	while ((len = batch_next_line(batch, &line)) > 0)
 	{
 		size_t		need = used + len + sizeof(size_t);
 
@@ -359,7 +359,7 @@ redis_build_args(RedisSink *rs, Batch *batch, char *end_lsn, char *error,
 		memcpy(rs->text + used + sizeof(size_t), line, len);
 		used = need;
 	}
-	if (len < -1)
+	if (len < 0)
 	{
 		snprintf(error, error_size, "could not read the batch file");
 		return -1;
@@ -436,7 +436,7 @@ redis_deliver(Sink *sink, Batch *batch, int attempt, char *error,
 	{
 		/* the script cache was emptied (a restart, SCRIPT FLUSH): send it */
 		freeReplyObject(reply);
-		log_verbose(sink->opts, "redis forgot the script: sending it with EVAL");
+		log_msg("redis: NOSCRIPT (its script cache was emptied): sending the script with EVAL");
 		rs->argv[0] = "EVAL";
 		rs->argvlen[0] = 4;
 		rs->argv[1] = redis_script;
