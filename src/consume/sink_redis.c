@@ -51,6 +51,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +63,22 @@
 
 /*
  * KEYS[1] the stream, KEYS[2] the progress key; ARGV[1] the batch's end
- * LSN (decimal), then four arguments per event: seq, event_id, kind,
- * event.  Returns 0 ("already applied") or the number of entries added.
+ * LSN, then five arguments per event: its transaction's commit LSN (the
+ * event's "lsn"), seq, event_id, kind, event.  LSNs are decimal numbers,
+ * compared as digit strings (exact for 64 bits; a Lua number is not).
+ * Returns -1 ("already applied": nothing written) or the number of
+ * entries added.
+ *
+ * The check is per batch AND per event: a batch that comes again after a
+ * crash need not be the batch that was applied.  It starts where the
+ * consumer's state file says, and may end further (more had arrived) or
+ * elsewhere, so it can hold transactions applied before and new ones.
+ * The progress key is the end LSN of the last transaction applied, P; a
+ * transaction T after it has its commit record after P's, so its commit
+ * LSN is >= P, while the commit LSN of P itself, or of any transaction
+ * before it, is < P.  So the events whose "lsn" is below the progress key
+ * are skipped, and the rest are added.  The batch-level check keeps the
+ * progress key from ever moving back.
  */
 static const char redis_script[] =
 "local function past(a, b)\n"
@@ -72,16 +87,21 @@ static const char redis_script[] =
 "end\n"
 "local applied = redis.call('GET', KEYS[2])\n"
 "if applied and not past(ARGV[1], applied) then\n"
-"  return 0\n"
+"  return -1\n"
 "end\n"
 "local n = 0\n"
-"for i = 2, #ARGV - 3, 4 do\n"
-"  redis.call('XADD', KEYS[1], '*', 'seq', ARGV[i], 'event_id', ARGV[i + 1],\n"
-"             'kind', ARGV[i + 2], 'event', ARGV[i + 3])\n"
-"  n = n + 1\n"
+"for i = 2, #ARGV - 4, 5 do\n"
+"  if not applied or not past(applied, ARGV[i]) then\n"
+"    redis.call('XADD', KEYS[1], '*', 'seq', ARGV[i + 1], 'event_id', ARGV[i + 2],\n"
+"               'kind', ARGV[i + 3], 'event', ARGV[i + 4])\n"
+"    n = n + 1\n"
+"  end\n"
 "end\n"
 "redis.call('SET', KEYS[2], ARGV[1])\n"
 "return n\n";
+
+/* the decimal form of an LSN fits in this, with its terminator */
+#define LSN_DECIMAL_SIZE 24
 
 typedef struct RedisSink
 {
@@ -94,6 +114,8 @@ typedef struct RedisSink
 	/* the batch read back (reused from batch to batch) */
 	char	   *text;
 	size_t		text_cap;
+	char	   *lsns;			/* LSN_DECIMAL_SIZE bytes per event */
+	size_t		lsns_cap;
 	const char **argv;
 	size_t	   *argvlen;
 	size_t		argv_cap;
@@ -291,6 +313,50 @@ redis_field(const char *line, size_t len, const char *key, const char **value,
 	}
 }
 
+/*
+ * The commit LSN of an event's transaction, in decimal: its top-level
+ * "lsn" member, the last one in the line (members before it, such as
+ * context, may hold an "lsn" of their own; inside a JSON string the quotes
+ * would be escaped).  false when there is none.
+ */
+static bool
+redis_event_lsn(const char *line, size_t len, char *out)
+{
+	static const char key[] = "\"lsn\":\"";
+	const char *found = NULL;
+	const char *p = line;
+	const char *end = line + len;
+	unsigned long long hi = 0,
+				lo = 0;
+	int			digits = 0;
+
+	while (p < end && (p = memmem(p, end - p, key, strlen(key))) != NULL)
+	{
+		found = p;
+		p += strlen(key);
+	}
+	if (found == NULL)
+		return false;
+	for (p = found + strlen(key); p < end && *p != '/' && digits <= 8; p++, digits++)
+	{
+		if (!isxdigit((unsigned char) *p))
+			return false;
+		hi = hi * 16 + (isdigit((unsigned char) *p) ? *p - '0' : (tolower((unsigned char) *p) - 'a' + 10));
+	}
+	if (p >= end || digits == 0 || digits > 8)
+		return false;
+	for (p++, digits = 0; p < end && *p != '"' && digits <= 8; p++, digits++)
+	{
+		if (!isxdigit((unsigned char) *p))
+			return false;
+		lo = lo * 16 + (isdigit((unsigned char) *p) ? *p - '0' : (tolower((unsigned char) *p) - 'a' + 10));
+	}
+	if (p >= end || digits == 0 || digits > 8)
+		return false;
+	snprintf(out, LSN_DECIMAL_SIZE, "%llu", (hi << 32) | lo);
+	return true;
+}
+
 /* make room for n arguments; false when out of memory */
 static bool
 redis_reserve(RedisSink *rs, size_t n)
@@ -329,6 +395,7 @@ redis_build_args(RedisSink *rs, Batch *batch, char *end_lsn, char *error,
 	size_t		used = 0;
 	size_t		argc;
 	size_t		offset;
+	size_t		events = 0;
 
 	if (!batch_rewind(batch))
 	{
@@ -365,12 +432,26 @@ redis_build_args(RedisSink *rs, Batch *batch, char *end_lsn, char *error,
 		return -1;
 	}
 
-	/* pass 2: EVALSHA sha 2 stream progress end_lsn, then 4 per event */
-	if (!redis_reserve(rs, 6 + 4 * (size_t) (batch->events > 0 ? batch->events : 0)))
+	/* pass 2: EVALSHA sha 2 stream progress end_lsn, then 5 per event */
+	if (!redis_reserve(rs, 6 + 5 * (size_t) (batch->events > 0 ? batch->events : 0)))
 	{
 		snprintf(error, error_size, "out of memory for a batch of %lld events",
 				 (long long) batch->events);
 		return -1;
+	}
+	if ((size_t) batch->events * LSN_DECIMAL_SIZE > rs->lsns_cap)
+	{
+		size_t		cap = (size_t) batch->events * LSN_DECIMAL_SIZE * 2;
+		char	   *lsns = realloc(rs->lsns, cap);
+
+		if (lsns == NULL)
+		{
+			snprintf(error, error_size, "out of memory for a batch of %lld events",
+					 (long long) batch->events);
+			return -1;
+		}
+		rs->lsns = lsns;
+		rs->lsns_cap = cap;
 	}
 	argc = 6;
 	rs->argv[4] = rs->progress_key;
@@ -382,15 +463,25 @@ redis_build_args(RedisSink *rs, Batch *batch, char *end_lsn, char *error,
 		size_t		n;
 		const char *ev;
 		size_t		digits = 0;
+		char	   *lsn;
 
 		memcpy(&n, rs->text + offset, sizeof(size_t));
 		ev = rs->text + offset + sizeof(size_t);
 		offset += sizeof(size_t) + n;
-		if (!redis_reserve(rs, argc + 4))
+		if (events >= (size_t) batch->events || !redis_reserve(rs, argc + 5))
 		{
-			snprintf(error, error_size, "out of memory for a batch");
+			snprintf(error, error_size, "the batch holds more lines than its %lld events",
+					 (long long) batch->events);
 			return -1;
 		}
+		lsn = rs->lsns + events++ * LSN_DECIMAL_SIZE;
+		if (!redis_event_lsn(ev, n, lsn))
+		{
+			snprintf(error, error_size, "an event has no \"lsn\": %.200s", ev);
+			return -1;
+		}
+		rs->argv[argc] = lsn;
+		rs->argvlen[argc++] = strlen(lsn);
 		/* seq: the digits after {"seq": */
 		if (n > 7 && strncmp(ev, "{\"seq\":", 7) == 0)
 			while (7 + digits < n && ev[7 + digits] >= '0' && ev[7 + digits] <= '9')
@@ -462,14 +553,14 @@ redis_deliver(Sink *sink, Batch *batch, int attempt, char *error,
 		redis_disconnect(rs);
 		return false;
 	}
-	if (reply->integer == 0 && batch->events > 0)
+	if (reply->integer < 0)
 		log_msg("redis: batch %lld (%lld events up to " LSN_FMT ") was already applied: skipped",
 				(long long) batch->number, (long long) batch->events,
 				LSN_ARGS(batch->end));
 	else if (reply->integer != batch->events)
-		log_msg("redis: batch %lld of %lld events added %lld entries",
+		log_msg("redis: batch %lld (%lld events up to " LSN_FMT ") was partly applied before: added its %lld later events, skipped the others",
 				(long long) batch->number, (long long) batch->events,
-				(long long) reply->integer);
+				LSN_ARGS(batch->end), (long long) reply->integer);
 	freeReplyObject(reply);
 	return true;
 }
@@ -488,6 +579,7 @@ redis_shutdown(Sink *sink)
 		free(rs->password);
 	}
 	free(rs->text);
+	free(rs->lsns);
 	free(rs->argv);
 	free(rs->argvlen);
 	free(rs);
