@@ -19,16 +19,17 @@
  * last batch applied (a decimal number: 64 bits, compared exactly as
  * digits, never as a Lua double).  If the batch's end LSN is not past it
  * the script answers "already applied" and writes nothing; otherwise it
- * XADDs every event of the batch and sets the progress key.  Redis runs a
- * script atomically, so a batch is applied wholly or not at all, and the
- * progress key moves with it: a batch that comes again (the consumer was
- * killed after Redis applied it and before it recorded it, or a reply was
- * lost to a timeout while Redis applied the batch anyway) is skipped.
- * Batches come in commit order and their end LSNs strictly grow, so "not
- * past the progress key" means "applied before".  The whole batch goes in
- * one call (its events as ARGV): a batch is at most --batch-bytes (4 MB by
- * default, a bigger transaction is a batch of its own), far below Redis's
- * limits (512 MB per argument and per request by default).
+ * XADDs the batch's events whose transaction committed after the
+ * progress key (all of them, unless the batch is a re-delivery that
+ * overlaps what was applied: see redis_script) and sets the progress key.
+ * Redis runs a script atomically, so a batch is applied wholly or not at
+ * all, and the progress key moves with it: what comes again (the consumer
+ * was killed after Redis applied a batch and before it recorded it, or a
+ * reply was lost to a timeout while Redis applied the batch anyway) is
+ * skipped, event by event.  The whole batch goes in one call (its events
+ * as ARGV): a batch is at most --batch-bytes (4 MB by default; a bigger
+ * transaction is a batch of its own), far below Redis's limits (512 MB per
+ * argument, 1 GB per request by default).
  *
  * Durability: the guarantee is as good as Redis's memory of what it
  * acknowledged.  With appendonly yes and appendfsync always, a batch is on
