@@ -3,6 +3,7 @@
 # build tools, PostgreSQL 15 server and headers, pg_cron, pgTAP + pg_prove,
 # wal2json, python3-psycopg2 (the stream's psycopg2 example and its test),
 # libcurl4-openssl-dev + libssl-dev (drivetribe-consume's --http sink).
+# libhiredis-dev (drivetribe-consume's Redis sink), redis-server (its test).
 # Installs only what is missing (apt-get update only then), as root
 # directly or through sudo, non-interactively.  Quiet: one line per step; the
 # apt log is shown when a step fails.
@@ -43,6 +44,8 @@ need postgresql-$PGV-wal2json                test -f $PGLIB/wal2json.so
 need python3-psycopg2                        test -f /usr/lib/python3/dist-packages/psycopg2/__init__.py
 need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/curl.h /usr/include/curl/curl.h 2>/dev/null | grep -q .'
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
+need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
+need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
 
 if [ ${#missing[@]} -eq 0 ]; then
   say "all present (PostgreSQL $(/usr/lib/postgresql/$PGV/bin/postgres --version | awk '{print $3}'))"
@@ -78,6 +81,8 @@ need postgresql-$PGV-wal2json                test -f $PGLIB/wal2json.so
 need python3-psycopg2                        test -f /usr/lib/python3/dist-packages/psycopg2/__init__.py
 need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/curl.h /usr/include/curl/curl.h 2>/dev/null | grep -q .'
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
+need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
+need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
 if [ ${#missing[@]} -ne 0 ]; then
   say "still missing after install: ${missing[*]} (log: $log)" >&2
   exit 1

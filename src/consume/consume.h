@@ -88,6 +88,7 @@ typedef enum SinkKind
 	SINK_PIPE,					/* --pipe: one long-running process, line protocol */
 	SINK_HTTP,					/* --http: a POST per batch (sink_http.c) */
 	SINK_POSTGRES,				/* --postgres: a receiving database, exactly once */
+	SINK_REDIS,					/* --redis: a Redis stream, exactly once */
 } SinkKind;
 
 /* what the command line says */
@@ -107,6 +108,10 @@ typedef struct ConsumeOptions
 	const char *postgres_table; /* --postgres-table: SCHEMA.TABLE */
 	const char *postgres_function;	/* --postgres-function: SCHEMA.FUNC */
 	int			postgres_timeout_s; /* --postgres-timeout: statement_timeout */
+	const char *redis_address;	/* --redis: HOST:PORT or a socket path */
+	const char *redis_stream;	/* --redis-stream: the stream's key */
+	const char *redis_password_file;	/* --redis-password-file */
+	int			redis_timeout_s;	/* --redis-timeout: connect and each command */
 	const char *kinds;			/* --kinds: the plugin's kinds filter */
 	bool		create_slot;	/* --create-slot: create it when missing */
 	bool		include_commit_time;	/* --include-commit-time */

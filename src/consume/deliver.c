@@ -321,6 +321,17 @@ delivery_start(Pipeline *pipeline, const ConsumeOptions *opts,
 	}
 	else if (opts->sink == SINK_POSTGRES)
 		sink_postgres_init(&delivery.sink, opts);
+	else if (opts->sink == SINK_REDIS)
+	{
+		char		error[1024];
+
+		if (!sink_redis_init(&delivery.sink, opts, error, sizeof(error)))
+		{
+			log_msg("%s", error);
+			delivery.sink.shutdown(&delivery.sink);
+			return DT_EXIT_USAGE;
+		}
+	}
 	else
 		sink_command_init(&delivery.sink, opts);
 

@@ -131,7 +131,8 @@ usage(FILE *out)
 			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE {-c|--pipe} COMMAND [OPTION]...\n"
 			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --http=URL [OPTION]...\n"
 
-			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --postgres=CONNSTR [OPTION]...\n\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --postgres=CONNSTR [OPTION]...\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --redis=HOST:PORT [OPTION]...\n\n"
 			"  -d, --dbname=CONNSTR        database to connect to (libpq's PG* variables apply)\n"
 			"  -S, --slot=SLOT             the drivetribe logical replication slot\n"
 			"  -s, --state=FILE            where the confirmed position is kept (created if missing)\n"
@@ -150,6 +151,14 @@ usage(FILE *out)
 			"      --postgres-function=SCHEMA.FUNC  ... or call FUNC(jsonb) once per batch with\n"
 			"                              the batch's events as one JSON array\n"
 			"      --postgres-timeout=S    the receiver's statement_timeout (default 60)\n"
+			"      --redis=HOST:PORT       a Redis stream, each event one XADD entry, exactly once\n"
+			"                              (docs/sink-redis.md); HOST:PORT, [IPV6]:PORT, HOST\n"
+			"                              (port 6379) or a Unix socket's path\n"
+			"      --redis-stream=KEY      --redis: the stream's key (default drivetribe:events);\n"
+			"                              the progress key is KEY:applied:SLOT\n"
+			"      --redis-password-file=FILE  --redis: AUTH with the first line of FILE\n"
+			"      --redis-timeout=S       --redis: connecting and each command, at most S s\n"
+			"                              (default 30); then the try fails and is retried\n"
 			"Options:\n"
 			"      --create-slot           create the slot when it is missing (first start only)\n"
 			"      --kinds=K1,K2           only these event kinds (the plugin's kinds option)\n"
@@ -314,6 +323,10 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		{"postgres-table", required_argument, NULL, 22},
 		{"postgres-function", required_argument, NULL, 23},
 		{"postgres-timeout", required_argument, NULL, 24},
+		{"redis", required_argument, NULL, 25},
+		{"redis-stream", required_argument, NULL, 26},
+		{"redis-password-file", required_argument, NULL, 27},
+		{"redis-timeout", required_argument, NULL, 28},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -337,6 +350,8 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		log_msg("out of memory");
 		return DT_EXIT_USAGE;
 	}
+	opts->redis_stream = "drivetribe:events";
+	opts->redis_timeout_s = 30;
 	while ((c = getopt_long(argc, argv, "d:S:s:c:vh", long_options, NULL)) != -1)
 	{
 		bool		ok = true;
@@ -414,6 +429,29 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 			case 24:
 				ok = parse_int_option("postgres-timeout", optarg, 1, &opts->postgres_timeout_s);
 				break;
+			case 25:
+				opts->redis_address = optarg;
+				opts->sink = SINK_REDIS;
+				sinks++;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--redis needs HOST:PORT or a socket path");
+				break;
+			case 26:
+				opts->redis_stream = optarg;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--redis-stream needs a key");
+				break;
+			case 27:
+				opts->redis_password_file = optarg;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--redis-password-file needs a file name");
+				break;
+			case 28:
+				ok = parse_int_option("redis-timeout", optarg, 1, &opts->redis_timeout_s);
+				break;
 			case 'v':
 				opts->verbose = true;
 				break;
@@ -478,12 +516,12 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		opts->conninfo = "";
 	if (opts->slot == NULL || opts->state_path == NULL || sinks == 0)
 	{
-		log_msg("--slot, --state and a downstream (--command, --pipe, --http or --postgres) are required (see --help)");
+		log_msg("--slot, --state and a downstream (--command, --pipe, --http, --postgres or --redis) are required (see --help)");
 		return DT_EXIT_USAGE;
 	}
 	if (sinks > 1)
 	{
-		log_msg("--command, --pipe, --http and --postgres each name the downstream: give one of them, once");
+		log_msg("--command, --pipe, --http, --postgres and --redis each name the downstream: give one of them, once");
 		return DT_EXIT_USAGE;
 	}
 	if (opts->sink != SINK_HTTP &&
@@ -915,6 +953,7 @@ main(int argc, char **argv)
 						opts.slot, LSN_ARGS(start),
 						opts.sink == SINK_PIPE ? "pipe" :
 						opts.sink == SINK_HTTP ? "http" :
+						opts.sink == SINK_REDIS ? "redis" :
 						opts.sink == SINK_POSTGRES ? "postgres" : "command");
 				first = false;
 				backoff = 1;

@@ -23,6 +23,9 @@
  *	http		the same, per Idempotency-Key (slot/end_lsn) and event_id.
  *	postgres	exactly once: the receiver's progress row (end_lsn per slot)
  *				changes in the batch's own transaction (sink_postgres.c).
+ *	redis		exactly once: a Lua script applies a batch and moves a
+ *				progress key in Redis atomically, and skips a batch whose
+ *				end_lsn is not past it (sink_redis.c, docs/sink-redis.md).
  *
  * Processes a sink starts are started by spawn.c: each in a process group
  * of its own under a guardian process that ends the whole group when the
@@ -53,6 +56,10 @@ extern void sink_command_init(Sink *sink, const ConsumeOptions *opts);
 extern void sink_pipe_init(Sink *sink, const ConsumeOptions *opts);
 extern bool sink_http_init(Sink *sink, const ConsumeOptions *opts);
 extern void sink_postgres_init(Sink *sink, const ConsumeOptions *opts);
+
+/* sink_redis.c: false with the reason in error (bad address, password file) */
+extern bool sink_redis_init(Sink *sink, const ConsumeOptions *opts,
+							char *error, size_t error_size);
 
 /* spawn.c: a process under a guardian (see the file's banner) */
 typedef struct Spawned
