@@ -3,7 +3,8 @@
 # build tools, PostgreSQL 15 server and headers, pg_cron, pgTAP + pg_prove,
 # wal2json, python3-psycopg2 (the stream's psycopg2 example and its test),
 # libcurl4-openssl-dev + libssl-dev (drivetribe-consume's --http sink).
-# libhiredis-dev (drivetribe-consume's Redis sink), redis-server (its test).
+# libhiredis-dev (drivetribe-consume's Redis sink), redis-server (its test),
+# procps (pgrep: the tests look for processes a consumer must not leave).
 # Installs only what is missing (apt-get update only then), as root
 # directly or through sudo, non-interactively.  Quiet: one line per step; the
 # apt log is shown when a step fails.
@@ -46,6 +47,7 @@ need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/cur
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
 need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
 need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
+need procps                                  bash -c 'command -v pgrep && command -v pkill'
 
 if [ ${#missing[@]} -eq 0 ]; then
   say "all present (PostgreSQL $(/usr/lib/postgresql/$PGV/bin/postgres --version | awk '{print $3}'))"
@@ -83,6 +85,7 @@ need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/cur
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
 need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
 need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
+need procps                                  bash -c 'command -v pgrep && command -v pkill'
 if [ ${#missing[@]} -ne 0 ]; then
   say "still missing after install: ${missing[*]} (log: $log)" >&2
   exit 1
