@@ -530,6 +530,11 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		log_msg("--http-header and --http-secret-file go with --http");
 		return DT_EXIT_USAGE;
 	}
+	if (opts->sink != SINK_REDIS && opts->redis_password_file != NULL)
+	{
+		log_msg("--redis-password-file goes with --redis");
+		return DT_EXIT_USAGE;
+	}
 	if ((opts->postgres_table != NULL || opts->postgres_function != NULL) &&
 		opts->sink != SINK_POSTGRES)
 	{
