@@ -924,7 +924,8 @@ fi
 if want consume; then
   [ -x "$DT_CONSUME" ] || fail "$DT_CONSUME not found: install the consumer or point DT_CONSUME at a build"
   HAVE_PG_SINK=0
-  "$DT_CONSUME" --help 2>/dev/null | grep -q -- '--postgres' && HAVE_PG_SINK=1
+  # (not --help | grep -q: grep ends first and SIGPIPE fails the pipeline)
+  case "$("$DT_CONSUME" --help 2>/dev/null)" in *--postgres=*) HAVE_PG_SINK=1 ;; esac
   step "consume: the stream world (database consume); $DT_CONSUME$([ $HAVE_PG_SINK = 1 ] && echo ', with --postgres')"
   createdb consume >>"$LOG" 2>&1 && sql -d consume -v n="$N" <<'SQL' || fail "the consume world failed (see $LOG)"
 CREATE EXTENSION drivetribe;

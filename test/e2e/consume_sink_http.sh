@@ -37,7 +37,9 @@ chmod 755 "$work"
 fail() { echo "consume_sink_http: FAILED: $*"; exit 1; }
 step() { echo "consume_sink_http: $*"; }
 [ -x "$consume" ] || fail "$consume is not installed"
-"$consume" --help | grep -q -- '--http=URL' || fail "$consume has no --http sink"
+# (not --help | grep -q: grep ends first and SIGPIPE fails the pipeline)
+"$consume" --help >"$work/help" 2>&1 || true
+grep -q -- '--http=URL' "$work/help" || fail "$consume has no --http sink"
 command -v python3 >/dev/null || fail "python3 is missing"
 
 . "$root/scripts/cluster.sh"
