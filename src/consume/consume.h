@@ -117,6 +117,7 @@ typedef struct ConsumeOptions
 	bool		include_commit_time;	/* --include-commit-time */
 	int			batch_events;	/* a batch holds at most this many events... */
 	long		batch_bytes;	/* ... and this many bytes (whole transactions) */
+	long		batch_memory;	/* a batch past this spills to disk (batch.c) */
 	int			batch_delay_ms; /* wait this long for more before delivering */
 	int			ack_timeout_s;	/* --pipe: a batch's acknowledgement, at most */
 	int			status_interval_s;	/* feedback at least this often */
@@ -139,10 +140,12 @@ typedef struct ConsumeState
 	int64_t		last_seq;		/* greatest seq of the events confirmed (0: none) */
 } ConsumeState;
 
-/* a batch: whole transactions' events in an unlinked temporary file */
+/* a batch: whole transactions' events in a memory file or on disk (batch.c) */
 typedef struct Batch
 {
 	FILE	   *file;
+	bool		on_disk;		/* spilled to a temporary file (batch.c) */
+	long		memory_limit;	/* bytes it may hold in memory */
 	int64_t		number;			/* 1, 2, ... in this run of the consumer */
 	int64_t		events;			/* events of complete transactions */
 	int64_t		open_events;	/* events of the transaction being received */
@@ -232,7 +235,7 @@ extern bool stream_send_feedback(Stream *stream, Lsn position, bool reply);
 extern void send_heartbeat(const ConsumeOptions *opts, PGconn **conn);
 
 /* batch.c */
-extern bool batch_open(Batch *batch);
+extern bool batch_open(Batch *batch, long memory_limit);
 extern bool batch_add_event(Batch *batch, const char *line, size_t len);
 extern void batch_end_transaction(Batch *batch, Lsn end);
 extern void batch_reset(Batch *batch);

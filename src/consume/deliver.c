@@ -93,11 +93,13 @@ dead_letter(const ConsumeOptions *opts, Batch *batch)
 	return DT_EXIT_OK;
 }
 
+/* publish the last error; a failed try of a batch counts as one */
 static void
-note_error(Pipeline *pipeline, const char *error)
+note_error(Pipeline *pipeline, const char *error, bool failed_try)
 {
 	pthread_mutex_lock(&pipeline->lock);
-	pipeline->stats.failed_tries++;
+	if (failed_try)
+		pipeline->stats.failed_tries++;
 	pipeline->stats.last_error_at = now_seconds();
 	snprintf(pipeline->stats.last_error, sizeof(pipeline->stats.last_error), "%s", error);
 	pthread_mutex_unlock(&pipeline->lock);
@@ -144,7 +146,7 @@ deliver_batch(Delivery *d, Batch *batch)
 						took * 1000, attempt);
 			return DT_EXIT_OK;
 		}
-		note_error(d->pipeline, error);
+		note_error(d->pipeline, error, true);
 		if (last)
 			snprintf(next, sizeof(next), "that was the last of --max-tries %d",
 					 opts->max_tries);
@@ -184,6 +186,20 @@ delivery_main(void *arg)
 {
 	Delivery   *d = arg;
 	Pipeline   *pipeline = d->pipeline;
+
+	/* the first event should not wait for a process to start */
+	if (d->sink.prepare != NULL)
+	{
+		char		error[1024];
+
+		error[0] = '\0';
+		d->sink.start_lsn = d->delivered;
+		if (!d->sink.prepare(&d->sink, error, sizeof(error)))
+		{
+			note_error(pipeline, error, false);
+			log_msg("%s; the first batch tries again", error);
+		}
+	}
 
 	for (;;)
 	{

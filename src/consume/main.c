@@ -166,6 +166,8 @@ usage(FILE *out)
 			"      --batch-events=N        at most N events in a batch (default 1000)...\n"
 			"      --batch-bytes=N         ... and N bytes (default 4194304; a bigger transaction\n"
 			"                              is a batch of its own)\n"
+			"      --batch-memory=N        a batch over N bytes moves from memory to a file in\n"
+			"                              $TMPDIR (default 33554432)\n"
 			"      --batch-delay=MS        wait up to MS ms for more before delivering (default 0:\n"
 			"                              deliver as soon as the downstream is free)\n"
 			"      --ack-timeout=S         --pipe: a batch not acknowledged within S s is a failed\n"
@@ -327,6 +329,7 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		{"redis-stream", required_argument, NULL, 26},
 		{"redis-password-file", required_argument, NULL, 27},
 		{"redis-timeout", required_argument, NULL, 28},
+		{"batch-memory", required_argument, NULL, 29},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -336,6 +339,7 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 
 	opts->batch_events = 1000;
 	opts->batch_bytes = 4L * 1024 * 1024;
+	opts->batch_memory = 32L * 1024 * 1024;
 	opts->batch_delay_ms = 0;
 	opts->ack_timeout_s = 60;
 	opts->report_interval_s = 10;
@@ -379,6 +383,9 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 				break;
 			case 13:
 				ok = parse_long_option("batch-bytes", optarg, 1, &opts->batch_bytes);
+				break;
+			case 29:
+				ok = parse_long_option("batch-memory", optarg, 0, &opts->batch_memory);
 				break;
 			case 14:
 				ok = parse_int_option("ack-timeout", optarg, 1, &opts->ack_timeout_s);
@@ -917,7 +924,8 @@ main(int argc, char **argv)
 				opts.state_path, state.slot, opts.slot);
 		return DT_EXIT_USAGE;
 	}
-	if (!batch_open(&batches[0]) || !batch_open(&batches[1]))
+	if (!batch_open(&batches[0], opts.batch_memory) ||
+		!batch_open(&batches[1], opts.batch_memory))
 		return DT_EXIT_USAGE;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handle_stop_signal;

@@ -13,6 +13,10 @@
  *				with attempt + 1).  It may block; it must come back within
  *				its own timeout, and soon after consume_stop_requested when
  *				it is only waiting to retry.
+ *	prepare		optional: get ready before the first batch (start the
+ *				process, open the connection), so the first event does not
+ *				wait for it; false after writing why into error (logged: the
+ *				first delivery tries again).
  *	shutdown	the consumer is ending: stop processes, close connections.
  *
  * Guarantees each sink documents (docs/design.md, "The consumer"):
@@ -45,6 +49,7 @@ struct Sink
 	const char *name;			/* for messages: "command", "pipe" */
 	bool		(*deliver) (Sink *sink, Batch *batch, int attempt,
 							char *error, size_t error_size);
+	bool		(*prepare) (Sink *sink, char *error, size_t error_size);
 	void		(*shutdown) (Sink *sink);
 	const ConsumeOptions *opts;
 	Lsn			start_lsn;		/* confirmed when the consumer (re)connected */

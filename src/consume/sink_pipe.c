@@ -298,6 +298,14 @@ pipe_deliver(Sink *sink, Batch *batch, int attempt, char *error,
 	}
 }
 
+static bool
+pipe_prepare(Sink *sink, char *error, size_t error_size)
+{
+	PipeSink   *ps = sink->private_data;
+
+	return ps->running || pipe_start(sink, ps, error, error_size);
+}
+
 static void
 pipe_shutdown(Sink *sink)
 {
@@ -317,6 +325,7 @@ sink_pipe_init(Sink *sink, const ConsumeOptions *opts)
 	memset(&state, 0, sizeof(state));
 	sink->name = "pipe";
 	sink->deliver = pipe_deliver;
+	sink->prepare = pipe_prepare;
 	sink->shutdown = pipe_shutdown;
 	sink->opts = opts;
 	sink->private_data = &state;

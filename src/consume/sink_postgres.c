@@ -575,7 +575,15 @@ pg_shutdown(Sink *sink)
 	memset(ps, 0, sizeof(*ps));
 }
 
-/* the PostgreSQL sink; nothing connects before the first batch */
+static bool
+pg_prepare(Sink *sink, char *error, size_t error_size)
+{
+	PgSink	   *ps = sink->private_data;
+
+	return ps->conn != NULL || pg_connect(sink, ps, error, error_size);
+}
+
+/* the PostgreSQL sink; it connects when the delivery thread starts */
 void
 sink_postgres_init(Sink *sink, const ConsumeOptions *opts)
 {
@@ -585,6 +593,7 @@ sink_postgres_init(Sink *sink, const ConsumeOptions *opts)
 	memset(&state, 0, sizeof(state));
 	sink->name = "postgres";
 	sink->deliver = pg_deliver;
+	sink->prepare = pg_prepare;
 	sink->shutdown = pg_shutdown;
 	sink->opts = opts;
 	sink->private_data = &state;

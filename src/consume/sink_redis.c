@@ -566,6 +566,14 @@ redis_deliver(Sink *sink, Batch *batch, int attempt, char *error,
 	return true;
 }
 
+static bool
+redis_prepare(Sink *sink, char *error, size_t error_size)
+{
+	RedisSink  *rs = sink->private_data;
+
+	return rs->conn != NULL || redis_connect(sink, rs, error, error_size);
+}
+
 static void
 redis_shutdown(Sink *sink)
 {
@@ -626,7 +634,7 @@ redis_read_password(const char *path, char *error, size_t error_size)
 /*
  * Set up the Redis sink: parse the address, read the password.  Returns
  * false with the reason in error (a usage error: nothing is connected
- * yet; the first connection is made by the first delivery).
+ * yet; the delivery thread connects when it starts: redis_prepare).
  */
 bool
 sink_redis_init(Sink *sink, const ConsumeOptions *opts, char *error,
@@ -637,6 +645,7 @@ sink_redis_init(Sink *sink, const ConsumeOptions *opts, char *error,
 	memset(sink, 0, sizeof(*sink));
 	sink->name = "redis";
 	sink->deliver = redis_deliver;
+	sink->prepare = redis_prepare;
 	sink->shutdown = redis_shutdown;
 	sink->opts = opts;
 	if (rs == NULL)

@@ -14,7 +14,10 @@
 #     every delivered object is a committed event (same seq, event_id,
 #     kind), each run of the consumer delivered in commit order (LSNs
 #     grow, seq grows inside a transaction), and what a run delivered again
-#     is a prefix of it (the one batch it had not confirmed).
+#     is a prefix of it (the one batch it had not confirmed).  The runs
+#     take turns keeping batches in memory (the default), spilling most of
+#     them to a file and back (--batch-memory 2048), and on disk from the
+#     start (--batch-memory 0).
 #  2. A failing downstream: the slot does not move while the command fails;
 #     it is retried with backoff and the batch is confirmed once it succeeds.
 #  3. The stops: slot missing (3), slot dropped and created again (4), a
@@ -123,9 +126,14 @@ PL
     run=$((run + 1))
     if [ "$mode" = pipe ]; then downstream=(--pipe "perl $work/sink.pl $run $work/batches")
     else downstream=(-c "$work/sink.sh $run $work/batches"); fi
+    case $((run % 3)) in
+      0) memory=() ;;
+      1) memory=(--batch-memory 2048) ;;
+      2) memory=(--batch-memory 0) ;;
+    esac
     "$consume" -d "dbname=$db" -S "$slot" -s "$work/state" --batch-events 200 \
       --status-interval 1 --heartbeat-interval 1 --retry-max 1 \
-      "${downstream[@]}" 2>>"$work/consume.log" &
+      "${memory[@]}" "${downstream[@]}" 2>>"$work/consume.log" &
     echo $! >"$work/consumer.pid"
     rc=0; wait $! 2>/dev/null || rc=$?
     echo "$run $rc" >>"$work/runs"

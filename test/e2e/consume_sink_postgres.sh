@@ -99,7 +99,8 @@ opts=(-d "dbname=$db" -S "$slot" -s "$work/state" --postgres "dbname=receiver"
     [ "$rc" = 2 ] && sleep 0.3
   done
 ) &
-echo $! >>"$work/pids"
+supervisor=$!
+echo $supervisor >>"$work/pids"
 (
   while [ ! -f "$work/stop_killing" ]; do
     sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.3 + (r % 90) / 100 }')"
@@ -148,9 +149,7 @@ rm -f "$work/pause_killing"
 wait "$load" || { tail -5 "$work/pgbench2.out"; fail "the write mix after the crash failed"; }
 touch "$work/stop_killing"
 wait "$killer" 2>/dev/null || true
-touch "$work/stop"
-kill -9 "$(cat "$work/consumer.pid")" 2>/dev/null || true
-for _ in $(seq 1 50); do [ "$(wc -l <"$work/runs")" -gt 0 ] && ! kill -0 "$(cat "$work/consumer.pid")" 2>/dev/null && break; sleep 0.1; done
+stream_stop_supervised "$work" "$supervisor"
 [ ! -f "$work/bad_exit" ] || { tail -20 "$work/consume.log"; fail "the consumer exited with status $(cat "$work/bad_exit")"; }
 
 # ------------------------------------------------------------------ the end

@@ -134,15 +134,15 @@ pgbench -n -c 6 -j 2 -R 300 -T "$((seconds / 2))" -f "$work/mix.sql" "$db" >"$wo
 load=$!
 sleep 2
 r shutdown >/dev/null 2>&1 || true
+for _ in $(seq 1 100); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$redis_pid" 2>/dev/null && fail "redis-server did not shut down within 10 s"
 wait "$redis_pid" 2>/dev/null || true
 sleep 2
 redis_start
 wait "$load" || { tail -5 "$work/pgbench2.out"; fail "the write mix after the crash failed"; }
 touch "$work/stop_killing"
 wait "$killer" 2>/dev/null || true
-touch "$work/stop"
-kill -9 "$(cat "$work/consumer.pid")" 2>/dev/null || true
-wait "$supervisor" 2>/dev/null || true
+stream_stop_supervised "$work" "$supervisor"
 [ ! -f "$work/bad_exit" ] || { tail -20 "$work/consume.log"; fail "the consumer exited with status $(cat "$work/bad_exit")"; }
 
 # the last run: up to a heartbeat after the last event, then exit 0

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# The stream tests' world and write mix (sourced by test/e2e/stream.sh and
-# test/e2e/consume.sh).
+# The stream tests' world, write mix and checks (sourced by test/e2e/stream.sh
+# and the consume*.sh tests).
 
 # stream_world_sql: 30 users, 4 tribes, 20 articles, a busy other table and
 # public.random_call(a, b), one write call chosen by b (errors of the
@@ -70,4 +70,20 @@ stream_delivered_vs_log() {
              SELECT FROM drivetribe.events e WHERE e.event_id = (g.o ->> 'event_id')::uuid
                AND e.seq = (g.o ->> 'seq')::bigint AND e.kind = g.o ->> 'kind'))
     FROM $1"
+}
+
+# stream_stop_supervised WORK SUPERVISOR_PID: end a kill loop's supervisor
+# (a subshell that starts the consumer again while WORK/stop is missing and
+# writes each one's PID to WORK/consumer.pid).  A single kill could miss a
+# consumer the supervisor starts just then, which would run for ever: kill
+# whatever consumer.pid names until the supervisor has ended (at most 10 s).
+stream_stop_supervised() {
+  local work=$1 supervisor=$2
+  touch "$work/stop"
+  for _ in $(seq 1 100); do
+    kill -9 "$(cat "$work/consumer.pid" 2>/dev/null)" 2>/dev/null || true
+    kill -0 "$supervisor" 2>/dev/null || break
+    sleep 0.1
+  done
+  wait "$supervisor" 2>/dev/null || true
 }
