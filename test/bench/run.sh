@@ -92,7 +92,11 @@
 #            into a plain copy of the table, copy_data off, created before
 #            the backlog and enabled after it, timed until the receiver has
 #            every row; informative; DT_BENCH_NATIVE=1 times the native side
-#            alone, against pg_recvlogical).  Latency: commit to downstream
+#            alone, against pg_recvlogical).  When --help lists --http and
+#            python3 exists: --http into a discarding Python receiver; when
+#            it lists --redis and redis-server exists: --redis into a
+#            redis-server of the run's own (appendfsync always); both vs
+#            pg_recvlogical, informative.  Latency: commit to downstream
 #            (a downstream's arrival stamp of each event line minus the
 #            event's commit_time) p50/p99 at a steady 200 calls/s (4
 #            clients) and 2,000 calls/s (8 clients) of view/bump, pgbench -R:
@@ -926,6 +930,14 @@ if want consume; then
   HAVE_PG_SINK=0
   # (not --help | grep -q: grep ends first and SIGPIPE fails the pipeline)
   case "$("$DT_CONSUME" --help 2>/dev/null)" in *--postgres=*) HAVE_PG_SINK=1 ;; esac
+  # the HTTP and Redis sinks when the consumer has them and the machine
+  # has their receivers (python3; redis-server from scripts/install-deps.sh)
+  HAVE_HTTP=0 HAVE_REDIS=0
+  case "$("$DT_CONSUME" --help 2>/dev/null)" in *--http=*) command -v python3 >/dev/null && HAVE_HTTP=1 ;; esac
+  case "$("$DT_CONSUME" --help 2>/dev/null)" in *--redis=*) command -v redis-server >/dev/null && HAVE_REDIS=1 ;; esac
+  READERS=(recv cmd pipe)
+  [ $HAVE_HTTP = 1 ] && READERS+=(http)
+  [ $HAVE_REDIS = 1 ] && READERS+=(redis)
   step "consume: the stream world (database consume); $DT_CONSUME$([ $HAVE_PG_SINK = 1 ] && echo ', with --postgres')"
   createdb consume >>"$LOG" 2>&1 && sql -d consume -v n="$N" <<'SQL' || fail "the consume world failed (see $LOG)"
 CREATE EXTENSION drivetribe;
@@ -948,7 +960,7 @@ SQL
 
   # ---- (1) throughput on a backlog
   step "consume: slots, then a backlog of $STREAM_EVENTS one-event transactions (view_article, 8 clients)"
-  for s in recv cmd pipe; do slot "bench_t_$s"; done
+  for s in "${READERS[@]}"; do slot "bench_t_$s"; done
   NATIVE=$HAVE_PG_SINK
   [ "${DT_BENCH_NATIVE:-0}" = 1 ] && NATIVE=1
   if [ $HAVE_PG_SINK = 1 ]; then
@@ -1016,6 +1028,34 @@ B
   t1m=$(awk -v e="$e_pipe" 'BEGIN { if (e == "ERR" || e + 0 == 0) print "ERR"; else printf "%.2f", 1000000 / e }')
   record consume "1M catch-up: --pipe vs 60 s" "catch-up of 1,000,000 events by drivetribe-consume --pipe ($([ "$bevents" = 1000000 ] && echo measured || echo "1,000,000 / its events/s on $bevents")) vs the 60 s goal (s)" "$t1m" 60 "s" "<= 1"
   tp_note="consume: backlog read in s: pg_recvlogical $s_recv, -c $s_cmd ($cmd_n events in $cmd_b batches), --pipe $s_pipe ($pipe_n events in $pipe_b batches)"
+  # wait_port PORT: until something listens on 127.0.0.1:PORT (10 s)
+  wait_port() { local _; for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+  if [ $HAVE_HTTP = 1 ]; then
+    # a receiver that answers 200 and keeps nothing (the e2e test's, --discard)
+    python3 "$ROOT/test/e2e/lib/webhook_receiver.py" --port $((PORT + 1)) --discard >>"$LOG" 2>&1 &
+    hpid=$!
+    s_http=ERR
+    wait_port $((PORT + 1)) &&
+      s_http=$(timed "drivetribe-consume --http" "$DT_CONSUME" -d consume -S bench_t_http -s "$WORK/t_http.state" \
+                 --http "http://127.0.0.1:$((PORT + 1))/events" --endpos "$endlsn" --report-interval 0)
+    kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+    e_http=$(eps "$bevents" "$s_http"); tp_note="$tp_note, --http $s_http"
+    record consume "backlog: --http vs pg_recvlogical" "the same backlog: drivetribe-consume --http (a POST per batch to a Python http.server that answers 200 and keeps nothing: test/e2e/lib/webhook_receiver.py --discard) vs pg_recvlogical -f FILE (events/s; informative)" "$e_http" "$e_recv" "events/s" "-"
+  fi
+  if [ $HAVE_REDIS = 1 ]; then
+    # redis-server of the run's own, durable: AOF fsync'd on every write
+    mkdir -p "$WORK/redis"
+    redis-server --port $((PORT + 2)) --bind 127.0.0.1 --dir "$WORK/redis" --save '' --appendonly yes \
+      --appendfsync always --daemonize no --protected-mode no --logfile "$WORK/redis.log" &
+    rpid=$!
+    s_redis=ERR
+    wait_port $((PORT + 2)) &&
+      s_redis=$(timed "drivetribe-consume --redis" "$DT_CONSUME" -d consume -S bench_t_redis -s "$WORK/t_redis.state" \
+                  --redis "127.0.0.1:$((PORT + 2))" --endpos "$endlsn" --report-interval 0)
+    kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null
+    e_redis=$(eps "$bevents" "$s_redis"); tp_note="$tp_note, --redis $s_redis"
+    record consume "backlog: --redis vs pg_recvlogical" "the same backlog: drivetribe-consume --redis (XADD per event by one Lua script call per batch, into a redis-server with appendfsync always) vs pg_recvlogical -f FILE (events/s; informative)" "$e_redis" "$e_recv" "events/s" "-"
+  fi
   if [ $HAVE_PG_SINK = 1 ]; then
     s_pg=$(timed "drivetribe-consume --postgres" "$DT_CONSUME" -d consume -S bench_t_pg -s "$WORK/t_pg.state" \
              --postgres "dbname=consume_pg" --endpos "$endlsn" --report-interval 0)
@@ -1044,7 +1084,7 @@ B
     record consume "backlog: native replication vs pg_recvlogical" "the same backlog: native logical replication of drivetribe.events into another database vs pg_recvlogical -f FILE (events/s; informative)" "$e_nat" "$e_recv" "events/s" "-"
   fi
   note "$tp_note"
-  for s in recv cmd pipe; do drop_slot "bench_t_$s"; done
+  for s in "${READERS[@]}"; do drop_slot "bench_t_$s"; done
 
   # ---- (2) latency at a steady rate
   script consume_mix <<'B'
