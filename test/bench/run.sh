@@ -1003,7 +1003,7 @@ B
   sql -d consume -c "SELECT drivetribe.view_article(1, 1)" || fail "the event past the backlog failed (see $LOG)"
   bwal=$(val -d consume -c "SELECT pg_size_pretty(pg_wal_lsn_diff('$endlsn', (SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'bench_t_recv')))")
   note "consume: the backlog, $bevents events ($bwal of WAL), was loaded at $(eps "$bevents" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')") calls/s by 8 clients; every reader then read it to $endlsn"
-  step "consume: $bevents events to $endlsn: pg_recvlogical, drivetribe-consume -c, --pipe$([ $HAVE_PG_SINK = 1 ] && echo ', --postgres')$([ $NATIVE = 1 ] && echo ', native logical replication')"
+  step "consume: $bevents events to $endlsn: pg_recvlogical, drivetribe-consume -c, --pipe$([ $HAVE_HTTP = 1 ] && echo ', --http')$([ $HAVE_REDIS = 1 ] && echo ', --redis')$([ $HAVE_PG_SINK = 1 ] && echo ', --postgres')$([ $NATIVE = 1 ] && echo ', native logical replication')"
   s_recv=$(timed pg_recvlogical pg_recvlogical -d consume --slot bench_t_recv --start --endpos "$endlsn" \
              -o include_commits=on -f "$WORK/backlog_recv.out")
   recv_n=$(grep -c '^{"seq":' "$WORK/backlog_recv.out" 2>/dev/null)
