@@ -47,6 +47,7 @@ need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/cur
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
 need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
 need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
+need nats-server                             bash -c 'command -v nats-server'
 need procps                                  bash -c 'command -v pgrep && command -v pkill'
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -85,6 +86,7 @@ need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/cur
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
 need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
 need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
+need nats-server                             bash -c 'command -v nats-server'
 need procps                                  bash -c 'command -v pgrep && command -v pkill'
 if [ ${#missing[@]} -ne 0 ]; then
   say "still missing after install: ${missing[*]} (log: $log)" >&2
