@@ -4,6 +4,7 @@
 # wal2json, python3-psycopg2 (the stream's psycopg2 example and its test),
 # libcurl4-openssl-dev + libssl-dev (drivetribe-consume's --http sink).
 # libhiredis-dev (drivetribe-consume's Redis sink), redis-server (its test),
+# nats-server (the NATS sink's test; the sink needs no library),
 # procps (pgrep: the tests look for processes a consumer must not leave).
 # Installs only what is missing (apt-get update only then), as root
 # directly or through sudo, non-interactively.  Quiet: one line per step; the

@@ -130,10 +130,12 @@ echo $killer >>"$work/pids"
 
 pgbench -n -c 6 -j 2 -R 300 -T "$seconds" -f "$work/mix.sql" "$db" >"$work/pgbench1.out" 2>&1 &
 load=$!
-# nats-server frozen for 3 s: tries time out (the killer waits meanwhile);
-# the publishes it holds are stored when it is thawed, and come again
-sleep 2
+# nats-server frozen for 3 s: tries time out (the killer waits meanwhile,
+# from 1 s before, so that a consumer is connected and publishing); the
+# publishes it holds are stored when it is thawed, and come again
+sleep 1
 touch "$work/pause_killing"
+sleep 1
 kill -STOP "$nats_pid"
 sleep 3
 kill -CONT "$nats_pid"
@@ -170,7 +172,7 @@ timeout 60 "$consume" "${consumer_args[@]}" --endpos "$end" 2>>"$work/consume.lo
 runs=$(wc -l <"$work/runs")
 killed=$(grep -c ' 137$' "$work/runs" || true)
 [ "$killed" -ge 10 ] || fail "the consumer was SIGKILLed only $killed times"
-timeouts=$(grep -c 'nats: timed out after 1 s' "$work/consume.log" || true)
+timeouts=$(grep -c 'nats: timed out after 1 s (--nats-timeout): [0-9]* of the batch' "$work/consume.log" || true)
 [ "$timeouts" -ge 1 ] || { tail -20 "$work/consume.log"; fail "no try timed out while nats-server was frozen"; }
 failed=$(grep -c 'nats: .* (attempt [0-9]*); retrying' "$work/consume.log" || true)
 
@@ -197,7 +199,6 @@ read -r lsn_back seq_back <<<"$(q -F ' ' -c "
 [ "$lsn_back" = 0 ] || fail "$lsn_back messages out of commit order"
 [ "$seq_back" = 0 ] || fail "$seq_back messages out of seq order within a transaction"
 [ "$(q -c "SELECT count(*) FROM drivetribe.verify()")" = 0 ] || fail "verify() is not empty"
-grep -q 'connected to nats .* again' "$work/consume.log" || fail "no consumer connected again after a failure"
 # last: the stream is right, and it was so because events came again
 dups=$(grep -c 'were in stream DT already (same Nats-Msg-Id): dropped as duplicates' "$work/consume.log" || true)
 dropped=$(sed -n 's/.*): \([0-9]*\) of its events were in stream DT already.*/\1/p' "$work/consume.log" | awk '{ s += $1 } END { print s + 0 }')
