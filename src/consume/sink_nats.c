@@ -441,9 +441,15 @@ nats_handle_ack(NatsSink *ns, const char *subject, int status,
 			nats_printable(desc, desc_len, text, sizeof(text));
 		else
 			nats_printable(payload, len, text, sizeof(text));
-		snprintf(error, error_size, "nats: JetStream refused event %lld of the batch (seq %lld): %s (code %lld)",
-				 n, (long long) ns->seqs[n - 1], text,
-				 (long long) nats_json_int(payload, len, "\"err_code\":"));
+		{
+			int64_t		code = nats_json_int(payload, len, "\"err_code\":");
+			char		code_text[40] = "";
+
+			if (code >= 0)
+				snprintf(code_text, sizeof(code_text), " (err_code %lld)", (long long) code);
+			snprintf(error, error_size, "nats: JetStream refused event %lld of the batch (seq %lld): %s%s",
+					 n, (long long) ns->seqs[n - 1], text, code_text);
+		}
 		return false;
 	}
 	{
@@ -455,7 +461,7 @@ nats_handle_ack(NatsSink *ns, const char *subject, int status,
 		{
 			nats_printable(payload, len, text, sizeof(text));
 			snprintf(error, error_size, "nats: event %lld of the batch (seq %lld) got an answer that is no PubAck: %s",
-					 n, (long long) ns->seqs[n - 1], text);
+					 n, (long long) ns->seqs[n - 1], len > 0 ? text : "(empty)");
 			return false;
 		}
 		if (!ns->acked[n - 1])
