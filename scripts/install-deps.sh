@@ -4,6 +4,7 @@
 # wal2json, python3-psycopg2 (the stream's psycopg2 example and its test),
 # libcurl4-openssl-dev + libssl-dev (drivetribe-consume's --http sink).
 # libhiredis-dev (drivetribe-consume's Redis sink), redis-server (its test),
+# nats-server (the NATS sink's test; the sink needs no library),
 # procps (pgrep: the tests look for processes a consumer must not leave).
 # Installs only what is missing (apt-get update only then), as root
 # directly or through sudo, non-interactively.  Quiet: one line per step; the
@@ -47,6 +48,7 @@ need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/cur
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
 need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
 need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
+need nats-server                             bash -c 'command -v nats-server'
 need procps                                  bash -c 'command -v pgrep && command -v pkill'
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -85,6 +87,7 @@ need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/cur
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
 need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
 need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
+need nats-server                             bash -c 'command -v nats-server'
 need procps                                  bash -c 'command -v pgrep && command -v pkill'
 if [ ${#missing[@]} -ne 0 ]; then
   say "still missing after install: ${missing[*]} (log: $log)" >&2

@@ -89,6 +89,7 @@ typedef enum SinkKind
 	SINK_HTTP,					/* --http: a POST per batch (sink_http.c) */
 	SINK_POSTGRES,				/* --postgres: a receiving database, exactly once */
 	SINK_REDIS,					/* --redis: a Redis stream, exactly once */
+	SINK_NATS,					/* --nats: a JetStream stream, Nats-Msg-Id dedupe */
 } SinkKind;
 
 /* what the command line says */
@@ -112,6 +113,9 @@ typedef struct ConsumeOptions
 	const char *redis_stream;	/* --redis-stream: the stream's key */
 	const char *redis_password_file;	/* --redis-password-file */
 	int			redis_timeout_s;	/* --redis-timeout: connect and each command */
+	const char *nats_address;	/* --nats: HOST:PORT */
+	const char *nats_subject;	/* --nats-subject: where events are published */
+	int			nats_timeout_s; /* --nats-timeout: connect, and a batch's try */
 	const char *kinds;			/* --kinds: the plugin's kinds filter */
 	bool		create_slot;	/* --create-slot: create it when missing */
 	bool		include_commit_time;	/* --include-commit-time */

@@ -348,6 +348,17 @@ delivery_start(Pipeline *pipeline, const ConsumeOptions *opts,
 			return DT_EXIT_USAGE;
 		}
 	}
+	else if (opts->sink == SINK_NATS)
+	{
+		char		error[1024];
+
+		if (!sink_nats_init(&delivery.sink, opts, error, sizeof(error)))
+		{
+			log_msg("%s", error);
+			delivery.sink.shutdown(&delivery.sink);
+			return DT_EXIT_USAGE;
+		}
+	}
 	else
 		sink_command_init(&delivery.sink, opts);
 

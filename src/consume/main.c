@@ -132,7 +132,8 @@ usage(FILE *out)
 			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --http=URL [OPTION]...\n"
 
 			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --postgres=CONNSTR [OPTION]...\n"
-			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --redis=HOST:PORT [OPTION]...\n\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --redis=HOST:PORT [OPTION]...\n"
+			"  drivetribe-consume -d DBNAME|CONNSTR -S SLOT -s STATEFILE --nats=HOST:PORT [OPTION]...\n\n"
 			"  -d, --dbname=CONNSTR        database to connect to (libpq's PG* variables apply)\n"
 			"  -S, --slot=SLOT             the drivetribe logical replication slot\n"
 			"  -s, --state=FILE            where the confirmed position is kept (created if missing)\n"
@@ -159,6 +160,14 @@ usage(FILE *out)
 			"      --redis-password-file=FILE  --redis: AUTH with the first line of FILE\n"
 			"      --redis-timeout=S       --redis: connecting and each command, at most S s\n"
 			"                              (default 30); then the try fails and is retried\n"
+			"      --nats=HOST:PORT        a NATS JetStream stream, each event one message with\n"
+			"                              Nats-Msg-Id: event_id, deduplicated within the stream's\n"
+			"                              duplicate window (docs/sink-nats.md); plain TCP, no TLS\n"
+			"                              or authentication; HOST alone: port 4222\n"
+			"      --nats-subject=SUBJ     --nats: publish to SUBJ (default drivetribe.events); a\n"
+			"                              stream must listen on it\n"
+			"      --nats-timeout=S        --nats: connecting, and each try of a batch (its publishes\n"
+			"                              and their acknowledgements), at most S s (default 30)\n"
 			"Options:\n"
 			"      --create-slot           create the slot when it is missing (first start only)\n"
 			"      --kinds=K1,K2           only these event kinds (the plugin's kinds option)\n"
@@ -330,10 +339,14 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		{"redis-password-file", required_argument, NULL, 27},
 		{"redis-timeout", required_argument, NULL, 28},
 		{"batch-memory", required_argument, NULL, 29},
+		{"nats", required_argument, NULL, 30},
+		{"nats-subject", required_argument, NULL, 31},
+		{"nats-timeout", required_argument, NULL, 32},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			sinks = 0;
+	bool		nats_timeout_given = false;
 
 	memset(opts, 0, sizeof(*opts));
 
@@ -356,6 +369,7 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 	}
 	opts->redis_stream = "drivetribe:events";
 	opts->redis_timeout_s = 30;
+	opts->nats_timeout_s = 30;
 	while ((c = getopt_long(argc, argv, "d:S:s:c:vh", long_options, NULL)) != -1)
 	{
 		bool		ok = true;
@@ -459,6 +473,24 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 			case 28:
 				ok = parse_int_option("redis-timeout", optarg, 1, &opts->redis_timeout_s);
 				break;
+			case 30:
+				opts->nats_address = optarg;
+				opts->sink = SINK_NATS;
+				sinks++;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--nats needs HOST:PORT");
+				break;
+			case 31:
+				opts->nats_subject = optarg;
+				ok = *optarg != '\0';
+				if (!ok)
+					log_msg("--nats-subject needs a subject");
+				break;
+			case 32:
+				ok = parse_int_option("nats-timeout", optarg, 1, &opts->nats_timeout_s);
+				nats_timeout_given = true;
+				break;
 			case 'v':
 				opts->verbose = true;
 				break;
@@ -523,12 +555,12 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		opts->conninfo = "";
 	if (opts->slot == NULL || opts->state_path == NULL || sinks == 0)
 	{
-		log_msg("--slot, --state and a downstream (--command, --pipe, --http, --postgres or --redis) are required (see --help)");
+		log_msg("--slot, --state and a downstream (--command, --pipe, --http, --postgres, --redis or --nats) are required (see --help)");
 		return DT_EXIT_USAGE;
 	}
 	if (sinks > 1)
 	{
-		log_msg("--command, --pipe, --http, --postgres and --redis each name the downstream: give one of them, once");
+		log_msg("--command, --pipe, --http, --postgres, --redis and --nats each name the downstream: give one of them, once");
 		return DT_EXIT_USAGE;
 	}
 	if (opts->sink != SINK_HTTP &&
@@ -542,6 +574,13 @@ parse_options(int argc, char **argv, ConsumeOptions *opts)
 		log_msg("--redis-password-file goes with --redis");
 		return DT_EXIT_USAGE;
 	}
+	if (opts->sink != SINK_NATS && (opts->nats_subject != NULL || nats_timeout_given))
+	{
+		log_msg("--nats-subject and --nats-timeout go with --nats");
+		return DT_EXIT_USAGE;
+	}
+	if (opts->sink == SINK_NATS && opts->nats_subject == NULL)
+		opts->nats_subject = "drivetribe.events";
 	if ((opts->postgres_table != NULL || opts->postgres_function != NULL) &&
 		opts->sink != SINK_POSTGRES)
 	{
@@ -967,6 +1006,7 @@ main(int argc, char **argv)
 						opts.sink == SINK_PIPE ? "pipe" :
 						opts.sink == SINK_HTTP ? "http" :
 						opts.sink == SINK_REDIS ? "redis" :
+						opts.sink == SINK_NATS ? "nats" :
 						opts.sink == SINK_POSTGRES ? "postgres" : "command");
 				first = false;
 				backoff = 1;

@@ -30,6 +30,10 @@
  *	redis		exactly once: a Lua script applies a batch and moves a
  *				progress key in Redis atomically, and skips a batch whose
  *				end_lsn is not past it (sink_redis.c, docs/sink-redis.md).
+ *	nats		exactly once within the JetStream stream's duplicate window:
+ *				each event is published with Nats-Msg-Id: event_id, and
+ *				JetStream drops a message whose id it stored in that window
+ *				(sink_nats.c, docs/sink-nats.md); at-least-once beyond it.
  *
  * Processes a sink starts are started by spawn.c: each in a process group
  * of its own under a guardian process that ends the whole group when the
@@ -65,6 +69,10 @@ extern void sink_postgres_init(Sink *sink, const ConsumeOptions *opts);
 /* sink_redis.c: false with the reason in error (bad address, password file) */
 extern bool sink_redis_init(Sink *sink, const ConsumeOptions *opts,
 							char *error, size_t error_size);
+
+/* sink_nats.c: false with the reason in error (bad address or subject) */
+extern bool sink_nats_init(Sink *sink, const ConsumeOptions *opts,
+						   char *error, size_t error_size);
 
 /* spawn.c: a process under a guardian (see the file's banner) */
 typedef struct Spawned
