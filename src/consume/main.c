@@ -953,6 +953,16 @@ main(int argc, char **argv)
 	int			rc;
 	struct sigaction sa;
 
+	/*
+	 * First of all: a SIGTERM that comes while the consumer starts must
+	 * stop it cleanly (exit 0 once nothing is in flight), not kill it.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handle_stop_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
 	if ((rc = parse_options(argc, argv, &opts)) != DT_EXIT_OK)
 		return rc;
 	if ((rc = state_load(opts.state_path, &state)) != DT_EXIT_OK)
@@ -966,11 +976,6 @@ main(int argc, char **argv)
 	if (!batch_open(&batches[0], opts.batch_memory) ||
 		!batch_open(&batches[1], opts.batch_memory))
 		return DT_EXIT_USAGE;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = handle_stop_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	memset(&receiver, 0, sizeof(receiver));
 	receiver.pipeline = &pipeline;

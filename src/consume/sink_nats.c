@@ -4,8 +4,11 @@
  *	  The NATS JetStream sink (--nats=HOST:PORT): each event becomes one
  *	  message of a JetStream stream, deduplicated by its event_id.
  *
- * No C client library for NATS is packaged for Debian 12, so the sink
- * speaks the NATS client protocol (a text protocol over TCP) itself:
+ * The sink speaks the NATS client protocol (a text protocol over TCP)
+ * itself: it needs four verbs, and this way every buffer and timeout is
+ * its own.  Debian 12 packages the C client (libnats-dev 3.4), which
+ * would bring TLS and authentication; this sink has neither.  The
+ * protocol it speaks:
  *
  *	server: INFO {...}					on connecting
  *	client: CONNECT {"verbose":false,"pedantic":false,"headers":true,

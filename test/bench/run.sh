@@ -95,8 +95,9 @@
 #            alone, against pg_recvlogical).  When --help lists --http and
 #            python3 exists: --http into a discarding Python receiver; when
 #            it lists --redis and redis-server exists: --redis into a
-#            redis-server of the run's own (appendfsync always); both vs
-#            pg_recvlogical, informative.  Latency: commit to downstream
+#            redis-server of the run's own (appendfsync always); when it
+#            lists --nats and nats-server exists: --nats into a JetStream
+#            file stream; each vs pg_recvlogical, informative.  Latency: commit to downstream
 #            (a downstream's arrival stamp of each event line minus the
 #            event's commit_time) p50/p99 at a steady 200 calls/s (4
 #            clients) and 2,000 calls/s (8 clients) of view/bump, pgbench -R:
@@ -932,12 +933,14 @@ if want consume; then
   case "$("$DT_CONSUME" --help 2>/dev/null)" in *--postgres=*) HAVE_PG_SINK=1 ;; esac
   # the HTTP and Redis sinks when the consumer has them and the machine
   # has their receivers (python3; redis-server from scripts/install-deps.sh)
-  HAVE_HTTP=0 HAVE_REDIS=0
+  HAVE_HTTP=0 HAVE_REDIS=0 HAVE_NATS=0
   case "$("$DT_CONSUME" --help 2>/dev/null)" in *--http=*) command -v python3 >/dev/null && HAVE_HTTP=1 ;; esac
   case "$("$DT_CONSUME" --help 2>/dev/null)" in *--redis=*) command -v redis-server >/dev/null && HAVE_REDIS=1 ;; esac
+  case "$("$DT_CONSUME" --help 2>/dev/null)" in *--nats=*) command -v nats-server >/dev/null && command -v python3 >/dev/null && HAVE_NATS=1 ;; esac
   READERS=(recv cmd pipe)
   [ $HAVE_HTTP = 1 ] && READERS+=(http)
   [ $HAVE_REDIS = 1 ] && READERS+=(redis)
+  [ $HAVE_NATS = 1 ] && READERS+=(nats)
   step "consume: the stream world (database consume); $DT_CONSUME$([ $HAVE_PG_SINK = 1 ] && echo ', with --postgres')"
   createdb consume >>"$LOG" 2>&1 && sql -d consume -v n="$N" <<'SQL' || fail "the consume world failed (see $LOG)"
 CREATE EXTENSION drivetribe;
@@ -1003,7 +1006,7 @@ B
   sql -d consume -c "SELECT drivetribe.view_article(1, 1)" || fail "the event past the backlog failed (see $LOG)"
   bwal=$(val -d consume -c "SELECT pg_size_pretty(pg_wal_lsn_diff('$endlsn', (SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'bench_t_recv')))")
   note "consume: the backlog, $bevents events ($bwal of WAL), was loaded at $(eps "$bevents" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')") calls/s by 8 clients; every reader then read it to $endlsn"
-  step "consume: $bevents events to $endlsn: pg_recvlogical, drivetribe-consume -c, --pipe$([ $HAVE_HTTP = 1 ] && echo ', --http')$([ $HAVE_REDIS = 1 ] && echo ', --redis')$([ $HAVE_PG_SINK = 1 ] && echo ', --postgres')$([ $NATIVE = 1 ] && echo ', native logical replication')"
+  step "consume: $bevents events to $endlsn: pg_recvlogical, drivetribe-consume -c, --pipe$([ $HAVE_HTTP = 1 ] && echo ', --http')$([ $HAVE_REDIS = 1 ] && echo ', --redis')$([ $HAVE_NATS = 1 ] && echo ', --nats')$([ $HAVE_PG_SINK = 1 ] && echo ', --postgres')$([ $NATIVE = 1 ] && echo ', native logical replication')"
   s_recv=$(timed pg_recvlogical pg_recvlogical -d consume --slot bench_t_recv --start --endpos "$endlsn" \
              -o include_commits=on -f "$WORK/backlog_recv.out")
   recv_n=$(grep -c '^{"seq":' "$WORK/backlog_recv.out" 2>/dev/null)
@@ -1055,6 +1058,21 @@ B
     kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null
     e_redis=$(eps "$bevents" "$s_redis"); tp_note="$tp_note, --redis $s_redis"
     record consume "backlog: --redis vs pg_recvlogical" "the same backlog: drivetribe-consume --redis (XADD per event by one Lua script call per batch, into a redis-server with appendfsync always) vs pg_recvlogical -f FILE (events/s; informative)" "$e_redis" "$e_recv" "events/s" "-"
+  fi
+  if [ $HAVE_NATS = 1 ]; then
+    # nats-server of the run's own, JetStream with a file stream on the subject
+    mkdir -p "$WORK/nats"
+    nats-server -js -sd "$WORK/nats" -p $((PORT + 3)) -a 127.0.0.1 -l "$WORK/nats.log" &
+    npid=$!
+    s_nats=ERR
+    wait_port $((PORT + 3)) &&
+      python3 "$ROOT/test/e2e/lib/nats_client.py" 127.0.0.1 $((PORT + 3)) create \
+        '{"name":"DT","subjects":["drivetribe.events"],"storage":"file","duplicate_window":120000000000}' >>"$LOG" 2>&1 &&
+      s_nats=$(timed "drivetribe-consume --nats" "$DT_CONSUME" -d consume -S bench_t_nats -s "$WORK/t_nats.state" \
+                 --nats "127.0.0.1:$((PORT + 3))" --endpos "$endlsn" --report-interval 0)
+    kill "$npid" 2>/dev/null; wait "$npid" 2>/dev/null
+    e_nats=$(eps "$bevents" "$s_nats"); tp_note="$tp_note, --nats $s_nats"
+    record consume "backlog: --nats vs pg_recvlogical" "the same backlog: drivetribe-consume --nats (a JetStream publish per event with Nats-Msg-Id, a batch's publishes pipelined, into a nats-server file stream) vs pg_recvlogical -f FILE (events/s; informative)" "$e_nats" "$e_recv" "events/s" "-"
   fi
   if [ $HAVE_PG_SINK = 1 ]; then
     s_pg=$(timed "drivetribe-consume --postgres" "$DT_CONSUME" -d consume -S bench_t_pg -s "$WORK/t_pg.state" \

@@ -102,7 +102,10 @@ start_receiver
     rc=0; wait $! 2>/dev/null || rc=$?
     echo "$run $rc ${#endpos[@]}" >>"$work/runs"
     if [ "$rc" = 0 ] && [ ${#endpos[@]} -gt 0 ]; then touch "$work/reached"; break; fi
-    [ "$rc" = 0 ] || [ "$rc" = 2 ] || [ "$rc" = 137 ] || { echo "$rc" >"$work/bad_exit"; break; }
+    # 143: the end's SIGTERM (below) reached a run between its fork and
+    # exec, before the consumer could handle it: a stop all the same
+    [ "$rc" = 0 ] || [ "$rc" = 2 ] || [ "$rc" = 137 ] || { [ "$rc" = 143 ] && [ -f "$work/endpos" ]; } ||
+      { echo "$rc" >"$work/bad_exit"; break; }
     [ "$rc" = 2 ] && sleep 0.3
   done
 ) &
