@@ -10,9 +10,8 @@
  * Why memory first: a batch is written, read once and emptied, often
  * hundreds of times a second.  On a disk file each batch extends and
  * truncates an inode, and those journal updates queue behind every fsync
- * of the same file system (the server's WAL, our own state file): the
- * benchmark's commit-to-downstream p99 at 200 calls/s fell by about a
- * third with the batches off the disk.  A batch that outgrows the limit
+ * of the same file system (the server's WAL, our own state file), which
+ * stretched the commit-to-downstream tail (docs/benchmarks.md).  A batch that outgrows the limit
  * (a transaction of tens of megabytes, or a --batch-bytes above it) is
  * copied to the disk file once and stays there until it is emptied.  The
  * FILE keeps its descriptor number throughout (dup3 over it), so a
@@ -110,9 +109,9 @@ batch_move(Batch *batch, int fd, bool copy)
 		char		buf[65536];
 		ssize_t		n;
 
-		while ((n = pread(old, buf, sizeof(buf), size)) > 0)
+		while ((n = pread(old, buf, sizeof(buf), size)) != 0)
 		{
-			if (write(fd, buf, (size_t) n) != n)
+			if (n < 0 || write(fd, buf, (size_t) n) != n)
 			{
 				log_msg("could not copy the batch to a temporary file: %s",
 						strerror(errno));
