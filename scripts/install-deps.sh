@@ -48,7 +48,7 @@ need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/cur
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
 need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
 need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
-need nats-server                             bash -c 'command -v nats-server'
+need nats-server                             test -x /usr/sbin/nats-server
 need procps                                  bash -c 'command -v pgrep && command -v pkill'
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -87,7 +87,7 @@ need libcurl4-openssl-dev                    bash -c 'ls /usr/include/*/curl/cur
 need libssl-dev                              test -f /usr/include/openssl/hmac.h
 need libhiredis-dev                          test -f /usr/include/hiredis/hiredis.h
 need redis-server                            bash -c 'command -v redis-server && command -v redis-cli'
-need nats-server                             bash -c 'command -v nats-server'
+need nats-server                             test -x /usr/sbin/nats-server
 need procps                                  bash -c 'command -v pgrep && command -v pkill'
 if [ ${#missing[@]} -ne 0 ]; then
   say "still missing after install: ${missing[*]} (log: $log)" >&2

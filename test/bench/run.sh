@@ -934,9 +934,11 @@ if want consume; then
   # the HTTP and Redis sinks when the consumer has them and the machine
   # has their receivers (python3; redis-server from scripts/install-deps.sh)
   HAVE_HTTP=0 HAVE_REDIS=0 HAVE_NATS=0
+  # (Debian installs nats-server in /usr/sbin, which an ordinary user's PATH lacks)
+  NATS_SERVER=$(command -v nats-server || echo /usr/sbin/nats-server)
   case "$("$DT_CONSUME" --help 2>/dev/null)" in *--http=*) command -v python3 >/dev/null && HAVE_HTTP=1 ;; esac
   case "$("$DT_CONSUME" --help 2>/dev/null)" in *--redis=*) command -v redis-server >/dev/null && HAVE_REDIS=1 ;; esac
-  case "$("$DT_CONSUME" --help 2>/dev/null)" in *--nats=*) command -v nats-server >/dev/null && command -v python3 >/dev/null && HAVE_NATS=1 ;; esac
+  case "$("$DT_CONSUME" --help 2>/dev/null)" in *--nats=*) [ -x "$NATS_SERVER" ] && command -v python3 >/dev/null && HAVE_NATS=1 ;; esac
   READERS=(recv cmd pipe)
   [ $HAVE_HTTP = 1 ] && READERS+=(http)
   [ $HAVE_REDIS = 1 ] && READERS+=(redis)
@@ -1062,7 +1064,7 @@ B
   if [ $HAVE_NATS = 1 ]; then
     # nats-server of the run's own, JetStream with a file stream on the subject
     mkdir -p "$WORK/nats"
-    nats-server -js -sd "$WORK/nats" -p $((PORT + 3)) -a 127.0.0.1 -l "$WORK/nats.log" &
+    "$NATS_SERVER" -js -sd "$WORK/nats" -p $((PORT + 3)) -a 127.0.0.1 -l "$WORK/nats.log" &
     npid=$!
     s_nats=ERR
     wait_port $((PORT + 3)) &&

@@ -37,8 +37,9 @@ natsc="$root/test/e2e/lib/nats_client.py"
 fail() { echo "consume_sink_nats: FAILED: $*"; exit 1; }
 step() { echo "consume_sink_nats: $*"; }
 [ -x "$consume" ] || fail "$consume is not installed"
-command -v nats-server >/dev/null ||
-  fail "nats-server is needed (scripts/install-deps.sh installs it)"
+# Debian installs it in /usr/sbin, which an ordinary user's PATH lacks
+nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
+[ -x "$nats_server" ] || fail "nats-server is needed (scripts/install-deps.sh installs it)"
 command -v python3 >/dev/null || fail "python3 is needed (test/e2e/lib/nats_client.py)"
 case "$("$consume" --help)" in *--nats=*) ;; *) false ;; esac || fail "$consume has no --nats (an older build?)"
 work=$(mktemp -d)
@@ -66,7 +67,7 @@ n() { timeout 60 python3 "$natsc" 127.0.0.1 "$nport" "$@"; }
 
 # nats-server of our own: JetStream, file storage in $work/nats
 nats_start() {
-  nats-server -js -sd "$work/nats" -p "$nport" -a 127.0.0.1 -l "$work/nats.log" &
+  "$nats_server" -js -sd "$work/nats" -p "$nport" -a 127.0.0.1 -l "$work/nats.log" &
   nats_pid=$!
   for _ in $(seq 1 100); do
     grep -q 'Server is ready' "$work/nats.log" 2>/dev/null && return 0
