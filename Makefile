@@ -3,7 +3,7 @@ EXTENSION = drivetribe
 MODULE_big = drivetribe
 DATA = drivetribe--1.0.sql drivetribe--1.0--1.1.sql drivetribe--1.1--1.2.sql \
 	drivetribe--1.2--1.3.sql drivetribe--1.3--1.4.sql drivetribe--1.4--1.5.sql \
-	drivetribe--1.5--1.6.sql drivetribe--1.6--1.7.sql
+	drivetribe--1.5--1.6.sql drivetribe--1.6--1.7.sql drivetribe--1.7--1.8.sql
 OBJS = \
 	src/drivetribe.o \
 	src/event.o \
@@ -23,7 +23,8 @@ OBJS = \
 	src/progress.o \
 	src/statements.o \
 	src/locks.o \
-	src/comments.o
+	src/comments.o \
+	src/projection.o
 
 # Regression tests: every sql/NAME.sql, in name order, against the server
 # that PGHOST/PGPORT point at (scripts/test.sh starts a throwaway one).

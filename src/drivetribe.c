@@ -20,6 +20,7 @@
 #include "utils/numeric.h"
 
 #include "counters.h"
+#include "projection.h"
 #include "feed.h"
 #include "progress.h"
 
@@ -68,6 +69,17 @@ _PG_init(void)
 							INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("drivetribe.projection_batch_size",
+							"How many events of the log a projection's backfill gives its handler at a time.",
+							"Each batch is one transaction of the backfill; a writer waits at most one "
+							"batch when the projection is handed over to live maintenance.",
+							&dt_projection_batch_size,
+							10000,
+							1,
+							1000000,
+							PGC_USERSET,
+							0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("drivetribe.hot_key_memory",
 							"How long a backend sends a counter change of a key it found held straight to its own stripe.",

@@ -144,6 +144,9 @@ typedef struct DtSink
 	void	   *ctx;
 } DtSink;
 
+/* rank_worker.c: the owner of this database's extension, or InvalidOid */
+extern Oid	dt_extension_owner(void);
+
 /* project.c */
 extern void dt_project_event(const DtEvent *ev, const DtSink *sink);
 
@@ -323,6 +326,17 @@ typedef enum DtStatement
 	DT_SQL_COMMENTS_ALL_POS,
 	DT_SQL_COMMENT_POSITION,
 	DT_SQL_COMMENT_PAGE,
+	/* 1.8 and later: registered projections (projection.c) */
+	DT_SQL_PROJECTION_INSERT,
+	DT_SQL_PROJECTION_IS_PROJECTOR,
+	DT_SQL_PROJECTION_GET,
+	DT_SQL_PROJECTION_BATCH,
+	DT_SQL_PROJECTION_ADVANCE,
+	DT_SQL_PROJECTION_REMAINING,
+	DT_SQL_PROJECTION_SET_LIVE,
+	DT_SQL_PROJECTION_DELETE,
+	DT_SQL_PROJECTION_INLINE_LIST,
+	DT_SQL_PROJECTION_EVENT,
 	DT_NUM_STATEMENTS
 } DtStatement;
 
@@ -359,6 +373,8 @@ extern SPIPlanPtr dt_plan(DtStatement stmt);
 extern int	dt_exec(DtStatement stmt, Datum *values, const char *nulls,
 					bool read_only, long tcount);
 extern int	dt_exec_latest(DtStatement stmt, Datum *values, const char *nulls);
+extern int	dt_exec_latest_rows(DtStatement stmt, Datum *values,
+								const char *nulls, long tcount);
 extern int	dt_exec_expect(DtStatement stmt, Datum *values, const char *nulls,
 						   int expected);
 

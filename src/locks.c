@@ -127,6 +127,7 @@ typedef struct DtVersionMark
 } DtVersionMark;
 
 static const DtVersionMark version_marks[] = {
+	{DT_VERSION(1, 8), "projection_registry"},
 	{DT_VERSION(1, 7), "article_ranks"},
 	{DT_VERSION(1, 5), "verify_runs"},
 	{DT_VERSION(1, 4), "events_txid_seq_idx"},

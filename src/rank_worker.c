@@ -120,8 +120,8 @@ rank_worker_running(void)
 }
 
 /* the owner of this database's drivetribe extension, or InvalidOid */
-static Oid
-extension_owner(void)
+Oid
+dt_extension_owner(void)
 {
 	Relation	rel;
 	SysScanDesc scan;
@@ -164,7 +164,7 @@ start_rank_worker(void)
 	dt_lock_tag(&registering, MyDatabaseId, DT_LOCK_RANK_REGISTER, 0);
 	if (LockAcquire(&registering, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 		return;					/* another backend is starting one */
-	owner = extension_owner();
+	owner = dt_extension_owner();
 	if (rank_worker_running() || !OidIsValid(owner))
 	{
 		LockRelease(&registering, ExclusiveLock, false);
@@ -261,7 +261,7 @@ dt_rank_worker_wanted_by_reader(void)
 		dt_schema_level() != DT_SCHEMA_RANK_TABLE)
 		return;
 	next_check = TimestampTzPlusMilliseconds(now, 1000);
-	if (rank_worker_running() || !OidIsValid(owner = extension_owner()))
+	if (rank_worker_running() || !OidIsValid(owner = dt_extension_owner()))
 		return;
 	/* a reader has no privilege on the stripes: look as the owner */
 	GetUserIdAndSecContext(&caller, &sec_context);

@@ -653,6 +653,72 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"ORDER BY p.ord",
 		1, {INT8ARRAYOID}
 	},
+	/* 1.8: registered projections (projection.c) */
+	[DT_SQL_PROJECTION_INSERT] = {
+		"INSERT INTO drivetribe.projection_registry "
+		"(name, owner, handler, reset_handler, kinds, mode, state) "
+		"VALUES ($1, $2, $3, $4, $5, $6, 'backfilling') ON CONFLICT (name) DO NOTHING",
+		6, {TEXTOID, REGROLEOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID}
+	},
+	[DT_SQL_PROJECTION_IS_PROJECTOR] = {
+		"SELECT EXISTS (SELECT FROM drivetribe.projectors p "
+		"WHERE pg_catalog.pg_has_role($1, p.role, 'USAGE'))",
+		1, {OIDOID}
+	},
+	[DT_SQL_PROJECTION_GET] = {
+		"SELECT r.owner::pg_catalog.oid, "
+		"pg_catalog.to_regprocedure(r.handler)::pg_catalog.oid, r.handler, r.kinds, "
+		"r.mode, r.state, r.cursor_txid, r.cursor_seq, r.floor_seq "
+		"FROM drivetribe.projection_registry r WHERE r.name" EQ "$1 FOR UPDATE NOWAIT",
+		1, {TEXTOID}
+	},
+	[DT_SQL_PROJECTION_BATCH] = {
+		"WITH b AS (SELECT e FROM ONLY drivetribe.events e "
+		"WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW($1, $2) "
+		"AND (NOT $4 OR e.txid OPERATOR(pg_catalog.<) "
+		"pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) "
+		"ORDER BY e.txid, e.seq LIMIT $3) "
+		"SELECT pg_catalog.count(*), "
+		"(SELECT (l.e).txid FROM b l ORDER BY (l.e).txid DESC, (l.e).seq DESC LIMIT 1), "
+		"(SELECT (l.e).seq FROM b l ORDER BY (l.e).txid DESC, (l.e).seq DESC LIMIT 1), "
+		"pg_catalog.array_agg(b.e ORDER BY (b.e).txid, (b.e).seq) FILTER (WHERE "
+		"(b.e).seq OPERATOR(pg_catalog.>) $6 AND "
+		"($5 IS NULL OR (b.e).kind OPERATOR(pg_catalog.=) ANY ($5))) "
+		"FROM b",
+		6, {XID8OID, INT8OID, INT8OID, BOOLOID, TEXTARRAYOID, INT8OID}
+	},
+	[DT_SQL_PROJECTION_ADVANCE] = {
+		"UPDATE drivetribe.projection_registry SET cursor_txid = $2, cursor_seq = $3, "
+		"applied = applied OPERATOR(pg_catalog.+) $4, last_batch_events = $4, "
+		"last_batch_seconds = $5, last_batch_at = pg_catalog.now() "
+		"WHERE name" EQ "$1",
+		5, {TEXTOID, XID8OID, INT8OID, INT8OID, FLOAT8OID}
+	},
+	[DT_SQL_PROJECTION_REMAINING] = {
+		"SELECT pg_catalog.count(*) FROM (SELECT FROM ONLY drivetribe.events e "
+		"WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW($1, $2) LIMIT $3) s",
+		3, {XID8OID, INT8OID, INT8OID}
+	},
+	[DT_SQL_PROJECTION_SET_LIVE] = {
+		"UPDATE drivetribe.projection_registry SET state = 'live', "
+		"floor_seq = $2, last_error = NULL, failed_seq = NULL WHERE name" EQ "$1",
+		2, {TEXTOID, INT8OID}
+	},
+	[DT_SQL_PROJECTION_DELETE] = {
+		"DELETE FROM drivetribe.projection_registry WHERE name" EQ "$1",
+		1, {TEXTOID}
+	},
+	[DT_SQL_PROJECTION_INLINE_LIST] = {
+		"SELECT r.name, r.owner::pg_catalog.oid, "
+		"pg_catalog.to_regprocedure(r.handler)::pg_catalog.oid, r.kinds "
+		"FROM drivetribe.projection_registry r "
+		"WHERE r.mode" EQ "'inline' AND r.state" EQ "'live' ORDER BY r.name",
+		0, {}
+	},
+	[DT_SQL_PROJECTION_EVENT] = {
+		"SELECT ARRAY[e] FROM ONLY drivetribe.events e WHERE e.seq" EQ "$1",
+		1, {INT8OID}
+	},
 };
 
 static SPIPlanPtr plans[DT_NUM_STATEMENTS];
@@ -766,6 +832,21 @@ dt_exec_latest(DtStatement stmt, Datum *values, const char *nulls)
 
 	rc = SPI_execute_snapshot(dt_plan(stmt), values, nulls, GetLatestSnapshot(),
 							  InvalidSnapshot, true, false, 1);
+	if (rc < 0)
+		elog(ERROR, "drivetribe: statement %d failed: %s",
+			 (int) stmt, SPI_result_code_string(rc));
+	return rc;
+}
+
+/* dt_exec_latest for a statement of any number of rows (tcount 0: all) */
+int
+dt_exec_latest_rows(DtStatement stmt, Datum *values, const char *nulls,
+					long tcount)
+{
+	int			rc;
+
+	rc = SPI_execute_snapshot(dt_plan(stmt), values, nulls, GetLatestSnapshot(),
+							  InvalidSnapshot, true, false, tcount);
 	if (rc < 0)
 		elog(ERROR, "drivetribe: statement %d failed: %s",
 			 (int) stmt, SPI_result_code_string(rc));

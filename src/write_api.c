@@ -62,6 +62,7 @@
 #include "comments.h"
 #include "counters.h"
 #include "locks.h"
+#include "projection.h"
 
 #define USER_NAME_LIMIT		DT_USER_NAME_LIMIT
 #define TRIBE_NAME_LIMIT	DT_TRIBE_NAME_LIMIT
@@ -369,6 +370,7 @@ accept_event(DtEvent *ev)
 
 	dt_event_append(ev);
 	dt_project_event(ev, &dt_live_sink);
+	dt_projections_inline(ev);
 	seq = ev->seq;
 	SPI_finish();
 	PG_RETURN_INT64(seq);
@@ -394,6 +396,7 @@ accept_comment(DtEvent *ev)
 	dt_event_append(ev);
 	dt_project_event(ev, &sink);
 	Assert(!order.held);
+	dt_projections_inline(ev);
 	seq = ev->seq;
 	SPI_finish();
 	PG_RETURN_INT64(seq);
@@ -462,6 +465,7 @@ connect_spi(FunctionCallInfo fcinfo)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	dt_lock_tables(RowExclusiveLock, RowExclusiveLock, false);
+	dt_projection_check_caller(fcinfo->flinfo ? get_func_name(fcinfo->flinfo->fn_oid) : "write function");
 }
 
 /* ---------- users ---------- */
