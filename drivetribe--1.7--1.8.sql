@@ -111,6 +111,8 @@ DECLARE
   total  pg_catalog.int8 := 0;
   t0     pg_catalog.timestamptz := pg_catalog.clock_timestamp();
   shown  pg_catalog.timestamptz := pg_catalog.clock_timestamp();
+  done   boolean;
+  waits  pg_catalog.int8 := 0;
 BEGIN
   LOOP
     n := drivetribe_internal.projection_step(resume_projection.name);
@@ -126,9 +128,25 @@ BEGIN
       shown := pg_catalog.clock_timestamp();
     END IF;
     CONTINUE WHEN n OPERATOR(pg_catalog.>=) batch;
-    EXIT WHEN drivetribe_internal.projection_handover(resume_projection.name);
+    -- The handover's SHARE lock waits for the writers in progress, and
+    -- writers that come meanwhile queue behind it: never for more than
+    -- 100 ms (a prepared transaction, or a long one, holds the registry's
+    -- lock until it ends); then the backfill goes on and tries again.
+    BEGIN
+      PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
+      done := drivetribe_internal.projection_handover(resume_projection.name);
+    EXCEPTION WHEN lock_not_available THEN
+      done := false;
+      waits := waits OPERATOR(pg_catalog.+) 1;
+    END;
+    EXIT WHEN done;
     COMMIT;
-    PERFORM pg_catalog.pg_sleep(0.2);   -- more than a batch is held back by a running transaction
+    IF waits OPERATOR(pg_catalog.>) 0 AND waits OPERATOR(pg_catalog.%) 50 OPERATOR(pg_catalog.=) 0 THEN
+      RAISE NOTICE 'projection %: the handover has waited % times for a transaction that wrote events',
+        resume_projection.name, waits
+        USING HINT = 'pg_locks shows who holds drivetribe.projection_registry.';
+    END IF;
+    PERFORM pg_catalog.pg_sleep(0.2);   -- more than a batch left, or writers in the way
   END LOOP;
   COMMIT;
   RAISE NOTICE 'projection % is live: % events read', resume_projection.name, total;
