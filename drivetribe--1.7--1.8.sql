@@ -90,6 +90,20 @@ AS 'MODULE_PATHNAME', 'drivetribe_projection_handover';
 COMMENT ON FUNCTION drivetribe_internal.projection_handover(text) IS
   'internal (projections): when at most one batch is left, waits for the writers in progress (SHARE lock on the registry), applies the rest and makes the projection live; false when more is left';
 
+CREATE FUNCTION drivetribe_internal.projection_note_error(name text, error text)
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'drivetribe_projection_note_error';
+COMMENT ON FUNCTION drivetribe_internal.projection_note_error(text, text) IS
+  'internal (projections): what stopped a backfill, kept for the projections view';
+
+CREATE FUNCTION drivetribe_internal.projection_reset(name text)
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'drivetribe_projection_reset';
+COMMENT ON FUNCTION drivetribe_internal.projection_reset(text) IS
+  'internal (projections): waits for the writers in progress, runs the reset function as the registrant and puts the projection back to the start of the log';
+
 CREATE FUNCTION drivetribe.drop_projection(name text)
 RETURNS void
 LANGUAGE c VOLATILE
@@ -113,9 +127,30 @@ DECLARE
   shown  pg_catalog.timestamptz := pg_catalog.clock_timestamp();
   done   boolean;
   waits  pg_catalog.int8 := 0;
+  err_state text;
+  err_text text;
+  err_detail text;
+  err_hint text;
+  err_context text;
 BEGIN
   LOOP
-    n := drivetribe_internal.projection_step(resume_projection.name);
+    -- a handler's error is kept for the projections view, then raised
+    BEGIN
+      n := drivetribe_internal.projection_step(resume_projection.name);
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_text = MESSAGE_TEXT,
+                              err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT,
+                              err_context = PG_EXCEPTION_CONTEXT;
+    END;
+    IF err_state IS NOT NULL THEN
+      PERFORM drivetribe_internal.projection_note_error(resume_projection.name, err_text);
+      COMMIT;
+      RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_text,
+        DETAIL = pg_catalog.concat_ws(E'\n', NULLIF(err_detail, ''), err_context),
+        HINT = COALESCE(NULLIF(err_hint, ''),
+                                   pg_catalog.format('Fix the handler, then CALL drivetribe.resume_projection(%L).',
+                                                     resume_projection.name));
+    END IF;
     -- (read after the first call: the setting exists once the library is loaded)
     batch := pg_catalog.current_setting('drivetribe.projection_batch_size')::pg_catalog.int8;
     COMMIT;
@@ -154,6 +189,18 @@ END
 $$;
 COMMENT ON PROCEDURE drivetribe.resume_projection(text) IS
   'backfill a projection from its position to the end of the log, a committed batch at a time, then hand it over to live maintenance (CALL it outside a transaction block)';
+
+CREATE PROCEDURE drivetribe.reset_projection(name text)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM drivetribe_internal.projection_reset(reset_projection.name);
+  COMMIT;
+  CALL drivetribe.resume_projection(reset_projection.name);
+END
+$$;
+COMMENT ON PROCEDURE drivetribe.reset_projection(text) IS
+  'run a projection''s reset function (as its registrant), then backfill it again from the start of the log (CALL it outside a transaction block)';
 
 CREATE PROCEDURE drivetribe.create_projection(name text, handler regprocedure,
                                               kinds text[] DEFAULT NULL,
@@ -211,6 +258,9 @@ AS $$
   SELECT ARRAY['drivetribe_internal.projection_register(text, regprocedure, text[], text, regprocedure)',
                'drivetribe_internal.projection_step(text, boolean)',
                'drivetribe_internal.projection_handover(text)',
+               'drivetribe_internal.projection_note_error(text, text)',
+               'drivetribe_internal.projection_reset(text)',
+               'drivetribe.reset_projection(text)',
                'drivetribe.drop_projection(text)',
                'drivetribe.create_projection(text, regprocedure, text[], text, regprocedure)',
                'drivetribe.resume_projection(text)']::pg_catalog.regprocedure[]
@@ -268,6 +318,9 @@ REVOKE ALL ON FUNCTION drivetribe_internal.projection_register(text, regprocedur
 REVOKE ALL ON FUNCTION drivetribe_internal.projection_step(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe_internal.projection_handover(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe.drop_projection(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION drivetribe_internal.projection_note_error(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION drivetribe_internal.projection_reset(text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE drivetribe.reset_projection(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE drivetribe.create_projection(text, regprocedure, text[], text, regprocedure) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE drivetribe.resume_projection(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe_internal.projector_functions() FROM PUBLIC;

@@ -39,6 +39,8 @@ LANGUAGE sql AS $$
   SELECT e.article_id, count(*) FROM unnest(events) e GROUP BY e.article_id
   ON CONFLICT (article_id) DO UPDATE SET n = v.n + excluded.n
 $$;
+CREATE FUNCTION regress_proj.reset_views() RETURNS void
+LANGUAGE sql AS $$ DELETE FROM regress_proj.views; DELETE FROM regress_proj.calls $$;
 CREATE FUNCTION regress_proj.wrong_signature(events bigint[]) RETURNS void
 LANGUAGE sql AS $$ SELECT $$;
 CREATE FUNCTION regress_proj.appends(events drivetribe.events[]) RETURNS void
@@ -65,7 +67,8 @@ SELECT count(*) AS registered FROM drivetribe.projections;
 -- the backfill, in batches of 7, then live
 SET drivetribe.projection_batch_size = 7;
 SET client_min_messages = warning;
-CALL drivetribe.create_projection('regress_views', 'regress_proj.count_views(drivetribe.events[])', ARRAY['article_viewed']);
+CALL drivetribe.create_projection('regress_views', 'regress_proj.count_views(drivetribe.events[])', ARRAY['article_viewed'],
+                                  reset_handler => 'regress_proj.reset_views()');
 RESET client_min_messages;
 SELECT name, owner, kinds, mode, state FROM drivetribe.projections;
 SELECT max(events) <= 7 AS batches_of_at_most_7, count(*) > 1 AS several_batches FROM regress_proj.calls;
@@ -90,6 +93,16 @@ SELECT count(*) AS differences_from_the_log
   FROM regress_proj.views v FULL JOIN pg_temp.views_in_log() l USING (article_id)
  WHERE v.n IS DISTINCT FROM l.n;
 SELECT drivetribe.unbump(101, 4) IS NOT NULL AS unbumped;
+-- reset: the reset function empties it, the backfill fills it again
+SET ROLE regress_dt_projector;
+SET client_min_messages = warning;
+CALL drivetribe.reset_projection('regress_views');
+RESET client_min_messages;
+SELECT state, last_batch_events <= 7 AS small_batches FROM drivetribe.projections;
+RESET ROLE;
+SELECT count(*) AS differences_from_the_log
+  FROM regress_proj.views v FULL JOIN pg_temp.views_in_log() l USING (article_id)
+ WHERE v.n IS DISTINCT FROM l.n;
 
 -- a role without the grant; then with it, but not the registrant
 SET ROLE regress_dt_stranger;
@@ -110,7 +123,8 @@ SET ROLE regress_dt_projector;
 CALL drivetribe.create_projection('regress_escalates', 'regress_proj.escalates(drivetribe.events[])');
 CALL drivetribe.create_projection('regress_writes_log', 'regress_proj.writes_log(drivetribe.events[])');
 CALL drivetribe.create_projection('regress_appends', 'regress_proj.appends(drivetribe.events[])');
-SELECT name, state FROM drivetribe.projections ORDER BY name;
+SELECT name, state, last_error FROM drivetribe.projections ORDER BY name;
+CALL drivetribe.reset_projection('regress_appends');
 SELECT drivetribe.drop_projection('regress_escalates');
 SELECT drivetribe.drop_projection('regress_writes_log');
 SELECT drivetribe.drop_projection('regress_appends');

@@ -98,20 +98,42 @@ static bool inline_callback = false;
 
 /* ---------- the registry and its cache ---------- */
 
-static Oid
-registry_oid(void)
-{
-	Oid			nsp = get_namespace_oid("drivetribe", true);
+/* the registry's OID once found (a database older than 1.8 has none) */
+static Oid	registry_relid = InvalidOid;
 
-	return OidIsValid(nsp) ? get_relname_relid(DT_PROJECTION_REGISTRY, nsp) : InvalidOid;
-}
-
-/* relcache callback: a change of the registry empties the cache */
+/* relcache callback: a change of the registry empties the caches */
 static void
 registry_changed(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || !inline_valid || relid == registry_oid())
+	if (!OidIsValid(relid) || relid == registry_relid)
+	{
 		inline_valid = false;
+		registry_relid = InvalidOid;
+	}
+}
+
+/*
+ * The registry's OID, or InvalidOid.  Only a found OID is kept: a database
+ * updated to 1.8 while this backend lives gets the table, whose creation
+ * invalidates nothing we hold, so an absent registry is looked up again
+ * on every call (two syscache lookups, on databases older than 1.8 only).
+ */
+static Oid
+registry_oid(void)
+{
+	Oid			nsp;
+
+	if (OidIsValid(registry_relid))
+		return registry_relid;
+	if (!inline_callback)
+	{
+		CacheRegisterRelcacheCallback(registry_changed, (Datum) 0);
+		inline_callback = true;
+	}
+	nsp = get_namespace_oid("drivetribe", true);
+	if (OidIsValid(nsp))
+		registry_relid = get_relname_relid(DT_PROJECTION_REGISTRY, nsp);
+	return registry_relid;
 }
 
 /* tell every backend, at commit, that the registry changed */
@@ -152,11 +174,6 @@ inline_load(void)
 {
 	MemoryContext old;
 
-	if (!inline_callback)
-	{
-		CacheRegisterRelcacheCallback(registry_changed, (Datum) 0);
-		inline_callback = true;
-	}
 	/* the latest snapshot: a handover that committed while we waited */
 	(void) dt_exec_latest_rows(DT_SQL_PROJECTION_INLINE_LIST, NULL, NULL, 0);
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -214,13 +231,13 @@ handler_error_context(void *arg)
 }
 
 /*
- * Run projection name's handler on events (an array of drivetribe.events)
- * as owner, restricted, in a GUC nest level of its own.  Errors propagate
+ * Run projection name's handler on events (an array of drivetribe.events;
+ * with_events false: a reset function, no argument) as owner, restricted, in a GUC nest level of its own.  Errors propagate
  * (the caller's transaction or subtransaction restores the user id and
  * the settings when it aborts).
  */
 static void
-call_handler(const char *name, Oid owner, Oid handler, Datum events)
+call_handler(const char *name, Oid owner, Oid handler, Datum events, bool with_events)
 {
 	Oid			save_userid;
 	int			save_sec;
@@ -252,7 +269,8 @@ call_handler(const char *name, Oid owner, Oid handler, Datum events)
 					 errmsg("the registrant of projection \"%s\" may not execute its handler %s",
 							name, format_procedure(handler))));
 		fmgr_info(handler, &flinfo);
-		InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+		InitFunctionCallInfoData(*fcinfo, &flinfo, with_events ? 1 : 0,
+								 InvalidOid, NULL, NULL);
 		fcinfo->args[0].value = events;
 		fcinfo->args[0].isnull = false;
 		(void) FunctionCallInvoke(fcinfo);
@@ -299,7 +317,7 @@ dt_projections_inline(const DtEvent *ev)
 			elog(ERROR, "drivetribe: event " INT64_FORMAT " is not in the log", ev->seq);
 		events = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		events = datumCopy(events, false, -1);
-		call_handler(p->name, p->owner, p->handler, events);
+		call_handler(p->name, p->owner, p->handler, events, true);
 	}
 }
 
@@ -567,7 +585,7 @@ step(Registered *r, bool cut, int64 limit, bool latest)
 	if (!none)
 	{
 		events = datumCopy(events, false, -1);
-		call_handler(r->name, r->owner, r->handler, events);
+		call_handler(r->name, r->owner, r->handler, events, true);
 	}
 	{
 		Datum		adv[5];
@@ -679,6 +697,67 @@ drivetribe_drop_projection(PG_FUNCTION_ARGS)
 	registered_get(name, &r);
 	arg = CStringGetTextDatum(name);
 	AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_DELETE, &arg, NULL, false, 0));
+	registry_announce();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(drivetribe_projection_note_error);
+
+/*
+ * projection_note_error(name, error): what stopped a backfill, for the
+ * projections view (resume_projection() calls it, then commits and raises
+ * the error again).
+ */
+Datum
+drivetribe_projection_note_error(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, "name");
+	Registered	r;
+	Datum		values[2];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "drivetribe: SPI_connect failed");
+	registered_get(name, &r);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_NOTE_ERROR, values, NULL, false, 0));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(drivetribe_projection_reset);
+
+/*
+ * projection_reset(name): waits for the writers in progress (SHARE lock on
+ * the registry: none is then applying the projection inline), runs its
+ * reset function as its registrant, and puts it back to the start of the
+ * log, backfilling; reset_projection() then backfills it again.
+ */
+Datum
+drivetribe_projection_reset(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, "name");
+	Registered	r;
+	Datum		arg;
+	bool		isnull;
+	bool		no_reset;
+	Oid			reset;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "drivetribe: SPI_connect failed");
+	registered_get(name, &r);
+	LockRelationOid(registry_oid(), ShareLock);
+	arg = CStringGetTextDatum(name);
+	AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_RESET, &arg, NULL, false, 0));
+	reset = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	no_reset = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (no_reset)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("projection \"%s\" has no reset function", name),
+				 errhint("Register it with reset_handler => a () RETURNS void function that empties its tables, or drop it and create it again.")));
+	call_handler(name, r.owner, isnull ? InvalidOid : reset, (Datum) 0, false);
 	registry_announce();
 	SPI_finish();
 	PG_RETURN_VOID();

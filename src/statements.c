@@ -704,6 +704,19 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"floor_seq = $2, last_error = NULL, failed_seq = NULL WHERE name" EQ "$1",
 		2, {TEXTOID, INT8OID}
 	},
+	[DT_SQL_PROJECTION_NOTE_ERROR] = {
+		"UPDATE drivetribe.projection_registry SET last_error = $2, "
+		"failed_seq = cursor_seq WHERE name" EQ "$1",
+		2, {TEXTOID, TEXTOID}
+	},
+	[DT_SQL_PROJECTION_RESET] = {
+		"UPDATE drivetribe.projection_registry SET state = 'backfilling', "
+		"cursor_txid = '0', cursor_seq = 0, applied = 0, last_error = NULL, failed_seq = NULL, "
+		"last_batch_events = NULL, last_batch_seconds = NULL, last_batch_at = NULL "
+		"WHERE name" EQ "$1 "
+		"RETURNING pg_catalog.to_regprocedure(reset_handler)::pg_catalog.oid, reset_handler IS NULL",
+		1, {TEXTOID}
+	},
 	[DT_SQL_PROJECTION_DELETE] = {
 		"DELETE FROM drivetribe.projection_registry WHERE name" EQ "$1",
 		1, {TEXTOID}
