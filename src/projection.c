@@ -112,6 +112,13 @@ registry_changed(Datum arg, Oid relid)
 	}
 }
 
+/* syscache callback: a function changed, perhaps a handler: reload */
+static void
+function_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	inline_valid = false;
+}
+
 /*
  * The registry's OID, or InvalidOid.  Only a found OID is kept: a database
  * updated to 1.8 while this backend lives gets the table, whose creation
@@ -128,6 +135,8 @@ registry_oid(void)
 	if (!inline_callback)
 	{
 		CacheRegisterRelcacheCallback(registry_changed, (Datum) 0);
+		/* a handler dropped and created again has another OID */
+		CacheRegisterSyscacheCallback(PROCOID, function_changed, (Datum) 0);
 		inline_callback = true;
 	}
 	nsp = get_namespace_oid("drivetribe", true);
@@ -172,11 +181,8 @@ dt_projection_check_caller(const char *function)
 static void
 inline_load(void)
 {
-	MemoryContext old;
-
 	/* the latest snapshot: a handover that committed while we waited */
 	(void) dt_exec_latest_rows(DT_SQL_PROJECTION_INLINE_LIST, NULL, NULL, 0);
-	old = MemoryContextSwitchTo(TopMemoryContext);
 	for (int i = 0; i < inline_count; i++)
 		pfree(inline_list[i].name);
 	if (inline_list != NULL)
@@ -184,14 +190,15 @@ inline_load(void)
 	inline_list = NULL;
 	inline_count = 0;
 	if (SPI_processed > 0)
-		inline_list = palloc0(sizeof(InlineProjection) * SPI_processed);
+		inline_list = MemoryContextAllocZero(TopMemoryContext,
+											 sizeof(InlineProjection) * SPI_processed);
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{
 		InlineProjection *p = &inline_list[inline_count++];
 		bool		isnull;
 		Datum		kinds;
 
-		p->name = dt_result_text(row, 1);
+		p->name = MemoryContextStrdup(TopMemoryContext, dt_result_text(row, 1));
 		p->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[row],
 												  SPI_tuptable->tupdesc, 2, &isnull));
 		p->handler = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[row],
@@ -218,7 +225,6 @@ inline_load(void)
 			}
 		}
 	}
-	MemoryContextSwitchTo(old);
 	inline_valid = true;
 }
 
