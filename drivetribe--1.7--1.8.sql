@@ -230,7 +230,10 @@ SELECT r.name, r.owner, r.kinds, r.mode, r.state,
        CASE WHEN r.last_batch_seconds OPERATOR(pg_catalog.>) 0
             THEN r.last_batch_events OPERATOR(pg_catalog./) r.last_batch_seconds END AS last_batch_events_per_s,
        r.last_batch_at, r.failed_seq, r.last_error
-  FROM drivetribe.projection_registry r;
+  FROM drivetribe.projection_registry r
+ -- a projector sees its own (its handlers' errors may hold its data); a
+ -- superuser sees every one
+ WHERE pg_catalog.pg_has_role(r.owner, 'USAGE');
 COMMENT ON COLUMN drivetribe.projections.name IS 'the projection';
 COMMENT ON COLUMN drivetribe.projections.owner IS 'its registrant: its handler runs as this role';
 COMMENT ON COLUMN drivetribe.projections.kinds IS 'the event kinds it gets (NULL: every kind)';
@@ -245,7 +248,7 @@ COMMENT ON COLUMN drivetribe.projections.last_batch_at IS 'when its last batch c
 COMMENT ON COLUMN drivetribe.projections.failed_seq IS 'the seq its handler failed on';
 COMMENT ON COLUMN drivetribe.projections.last_error IS 'its handler''s last error';
 COMMENT ON VIEW drivetribe.projections IS
-  'every registered projection: owner, kinds, mode, state (backfilling, live, failed, paused), position in the log (read_log()''s cursor), the last batch and the last error';
+  'every registered projection the current role is (or is a member of) the owner of (all for a superuser): owner, kinds, mode, state (backfilling, live, failed, paused), position in the log (read_log()''s cursor), the last batch and the last error';
 
 ------------------------------------------------------------------------
 -- Grants

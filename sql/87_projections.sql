@@ -112,6 +112,7 @@ SELECT drivetribe.grant_projector('regress_dt_stranger');
 SET ROLE regress_dt_stranger;
 CALL drivetribe.create_projection('regress_other', 'regress_proj.count_views(drivetribe.events[])');
 SELECT drivetribe.drop_projection('regress_views');
+SELECT count(*) AS others_projections_seen FROM drivetribe.projections;
 RESET ROLE;
 SELECT drivetribe.revoke_projector('regress_dt_stranger');
 
