@@ -156,13 +156,14 @@ registry_announce(void)
 }
 
 /*
- * dt_projection_check_caller: the first step of every write call.  Refuses
- * a call from a projection's handler (no recursion: 55000), then locks
+ * dt_projection_check_caller: the first step of every write call (function:
+ * its OID, named only in the error).  Refuses a call from a projection's
+ * handler (no recursion: 55000), then locks
  * the registry in ROW EXCLUSIVE mode to the end of the transaction, which
  * a handover waits for (nothing when the database is older than 1.8).
  */
 void
-dt_projection_check_caller(const char *function)
+dt_projection_check_caller(Oid function)
 {
 	Oid			relid;
 
@@ -170,7 +171,8 @@ dt_projection_check_caller(const char *function)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("drivetribe.%s() cannot be called by the handler of projection \"%s\"",
-						function, handler_running),
+						OidIsValid(function) ? get_func_name(function) : "write function",
+						handler_running),
 				 errdetail("A projection handler reads events; it cannot append them.")));
 	relid = registry_oid();
 	if (OidIsValid(relid))
@@ -301,28 +303,30 @@ call_handler(const char *name, Oid owner, Oid handler, Datum events, bool with_e
 void
 dt_projections_inline(const DtEvent *ev)
 {
-	Datum		seq;
-	Datum		events;
+	Datum		events = (Datum) 0;
 	bool		isnull;
 
 	if (!OidIsValid(registry_oid()))
 		return;
 	if (!inline_valid)
 		inline_load();
-	if (inline_count == 0)
-		return;
-	seq = Int64GetDatum(ev->seq);
 	for (int i = 0; i < inline_count; i++)
 	{
 		InlineProjection *p = &inline_list[i];
 
 		if (!p->all_kinds && !p->kinds[ev->kind])
 			continue;
-		(void) dt_exec(DT_SQL_PROJECTION_EVENT, &seq, NULL, false, 1);
-		if (SPI_processed != 1)
-			elog(ERROR, "drivetribe: event " INT64_FORMAT " is not in the log", ev->seq);
-		events = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		events = datumCopy(events, false, -1);
+		/* the event's row, read once for every projection that wants it */
+		if (events == (Datum) 0)
+		{
+			Datum		seq = Int64GetDatum(ev->seq);
+
+			(void) dt_exec(DT_SQL_PROJECTION_EVENT, &seq, NULL, false, 1);
+			if (SPI_processed != 1)
+				elog(ERROR, "drivetribe: event " INT64_FORMAT " is not in the log", ev->seq);
+			events = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			events = datumCopy(events, false, -1);
+		}
 		call_handler(p->name, p->owner, p->handler, events, true);
 	}
 }

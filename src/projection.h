@@ -22,7 +22,7 @@
 /* drivetribe.projection_batch_size (drivetribe.c) */
 extern int	dt_projection_batch_size;
 
-extern void dt_projection_check_caller(const char *function);
+extern void dt_projection_check_caller(Oid function);
 extern void dt_projections_inline(const DtEvent *ev);
 
 #endif							/* DRIVETRIBE_PROJECTION_H */

@@ -465,7 +465,7 @@ connect_spi(FunctionCallInfo fcinfo)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	dt_lock_tables(RowExclusiveLock, RowExclusiveLock, false);
-	dt_projection_check_caller(fcinfo->flinfo ? get_func_name(fcinfo->flinfo->fn_oid) : "write function");
+	dt_projection_check_caller(fcinfo->flinfo ? fcinfo->flinfo->fn_oid : InvalidOid);
 }
 
 /* ---------- users ---------- */

@@ -240,6 +240,11 @@ extern void send_heartbeat(const ConsumeOptions *opts, PGconn **conn);
 
 /* batch.c */
 extern bool batch_open(Batch *batch, long memory_limit);
+
+/* main.c: HOST:PORT, [IPV6]:PORT or HOST; NULL, or why it does not parse */
+extern const char *parse_host_port(const char *text, long default_port,
+								   char *host, size_t host_size, long *port,
+								   const char *host_expected);
 extern bool batch_add_event(Batch *batch, const char *line, size_t len);
 extern void batch_end_transaction(Batch *batch, Lsn end);
 extern void batch_reset(Batch *batch);

@@ -249,6 +249,53 @@ valid_kinds(const char *text)
 	return !empty;
 }
 
+
+/*
+ * parse_host_port: "HOST:PORT", "[IPV6]:PORT" or "HOST" (default_port)
+ * into host (at most host_size bytes with its NUL) and *port.  NULL when
+ * it parses, else why not; host_expected is the reason when no host is
+ * there (or it is too long).  The --redis and --nats sinks use it.
+ */
+const char *
+parse_host_port(const char *text, long default_port, char *host,
+				size_t host_size, long *port, const char *host_expected)
+{
+	const char *colon;
+	const char *host_start = text;
+	size_t		host_len;
+	char	   *end;
+	long		p = default_port;
+
+	if (text[0] == '[')
+	{
+		const char *close = strchr(text, ']');
+
+		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+			return "an IPv6 address is written [ADDRESS]:PORT";
+		host_start = text + 1;
+		host_len = close - host_start;
+		colon = close[1] == ':' ? close + 1 : NULL;
+	}
+	else
+	{
+		colon = strrchr(text, ':');
+		host_len = colon != NULL ? (size_t) (colon - text) : strlen(text);
+	}
+	if (colon != NULL)
+	{
+		errno = 0;
+		p = strtol(colon + 1, &end, 10);
+		if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535)
+			return "the port is not a number from 1 to 65535";
+	}
+	if (host_len == 0 || host_len >= host_size)
+		return host_expected;
+	memcpy(host, host_start, host_len);
+	host[host_len] = '\0';
+	*port = p;
+	return NULL;
+}
+
 /*
  * SCHEMA.NAME or NAME for --postgres-table/--postgres-function: parts not
  * empty, at most one dot (each part is one identifier, quoted as it is)

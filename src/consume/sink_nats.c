@@ -121,50 +121,16 @@ static bool
 nats_parse_address(const char *text, NatsSink *ns, char *error,
 				   size_t error_size)
 {
-	const char *colon;
-	const char *host_start = text;
-	size_t		host_len;
-	char	   *end;
-	long		p = NATS_DEFAULT_PORT;
+	long		p;
+	const char *reason = parse_host_port(text, NATS_DEFAULT_PORT, ns->host,
+										 sizeof(ns->host), &p,
+										 "HOST:PORT is expected");
 
-	if (text[0] == '[')
+	if (reason != NULL)
 	{
-		const char *close = strchr(text, ']');
-
-		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-		{
-			snprintf(error, error_size, "invalid value \"%s\" for --nats: an IPv6 address is written [ADDRESS]:PORT",
-					 text);
-			return false;
-		}
-		host_start = text + 1;
-		host_len = close - host_start;
-		colon = close[1] == ':' ? close + 1 : NULL;
-	}
-	else
-	{
-		colon = strrchr(text, ':');
-		host_len = colon != NULL ? (size_t) (colon - text) : strlen(text);
-	}
-	if (colon != NULL)
-	{
-		errno = 0;
-		p = strtol(colon + 1, &end, 10);
-		if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535)
-		{
-			snprintf(error, error_size, "invalid value \"%s\" for --nats: the port is not a number from 1 to 65535",
-					 text);
-			return false;
-		}
-	}
-	if (host_len == 0 || host_len >= sizeof(ns->host))
-	{
-		snprintf(error, error_size, "invalid value \"%s\" for --nats: HOST:PORT is expected",
-				 text);
+		snprintf(error, error_size, "invalid value \"%s\" for --nats: %s", text, reason);
 		return false;
 	}
-	memcpy(ns->host, host_start, host_len);
-	ns->host[host_len] = '\0';
 	snprintf(ns->port, sizeof(ns->port), "%ld", p);
 	return true;
 }

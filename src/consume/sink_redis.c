@@ -131,11 +131,8 @@ static bool
 redis_parse_address(const char *text, char *host, size_t host_size, int *port,
 					char *error, size_t error_size)
 {
-	const char *colon;
-	const char *host_start = text;
-	size_t		host_len;
-	char	   *end;
-	long		p = 6379;
+	const char *reason;
+	long		p;
 
 	if (text[0] == '/')
 	{
@@ -148,41 +145,13 @@ redis_parse_address(const char *text, char *host, size_t host_size, int *port,
 		*port = 0;
 		return true;
 	}
-	if (text[0] == '[')
+	reason = parse_host_port(text, 6379, host, host_size, &p,
+							 "HOST:PORT or a socket path is expected");
+	if (reason != NULL)
 	{
-		const char *close = strchr(text, ']');
-
-		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-		{
-			snprintf(error, error_size, "an IPv6 address is written [ADDRESS]:PORT");
-			return false;
-		}
-		host_start = text + 1;
-		host_len = close - host_start;
-		colon = close[1] == ':' ? close + 1 : NULL;
-	}
-	else
-	{
-		colon = strrchr(text, ':');
-		host_len = colon != NULL ? (size_t) (colon - text) : strlen(text);
-	}
-	if (colon != NULL)
-	{
-		errno = 0;
-		p = strtol(colon + 1, &end, 10);
-		if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535)
-		{
-			snprintf(error, error_size, "the port is not a number from 1 to 65535");
-			return false;
-		}
-	}
-	if (host_len == 0 || host_len >= host_size)
-	{
-		snprintf(error, error_size, "HOST:PORT or a socket path is expected");
+		snprintf(error, error_size, "%s", reason);
 		return false;
 	}
-	memcpy(host, host_start, host_len);
-	host[host_len] = '\0';
 	*port = (int) p;
 	return true;
 }
