@@ -24,7 +24,9 @@ OBJS = \
 	src/statements.o \
 	src/locks.o \
 	src/comments.o \
-	src/projection.o
+	src/projection.o \
+	src/projection_worker.o \
+	src/worker.o
 
 # Regression tests: every sql/NAME.sql, in name order, against the server
 # that PGHOST/PGPORT point at (scripts/test.sh starts a throwaway one).

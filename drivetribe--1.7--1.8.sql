@@ -104,6 +104,13 @@ AS 'MODULE_PATHNAME', 'drivetribe_projection_reset';
 COMMENT ON FUNCTION drivetribe_internal.projection_reset(text) IS
   'internal (projections): waits for the writers in progress, runs the reset function as the registrant and puts the projection back to the start of the log';
 
+CREATE FUNCTION drivetribe_internal.projection_alter(name text, mode text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'drivetribe_projection_alter';
+COMMENT ON FUNCTION drivetribe_internal.projection_alter(text, text) IS
+  'internal (projections): alter_projection()''s switch; true when the projection must then be caught up and handed over (async to inline)';
+
 CREATE FUNCTION drivetribe.drop_projection(name text)
 RETURNS void
 LANGUAGE c VOLATILE
@@ -202,6 +209,43 @@ $$;
 COMMENT ON PROCEDURE drivetribe.reset_projection(text) IS
   'run a projection''s reset function (as its registrant), then backfill it again from the start of the log (CALL it outside a transaction block)';
 
+CREATE PROCEDURE drivetribe.alter_projection(name text, mode text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  catch_up boolean;
+  waits    pg_catalog.int8 := 0;
+BEGIN
+  -- To async, a live projection waits for the writers in progress, and
+  -- writers that come meanwhile queue behind it: never for more than
+  -- 100 ms, then it tries again (as the handover does).  55P03 also comes
+  -- from a projection whose row a backfill or the worker holds a moment.
+  LOOP
+    BEGIN
+      PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
+      catch_up := drivetribe_internal.projection_alter(alter_projection.name, alter_projection.mode);
+      EXIT;
+    EXCEPTION WHEN lock_not_available THEN
+      waits := waits OPERATOR(pg_catalog.+) 1;
+    END;
+    COMMIT;
+    IF waits OPERATOR(pg_catalog.%) 50 OPERATOR(pg_catalog.=) 0 THEN
+      RAISE NOTICE 'projection %: the switch has waited % times for a transaction that wrote events, or for a backfill',
+        alter_projection.name, waits
+        USING HINT = 'pg_locks shows who holds drivetribe.projection_registry.';
+    END IF;
+    PERFORM pg_catalog.pg_sleep(0.1);
+  END LOOP;
+  COMMIT;
+  IF catch_up THEN
+    -- async to inline: from the worker's position to the end, then inline
+    CALL drivetribe.resume_projection(alter_projection.name);
+  END IF;
+END
+$$;
+COMMENT ON PROCEDURE drivetribe.alter_projection(text, text) IS
+  'switch a projection between inline and async at any time, with no event missed or applied twice (CALL it outside a transaction block)';
+
 CREATE PROCEDURE drivetribe.create_projection(name text, handler regprocedure,
                                               kinds text[] DEFAULT NULL,
                                               mode text DEFAULT 'inline',
@@ -229,8 +273,23 @@ SELECT r.name, r.owner, r.kinds, r.mode, r.state,
        r.last_batch_events,
        CASE WHEN r.last_batch_seconds OPERATOR(pg_catalog.>) 0
             THEN r.last_batch_events OPERATOR(pg_catalog./) r.last_batch_seconds END AS last_batch_events_per_s,
-       r.last_batch_at, r.failed_seq, r.last_error
+       r.last_batch_at,
+       CASE WHEN r.mode OPERATOR(pg_catalog.=) 'inline' AND r.state OPERATOR(pg_catalog.=) 'live'
+            THEN 0 ELSE lag.events END AS lag_events,
+       CASE WHEN r.mode OPERATOR(pg_catalog.=) 'inline' AND r.state OPERATOR(pg_catalog.=) 'live'
+            THEN 0
+            ELSE COALESCE(EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) lag.oldest), 0)
+       END AS lag_seconds,
+       r.failed_seq, r.last_error
   FROM drivetribe.projection_registry r
+  -- the events of its kinds after its position it has not had yet
+  CROSS JOIN LATERAL (
+    SELECT pg_catalog.count(*) AS events, pg_catalog.min(e.occurred_at) AS oldest
+      FROM ONLY drivetribe.events e
+     WHERE NOT (r.mode OPERATOR(pg_catalog.=) 'inline' AND r.state OPERATOR(pg_catalog.=) 'live')
+       AND ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq)
+       AND e.seq OPERATOR(pg_catalog.>) r.floor_seq
+       AND (r.kinds IS NULL OR e.kind OPERATOR(pg_catalog.=) ANY (r.kinds))) lag
  -- a projector sees its own (its handlers' errors may hold its data); a
  -- superuser sees every one
  WHERE pg_catalog.pg_has_role(r.owner, 'USAGE');
@@ -245,10 +304,12 @@ COMMENT ON COLUMN drivetribe.projections.events_read IS 'events read from the lo
 COMMENT ON COLUMN drivetribe.projections.last_batch_events IS 'events its last batch read';
 COMMENT ON COLUMN drivetribe.projections.last_batch_events_per_s IS 'its last batch''s events per second';
 COMMENT ON COLUMN drivetribe.projections.last_batch_at IS 'when its last batch committed';
+COMMENT ON COLUMN drivetribe.projections.lag_events IS 'events of its kinds in the log it has not had yet (0 for a live inline one: it gets every event as it is written)';
+COMMENT ON COLUMN drivetribe.projections.lag_seconds IS 'how old the oldest of those is, in seconds (0 when none)';
 COMMENT ON COLUMN drivetribe.projections.failed_seq IS 'the seq its handler failed on';
 COMMENT ON COLUMN drivetribe.projections.last_error IS 'its handler''s last error';
 COMMENT ON VIEW drivetribe.projections IS
-  'every registered projection the current role is (or is a member of) the owner of (all for a superuser): owner, kinds, mode, state (backfilling, live, failed, paused), position in the log (read_log()''s cursor), the last batch and the last error';
+  'every registered projection the current role is (or is a member of) the owner of (all for a superuser): owner, kinds, mode, state (backfilling, live, failed, paused), position in the log (read_log()''s cursor), lag in events and seconds, the last batch and the last error';
 
 ------------------------------------------------------------------------
 -- Grants
@@ -263,6 +324,8 @@ AS $$
                'drivetribe_internal.projection_handover(text)',
                'drivetribe_internal.projection_note_error(text, text)',
                'drivetribe_internal.projection_reset(text)',
+               'drivetribe_internal.projection_alter(text, text)',
+               'drivetribe.alter_projection(text, text)',
                'drivetribe.reset_projection(text)',
                'drivetribe.drop_projection(text)',
                'drivetribe.create_projection(text, regprocedure, text[], text, regprocedure)',
@@ -323,6 +386,8 @@ REVOKE ALL ON FUNCTION drivetribe_internal.projection_handover(text) FROM PUBLIC
 REVOKE ALL ON FUNCTION drivetribe.drop_projection(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe_internal.projection_note_error(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe_internal.projection_reset(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION drivetribe_internal.projection_alter(text, text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE drivetribe.alter_projection(text, text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE drivetribe.reset_projection(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE drivetribe.create_projection(text, regprocedure, text[], text, regprocedure) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE drivetribe.resume_projection(text) FROM PUBLIC;

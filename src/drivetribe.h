@@ -144,7 +144,7 @@ typedef struct DtSink
 	void	   *ctx;
 } DtSink;
 
-/* rank_worker.c: the owner of this database's extension, or InvalidOid */
+/* worker.c: the owner of this database's extension, or InvalidOid */
 extern Oid	dt_extension_owner(void);
 
 /* project.c */
@@ -339,6 +339,10 @@ typedef enum DtStatement
 	DT_SQL_PROJECTION_DELETE,
 	DT_SQL_PROJECTION_INLINE_LIST,
 	DT_SQL_PROJECTION_EVENT,
+	DT_SQL_PROJECTION_SET_STATE,
+	DT_SQL_PROJECTION_TO_ASYNC,
+	DT_SQL_PROJECTION_ASYNC_LIST,
+	DT_SQL_PROJECTION_ASYNC_PENDING,
 	DT_NUM_STATEMENTS
 } DtStatement;
 

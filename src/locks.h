@@ -46,7 +46,11 @@ typedef enum DtLockClass
 	DT_LOCK_RANK_REGISTER = 7,	/* session: a rank worker is being started */
 	DT_LOCK_COMMENT_ORDER = 8,	/* (article_id): a comment's position is
 								 * drawn; held for two inserts only */
-	DT_LOCK_COMMENT_ID = 9		/* (comment_id): post_comment of that id */
+	DT_LOCK_COMMENT_ID = 9,		/* (comment_id): post_comment of that id */
+	DT_LOCK_PROJECTION_WORKER = 10, /* session: the database's projection
+									 * worker */
+	DT_LOCK_PROJECTION_REGISTER = 11	/* session: a projection worker is
+										 * being started */
 } DtLockClass;
 
 extern void dt_lock_tag(LOCKTAG *tag, Oid database, DtLockClass lock_class,

@@ -81,6 +81,12 @@ int			dt_projection_batch_size = 10000;
 /* the projection whose handler runs in this backend now, or NULL */
 static const char *handler_running = NULL;
 
+/* whether the error being raised (if any) came out of a handler */
+bool		dt_projection_handler_failed = false;
+
+/* whether a live async projection exists (with the inline list) */
+static bool async_live = false;
+
 /* the live inline projections, from the registry (TopMemoryContext) */
 typedef struct InlineProjection
 {
@@ -191,14 +197,24 @@ inline_load(void)
 		pfree(inline_list);
 	inline_list = NULL;
 	inline_count = 0;
+	async_live = false;
 	if (SPI_processed > 0)
 		inline_list = MemoryContextAllocZero(TopMemoryContext,
 											 sizeof(InlineProjection) * SPI_processed);
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{
-		InlineProjection *p = &inline_list[inline_count++];
+		InlineProjection *p;
 		bool		isnull;
 		Datum		kinds;
+
+		/* async ones come last: only whether there is one matters here */
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[row],
+									   SPI_tuptable->tupdesc, 5, &isnull)))
+		{
+			async_live = true;
+			break;
+		}
+		p = &inline_list[inline_count++];
 
 		p->name = MemoryContextStrdup(TopMemoryContext, dt_result_text(row, 1));
 		p->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[row],
@@ -281,7 +297,9 @@ call_handler(const char *name, Oid owner, Oid handler, Datum events, bool with_e
 								 InvalidOid, NULL, NULL);
 		fcinfo->args[0].value = events;
 		fcinfo->args[0].isnull = false;
+		dt_projection_handler_failed = true;
 		(void) FunctionCallInvoke(fcinfo);
+		dt_projection_handler_failed = false;
 	}
 	PG_FINALLY();
 	{
@@ -296,9 +314,10 @@ call_handler(const char *name, Oid owner, Oid handler, Datum events, bool with_e
 /*
  * dt_projections_inline: the event, appended and applied to the
  * extension's projections, to each live inline projection of its kind, in
- * name order.  Caller is a write call connected to SPI (as the extension's
- * owner: the write API is SECURITY DEFINER) holding the registry's ROW
- * EXCLUSIVE lock.
+ * name order, and makes sure the async worker runs when a live async
+ * projection exists (it reads the event after commit).  Caller is a write
+ * call connected to SPI (as the extension's owner: the write API is
+ * SECURITY DEFINER) holding the registry's ROW EXCLUSIVE lock.
  */
 void
 dt_projections_inline(const DtEvent *ev)
@@ -310,6 +329,8 @@ dt_projections_inline(const DtEvent *ev)
 		return;
 	if (!inline_valid)
 		inline_load();
+	if (async_live)
+		dt_projection_worker_wanted();
 	for (int i = 0; i < inline_count; i++)
 	{
 		InlineProjection *p = &inline_list[i];
@@ -394,6 +415,17 @@ check_function(Oid func, Oid argtype, const char *role_of_it)
 						 "A reset function is a function () RETURNS void.")));
 }
 
+/* refuse a mode that is neither inline nor async (22023) */
+static void
+check_mode(const char *mode)
+{
+	if (strcmp(mode, "inline") != 0 && strcmp(mode, "async") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid projection mode \"%s\"", mode),
+				 errhint("The modes are 'inline' and 'async'.")));
+}
+
 /* the qualified signature text a function is kept as in the registry */
 static char *
 function_text(Oid func)
@@ -433,15 +465,7 @@ drivetribe_projection_register(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid projection name \"%s\"", name),
 				 errdetail("A name is 1 to 63 lower-case letters, digits and underscores, not starting with a digit.")));
-	if (strcmp(mode, "inline") != 0 && strcmp(mode, "async") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid projection mode \"%s\"", mode),
-				 errhint("The modes are 'inline' and 'async'.")));
-	if (strcmp(mode, "async") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("async projections are not built yet")));
+	check_mode(mode);
 	if (!PG_ARGISNULL(2))
 	{
 		ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(2);
@@ -507,26 +531,26 @@ drivetribe_projection_register(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* a projection's registry row, locked FOR UPDATE NOWAIT */
-typedef struct Registered
+/* set a projection's state and mode; caller is connected to SPI */
+static void
+set_state(const char *name, const char *state, const char *mode)
 {
-	char	   *name;
-	Oid			owner;
-	Oid			handler;
-	Datum		kinds;
-	bool		all_kinds;
-	char	   *state;
-	Datum		cursor_txid;
-	int64		cursor_seq;
-	int64		floor_seq;
-} Registered;
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = CStringGetTextDatum(mode);
+	AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_SET_STATE, values, NULL, false, 0));
+}
 
 /*
- * Read and lock projection name's row; the caller must be its registrant
- * (or a member of it) or a superuser.  Caller is connected to SPI.
+ * dt_projection_get: read and lock (FOR UPDATE NOWAIT: 55P03 when another
+ * backfill, switch or the worker holds it) projection name's row.  Unless
+ * by_worker, the caller must be its registrant (or a member of it) or a
+ * superuser.  Caller is connected to SPI.
  */
-static void
-registered_get(const char *name, Registered *r)
+void
+dt_projection_get(const char *name, DtProjection *r, bool by_worker)
 {
 	Datum		arg = CStringGetTextDatum(name);
 	bool		isnull;
@@ -542,7 +566,7 @@ registered_get(const char *name, Registered *r)
 	desc = SPI_tuptable->tupdesc;
 	r->name = pstrdup(name);
 	r->owner = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-	if (!has_privs_of_role(GetUserId(), r->owner))
+	if (!by_worker && !has_privs_of_role(GetUserId(), r->owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("projection \"%s\" belongs to role \"%s\"", name,
@@ -553,6 +577,7 @@ registered_get(const char *name, Registered *r)
 	r->kinds = SPI_getbinval(row, desc, 4, &r->all_kinds);
 	if (!r->all_kinds)
 		r->kinds = datumCopy(r->kinds, false, -1);
+	r->mode = dt_result_text(0, 5);
 	r->state = dt_result_text(0, 6);
 	r->cursor_txid = SPI_getbinval(row, desc, 7, &isnull);
 	r->cursor_seq = DatumGetInt64(SPI_getbinval(row, desc, 8, &isnull));
@@ -560,15 +585,18 @@ registered_get(const char *name, Registered *r)
 }
 
 /*
- * One batch after r's cursor to its handler and the cursor moved (cut:
- * only below the snapshot's xmin).  Returns the events read.  Caller is
- * connected to SPI and holds r's row.
+ * dt_projection_step: up to limit events after r's cursor (cut: only
+ * below the snapshot's xmin; latest: under the latest snapshot; one
+ * transaction: only the events of the first transaction after the cursor)
+ * to its handler, and the cursor moved.  Returns the events read.  Caller
+ * is connected to SPI and holds r's row (dt_projection_get()).
  */
-static int64
-step(Registered *r, bool cut, int64 limit, bool latest)
+int64
+dt_projection_step(DtProjection *r, bool cut, int64 limit, bool latest,
+				   bool one_transaction)
 {
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int64		read;
 	bool		isnull;
 	Datum		events = (Datum) 0;
@@ -582,6 +610,7 @@ step(Registered *r, bool cut, int64 limit, bool latest)
 	values[4] = r->kinds;
 	nulls[4] = r->all_kinds ? 'n' : ' ';
 	values[5] = Int64GetDatum(r->floor_seq);
+	values[6] = BoolGetDatum(one_transaction);
 	if (latest)
 		AS_EXTENSION_OWNER(dt_exec_latest_rows(DT_SQL_PROJECTION_BATCH, values, nulls, 1));
 	else
@@ -615,21 +644,31 @@ step(Registered *r, bool cut, int64 limit, bool latest)
 
 PG_FUNCTION_INFO_V1(drivetribe_projection_step);
 
-/* projection_step(name, cut): one batch of a backfill; the events read */
+/*
+ * projection_step(name, cut): one batch of a backfill; the events read.  A
+ * failed async projection is backfilling again from the event it failed
+ * on (resume_projection()): if the handler fails again, the batch rolls
+ * back and it stays failed.
+ */
 Datum
 drivetribe_projection_step(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, "name");
 	bool		cut = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
-	Registered r;
+	DtProjection r;
 	int64		read = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	registered_get(name, &r);
+	dt_projection_get(name, &r, false);
+	if (strcmp(r.state, "failed") == 0)
+	{
+		set_state(name, "backfilling", r.mode);
+		r.state = "backfilling";
+	}
 	if (strcmp(r.state, "backfilling") == 0)
 	{
-		read = step(&r, cut, dt_projection_batch_size, false);
+		read = dt_projection_step(&r, cut, dt_projection_batch_size, false, false);
 		pgstat_report_activity(STATE_RUNNING,
 							   psprintf("drivetribe: backfilling projection %s, at seq " INT64_FORMAT,
 										name, r.cursor_seq));
@@ -649,7 +688,7 @@ Datum
 drivetribe_projection_handover(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, "name");
-	Registered r;
+	DtProjection r;
 	Datum		values[3];
 	int64		left;
 	bool		isnull;
@@ -657,7 +696,7 @@ drivetribe_projection_handover(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	registered_get(name, &r);
+	dt_projection_get(name, &r, false);
 	if (strcmp(r.state, "backfilling") != 0)
 	{
 		SPI_finish();
@@ -673,12 +712,21 @@ drivetribe_projection_handover(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_BOOL(false);
 	}
+	if (strcmp(r.mode, "async") == 0)
+	{
+		/* the worker goes on from the cursor: no writer need wait */
+		set_state(name, "live", "async");
+		registry_announce();
+		SPI_finish();
+		dt_projection_worker_wanted();
+		PG_RETURN_BOOL(true);
+	}
 	/*
 	 * Every writer in progress ends first; new ones wait for our commit.
 	 * Then the latest snapshot has every event a writer appended.
 	 */
 	LockRelationOid(relid, ShareLock);
-	while (step(&r, false, dt_projection_batch_size, true) > 0)
+	while (dt_projection_step(&r, false, dt_projection_batch_size, true, false) > 0)
 		;
 	{
 		Datum		live[2];
@@ -692,6 +740,64 @@ drivetribe_projection_handover(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+PG_FUNCTION_INFO_V1(drivetribe_projection_alter);
+
+/*
+ * projection_alter(name, mode): switch projection name to mode.  Returns
+ * true when alter_projection() must then catch it up and hand it over
+ * with resume_projection(); a projection backfilling (or failed) keeps
+ * its state and gets the mode: its backfill hands it over in that mode.
+ *
+ *	- A live inline projection becomes async under a SHARE lock on the
+ *	  registry (the writers in progress end first; the caller bounds the
+ *	  wait with lock_timeout): every event drawn so far was applied
+ *	  inline, so floor_seq becomes the sequence's last value and the
+ *	  cursor the snapshot's xmin: the worker reads from there and skips
+ *	  seqs at or below the floor.
+ *	- A live or failed async projection becomes inline backfilling from
+ *	  its cursor: the worker leaves it, and resume_projection() catches up
+ *	  and hands it over inline as a backfill does.
+ */
+Datum
+drivetribe_projection_alter(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, "name");
+	char	   *mode = text_arg(fcinfo, 1, "mode");
+	DtProjection r;
+	bool		catch_up = false;
+
+	check_mode(mode);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "drivetribe: SPI_connect failed");
+	dt_projection_get(name, &r, false);
+	if (strcmp(r.mode, mode) == 0)
+		;
+	else if (strcmp(r.state, "live") == 0 && strcmp(mode, "async") == 0)
+	{
+		Datum		arg = CStringGetTextDatum(name);
+
+		LockRelationOid(registry_oid(), ShareLock);
+		AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_TO_ASYNC, &arg, NULL, false, 0));
+		registry_announce();
+		dt_projection_worker_wanted();
+	}
+	else if (strcmp(r.state, "live") == 0)
+	{
+		/* async to inline: the worker leaves it; catch up from the cursor */
+		set_state(name, "backfilling", mode);
+		registry_announce();
+		catch_up = true;
+	}
+	else
+	{
+		/* a failed async one becomes inline backfilling from its cursor */
+		set_state(name, strcmp(r.state, "failed") == 0 ? "backfilling" : r.state, mode);
+		registry_announce();
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(catch_up);
+}
+
 PG_FUNCTION_INFO_V1(drivetribe_drop_projection);
 
 /* drop_projection(name): its registrant or a superuser; its tables stay */
@@ -699,12 +805,12 @@ Datum
 drivetribe_drop_projection(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, "name");
-	Registered r;
+	DtProjection r;
 	Datum		arg;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	registered_get(name, &r);
+	dt_projection_get(name, &r, false);
 	arg = CStringGetTextDatum(name);
 	AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_DELETE, &arg, NULL, false, 0));
 	registry_announce();
@@ -712,26 +818,41 @@ drivetribe_drop_projection(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * dt_projection_note_error: what stopped projection name (its handler's
+ * error message), and at which event: the first one after its cursor it
+ * would get; failed: and its state becomes failed (async).  Caller is
+ * connected to SPI.
+ */
+void
+dt_projection_note_error(const char *name, const char *message, bool failed)
+{
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(message ? message : "");
+	values[2] = BoolGetDatum(failed);
+	AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_NOTE_ERROR, values, NULL, false, 0));
+}
+
 PG_FUNCTION_INFO_V1(drivetribe_projection_note_error);
 
 /*
  * projection_note_error(name, error): what stopped a backfill, for the
  * projections view (resume_projection() calls it, then commits and raises
- * the error again).
+ * the error again).  An async projection is failed until resumed.
  */
 Datum
 drivetribe_projection_note_error(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, "name");
-	Registered	r;
-	Datum		values[2];
+	DtProjection r;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	registered_get(name, &r);
-	values[0] = CStringGetTextDatum(name);
-	values[1] = CStringGetTextDatum(PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_NOTE_ERROR, values, NULL, false, 0));
+	dt_projection_get(name, &r, false);
+	dt_projection_note_error(name, PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+							 strcmp(r.mode, "async") == 0);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -748,7 +869,7 @@ Datum
 drivetribe_projection_reset(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, "name");
-	Registered	r;
+	DtProjection r;
 	Datum		arg;
 	bool		isnull;
 	bool		no_reset;
@@ -756,7 +877,7 @@ drivetribe_projection_reset(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	registered_get(name, &r);
+	dt_projection_get(name, &r, false);
 	LockRelationOid(registry_oid(), ShareLock);
 	arg = CStringGetTextDatum(name);
 	AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_RESET, &arg, NULL, false, 0));

@@ -25,11 +25,8 @@
  *	  (at most once a second per backend): the first read after a restart
  *	  on a database nobody writes to.
  *
- * Starting is serialised on a lock of class DT_LOCK_RANK_REGISTER, held
- * (without waiting for it) by the one backend that registers a worker
- * until the worker holds its identity or has stopped: the others see it
- * taken and go on, so one registration is in flight at a time and no
- * other backend asks for a slot meanwhile.
+ * Starting is serialised on a lock of class DT_LOCK_RANK_REGISTER
+ * (worker.c, which starts the projection worker the same way).
  *
  * The worker leaves when there has been nothing it could have to do for
  * RANK_WORKER_LINGER_MS: no article stripe it can see and no other
@@ -79,15 +76,13 @@
 
 #include "counters.h"
 #include "locks.h"
+#include "worker.h"
 
 /* drivetribe.fold_interval: how often the worker folds, in ms */
 int			dt_fold_interval = 500;
 
 /* drivetribe.rank_worker: whether writers and readers start one */
 bool		dt_rank_worker_enabled = true;
-
-/* how long a registering backend waits for its worker to come up, in ms */
-#define RANK_WORKER_START_WAIT	2000
 
 /* a fold or a look that waits longer than this for a lock gives up */
 #define RANK_WORKER_LOCK_TIMEOUT "1s"
@@ -103,125 +98,14 @@ bool		dt_rank_worker_enabled = true;
 
 static bool rank_worker_look(void);
 
-/*
- * whether a rank worker holds this database's identity lock right now: a
- * probe of the lock table, which takes and drops the lock when it is free
- */
-static bool
-rank_worker_running(void)
-{
-	LOCKTAG		tag;
-
-	dt_lock_tag(&tag, MyDatabaseId, DT_LOCK_RANK_WORKER, 0);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-		return true;
-	LockRelease(&tag, ExclusiveLock, false);
-	return false;
-}
-
-/* the owner of this database's drivetribe extension, or InvalidOid */
-Oid
-dt_extension_owner(void)
-{
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData key;
-	HeapTuple	tuple;
-	Oid			owner = InvalidOid;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("drivetribe"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return owner;
-}
-
-/*
- * start_rank_worker: register a worker for this database unless another
- * backend is registering one or one runs, and wait (at most
- * RANK_WORKER_START_WAIT) until it holds its identity or has stopped.
- * When no slot is free, says so in a WARNING at most once a minute per
- * backend (drivetribe.status shows it too).  Caller is in a transaction.
- */
-static void
-start_rank_worker(void)
-{
-	static TimestampTz warned_at = 0;
-	static TimestampTz next_attempt = 0;
-	LOCKTAG		registering;
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-	Oid			owner;
-	TimestampTz deadline;
-
-	if (RecoveryInProgress() || GetCurrentTimestamp() < next_attempt)
-		return;
-	dt_lock_tag(&registering, MyDatabaseId, DT_LOCK_RANK_REGISTER, 0);
-	if (LockAcquire(&registering, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-		return;					/* another backend is starting one */
-	owner = dt_extension_owner();
-	if (rank_worker_running() || !OidIsValid(owner))
-	{
-		LockRelease(&registering, ExclusiveLock, false);
-		return;
-	}
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "drivetribe");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "dt_rank_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "drivetribe rank worker for database %u",
-			 MyDatabaseId);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "drivetribe rank worker");
-	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-	memcpy(worker.bgw_extra, &owner, sizeof(owner));
-	worker.bgw_notify_pid = MyProcPid;
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-	{
-		TimestampTz now = GetCurrentTimestamp();
-
-		LockRelease(&registering, ExclusiveLock, false);
-		/* no slot: this backend tries again in a second, not at once */
-		next_attempt = TimestampTzPlusMilliseconds(now, 1000);
-		if (TimestampDifferenceExceeds(warned_at, now, 60 * 1000))
-		{
-			warned_at = now;
-			ereport(WARNING,
-					(errmsg("could not start the drivetribe rank worker"),
-					 errdetail("Every background worker slot is in use: article scores lag "
-							   "their counts until a slot is free."),
-					 errhint("Raise max_worker_processes (server restart) to leave a slot for the "
-							 "rank worker.  drivetribe.status shows whether it runs.")));
-		}
-		return;
-	}
-
-	/* wait until it holds its identity, so that no one else registers */
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										   RANK_WORKER_START_WAIT);
-	for (;;)
-	{
-		pid_t		pid;
-		BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
-
-		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED ||
-			rank_worker_running() || GetCurrentTimestamp() >= deadline)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 5, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-	pfree(handle);
-	LockRelease(&registering, ExclusiveLock, false);
-}
+static const DtWorkerKind rank_worker_kind = {
+	.identity = DT_LOCK_RANK_WORKER,
+	.registering = DT_LOCK_RANK_REGISTER,
+	.function = "dt_rank_worker_main",
+	.type = "drivetribe rank worker",
+	.no_slot_detail = "Every background worker slot is in use: article scores lag "
+	"their counts until a slot is free.",
+};
 
 /*
  * dt_rank_worker_wanted: called by every transaction that writes an
@@ -237,8 +121,8 @@ dt_rank_worker_wanted(void)
 	if (checked == MyProc->lxid || !dt_rank_worker_enabled)
 		return;
 	checked = MyProc->lxid;
-	if (!rank_worker_running())
-		start_rank_worker();
+	if (!dt_worker_running(&rank_worker_kind))
+		dt_worker_start(&rank_worker_kind);
 }
 
 /*
@@ -261,7 +145,7 @@ dt_rank_worker_wanted_by_reader(void)
 		dt_schema_level() != DT_SCHEMA_RANK_TABLE)
 		return;
 	next_check = TimestampTzPlusMilliseconds(now, 1000);
-	if (rank_worker_running() || !OidIsValid(owner = dt_extension_owner()))
+	if (dt_worker_running(&rank_worker_kind) || !OidIsValid(owner = dt_extension_owner()))
 		return;
 	/* a reader has no privilege on the stripes: look as the owner */
 	GetUserIdAndSecContext(&caller, &sec_context);
@@ -277,7 +161,7 @@ dt_rank_worker_wanted_by_reader(void)
 	}
 	PG_END_TRY();
 	if (stripes)
-		start_rank_worker();
+		dt_worker_start(&rank_worker_kind);
 }
 
 /*

@@ -673,10 +673,14 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		1, {TEXTOID}
 	},
 	[DT_SQL_PROJECTION_BATCH] = {
+		/* $7: only the first transaction after the cursor */
 		"WITH b AS (SELECT e FROM ONLY drivetribe.events e "
 		"WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW($1, $2) "
 		"AND (NOT $4 OR e.txid OPERATOR(pg_catalog.<) "
 		"pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) "
+		"AND (NOT $7 OR e.txid" EQ "(SELECT f.txid FROM ONLY drivetribe.events f "
+		"WHERE ROW(f.txid, f.seq) OPERATOR(pg_catalog.>) ROW($1, $2) "
+		"ORDER BY f.txid, f.seq LIMIT 1)) "
 		"ORDER BY e.txid, e.seq LIMIT $3) "
 		"SELECT pg_catalog.count(*), "
 		"(SELECT (l.e).txid FROM b l ORDER BY (l.e).txid DESC, (l.e).seq DESC LIMIT 1), "
@@ -685,7 +689,7 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"(b.e).seq OPERATOR(pg_catalog.>) $6 AND "
 		"($5 IS NULL OR (b.e).kind OPERATOR(pg_catalog.=) ANY ($5))) "
 		"FROM b",
-		6, {XID8OID, INT8OID, INT8OID, BOOLOID, TEXTARRAYOID, INT8OID}
+		7, {XID8OID, INT8OID, INT8OID, BOOLOID, TEXTARRAYOID, INT8OID, BOOLOID}
 	},
 	[DT_SQL_PROJECTION_ADVANCE] = {
 		"UPDATE drivetribe.projection_registry SET cursor_txid = $2, cursor_seq = $3, "
@@ -705,13 +709,19 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		2, {TEXTOID, INT8OID}
 	},
 	[DT_SQL_PROJECTION_NOTE_ERROR] = {
-		"UPDATE drivetribe.projection_registry SET last_error = $2, "
-		"failed_seq = cursor_seq WHERE name" EQ "$1",
-		2, {TEXTOID, TEXTOID}
+		/* the seq: the first event after the cursor the handler gets */
+		"UPDATE drivetribe.projection_registry r SET last_error = $2, "
+		"state = CASE WHEN $3 THEN 'failed' ELSE r.state END, "
+		"failed_seq = (SELECT e.seq FROM ONLY drivetribe.events e "
+		"WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq) "
+		"AND e.seq OPERATOR(pg_catalog.>) r.floor_seq "
+		"AND (r.kinds IS NULL OR e.kind OPERATOR(pg_catalog.=) ANY (r.kinds)) "
+		"ORDER BY e.txid, e.seq LIMIT 1) WHERE r.name" EQ "$1",
+		3, {TEXTOID, TEXTOID, BOOLOID}
 	},
 	[DT_SQL_PROJECTION_RESET] = {
 		"UPDATE drivetribe.projection_registry SET state = 'backfilling', "
-		"cursor_txid = '0', cursor_seq = 0, applied = 0, last_error = NULL, failed_seq = NULL, "
+		"cursor_txid = '0', cursor_seq = 0, floor_seq = 0, applied = 0, last_error = NULL, failed_seq = NULL, "
 		"last_batch_events = NULL, last_batch_seconds = NULL, last_batch_at = NULL "
 		"WHERE name" EQ "$1 "
 		"RETURNING pg_catalog.to_regprocedure(reset_handler)::pg_catalog.oid, reset_handler IS NULL",
@@ -722,15 +732,51 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		1, {TEXTOID}
 	},
 	[DT_SQL_PROJECTION_INLINE_LIST] = {
+		/* the live projections: inline ones first (async: only counted) */
 		"SELECT r.name, r.owner::pg_catalog.oid, "
-		"pg_catalog.to_regprocedure(r.handler)::pg_catalog.oid, r.kinds "
+		"pg_catalog.to_regprocedure(r.handler)::pg_catalog.oid, r.kinds, "
+		"r.mode" EQ "'async' "
 		"FROM drivetribe.projection_registry r "
-		"WHERE r.mode" EQ "'inline' AND r.state" EQ "'live' ORDER BY r.name",
+		"WHERE r.state" EQ "'live' ORDER BY r.mode" EQ "'async', r.name",
 		0, {}
 	},
 	[DT_SQL_PROJECTION_EVENT] = {
 		"SELECT ARRAY[e] FROM ONLY drivetribe.events e WHERE e.seq" EQ "$1",
 		1, {INT8OID}
+	},
+	[DT_SQL_PROJECTION_SET_STATE] = {
+		/* a projection made live has no error to show */
+		"UPDATE drivetribe.projection_registry SET state = $2, mode = $3, "
+		"last_error = CASE WHEN $2" EQ "'live' THEN NULL ELSE last_error END, "
+		"failed_seq = CASE WHEN $2" EQ "'live' THEN NULL ELSE failed_seq END "
+		"WHERE name" EQ "$1",
+		3, {TEXTOID, TEXTOID, TEXTOID}
+	},
+	[DT_SQL_PROJECTION_TO_ASYNC] = {
+		/*
+		 * Caller holds SHARE on the registry: no write call is in
+		 * progress, every event drawn so far was applied inline.  Later
+		 * ones have a greater seq (floor) and a txid at or above the
+		 * latest snapshot's xmin (cursor).
+		 */
+		"UPDATE drivetribe.projection_registry SET mode = 'async', "
+		"floor_seq = COALESCE(pg_catalog.pg_sequence_last_value('drivetribe.event_seq'), 0), "
+		"cursor_txid = pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()), "
+		"cursor_seq = 0 WHERE name" EQ "$1",
+		1, {TEXTOID}
+	},
+	[DT_SQL_PROJECTION_ASYNC_LIST] = {
+		"SELECT r.name FROM drivetribe.projection_registry r "
+		"WHERE r.mode" EQ "'async' AND r.state" EQ "'live' ORDER BY r.name",
+		0, {}
+	},
+	[DT_SQL_PROJECTION_ASYNC_PENDING] = {
+		/* whether a live async projection has an event after its cursor */
+		"SELECT EXISTS (SELECT FROM drivetribe.projection_registry r "
+		"WHERE r.mode" EQ "'async' AND r.state" EQ "'live' AND EXISTS ("
+		"SELECT FROM ONLY drivetribe.events e "
+		"WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq)))",
+		0, {}
 	},
 };
 
