@@ -103,6 +103,17 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("drivetribe.projection_worker",
+							 "Whether writers and projection switches start the projection worker of their database.",
+							 "Off: live async projections are not applied until a session "
+							 "with it on starts the worker (alter_projection() to inline "
+							 "catches one up).  For tests that must not see the worker "
+							 "apply events by itself.",
+							 &dt_projection_worker_enabled,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("drivetribe.fold_interval",
 							"How often the rank worker folds counter stripes and sets the scores of their articles.",
 							"An article's score is set by a fold: it lags its counts by about this much "

@@ -49,6 +49,7 @@ extern void dt_projection_note_error(const char *name, const char *message,
 									 bool failed);
 
 /* projection_worker.c: the async projections' worker */
+extern bool dt_projection_worker_enabled;
 extern void dt_projection_worker_wanted(void);
 extern PGDLLEXPORT void dt_projection_worker_main(Datum main_arg);
 

@@ -47,6 +47,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -66,7 +67,6 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "catalog/namespace.h"
 #include "projection.h"
 #include "worker.h"
 
@@ -81,6 +81,9 @@
 
 /* the worker's statements and handlers give up waiting for a lock after */
 #define PROJECTION_WORKER_LOCK_TIMEOUT "5s"
+
+/* drivetribe.projection_worker: whether writers and switches start one */
+bool		dt_projection_worker_enabled = true;
 
 static const DtWorkerKind projection_worker_kind = {
 	.identity = DT_LOCK_PROJECTION_WORKER,
@@ -101,7 +104,7 @@ dt_projection_worker_wanted(void)
 {
 	static LocalTransactionId checked = InvalidLocalTransactionId;
 
-	if (checked == MyProc->lxid)
+	if (checked == MyProc->lxid || !dt_projection_worker_enabled)
 		return;
 	checked = MyProc->lxid;
 	if (!dt_worker_running(&projection_worker_kind))
