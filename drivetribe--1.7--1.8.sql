@@ -111,6 +111,13 @@ AS 'MODULE_PATHNAME', 'drivetribe_projection_alter';
 COMMENT ON FUNCTION drivetribe_internal.projection_alter(text, text) IS
   'internal (projections): alter_projection()''s switch; true when the projection must then be caught up and handed over (async to inline)';
 
+CREATE FUNCTION drivetribe_internal.projection_running(name text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'drivetribe_projection_running';
+COMMENT ON FUNCTION drivetribe_internal.projection_running(text) IS
+  'internal (projections): whether a session is backfilling the projection now (the projections view shows a backfill nobody runs as paused)';
+
 CREATE FUNCTION drivetribe.drop_projection(name text)
 RETURNS void
 LANGUAGE c VOLATILE
@@ -267,7 +274,11 @@ COMMENT ON PROCEDURE drivetribe.create_projection(text, regprocedure, text[], te
 -- What an operator sees
 ------------------------------------------------------------------------
 CREATE VIEW drivetribe.projections AS
-SELECT r.name, r.owner, r.kinds, r.mode, r.state,
+SELECT r.name, r.owner, r.kinds, r.mode,
+       -- a backfill no session runs now (cancelled, failed, a crash) is paused
+       CASE WHEN r.state OPERATOR(pg_catalog.=) 'backfilling'
+             AND NOT drivetribe_internal.projection_running(r.name)
+            THEN 'paused' ELSE r.state END AS state,
        r.cursor_txid AS position_txid, r.cursor_seq AS position_seq,
        r.applied AS events_read,
        r.last_batch_events,
@@ -297,7 +308,7 @@ COMMENT ON COLUMN drivetribe.projections.name IS 'the projection';
 COMMENT ON COLUMN drivetribe.projections.owner IS 'its registrant: its handler runs as this role';
 COMMENT ON COLUMN drivetribe.projections.kinds IS 'the event kinds it gets (NULL: every kind)';
 COMMENT ON COLUMN drivetribe.projections.mode IS 'inline or async';
-COMMENT ON COLUMN drivetribe.projections.state IS 'backfilling, live, failed or paused';
+COMMENT ON COLUMN drivetribe.projections.state IS 'backfilling (a session backfills it now), paused (its backfill stopped: resume_projection() goes on), live, or failed (async: its handler failed; resume_projection() retries)';
 COMMENT ON COLUMN drivetribe.projections.position_txid IS 'txid of the last event read (read_log()''s cursor)';
 COMMENT ON COLUMN drivetribe.projections.position_seq IS 'seq of the last event read (read_log()''s cursor)';
 COMMENT ON COLUMN drivetribe.projections.events_read IS 'events read from the log for it by backfills';
@@ -325,6 +336,7 @@ AS $$
                'drivetribe_internal.projection_note_error(text, text)',
                'drivetribe_internal.projection_reset(text)',
                'drivetribe_internal.projection_alter(text, text)',
+               'drivetribe_internal.projection_running(text)',
                'drivetribe.alter_projection(text, text)',
                'drivetribe.reset_projection(text)',
                'drivetribe.drop_projection(text)',
@@ -387,6 +399,7 @@ REVOKE ALL ON FUNCTION drivetribe.drop_projection(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe_internal.projection_note_error(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe_internal.projection_reset(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drivetribe_internal.projection_alter(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION drivetribe_internal.projection_running(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE drivetribe.alter_projection(text, text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE drivetribe.reset_projection(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE drivetribe.create_projection(text, regprocedure, text[], text, regprocedure) FROM PUBLIC;

@@ -49,8 +49,10 @@ typedef enum DtLockClass
 	DT_LOCK_COMMENT_ID = 9,		/* (comment_id): post_comment of that id */
 	DT_LOCK_PROJECTION_WORKER = 10, /* session: the database's projection
 									 * worker */
-	DT_LOCK_PROJECTION_REGISTER = 11	/* session: a projection worker is
+	DT_LOCK_PROJECTION_REGISTER = 11,	/* session: a projection worker is
 										 * being started */
+	DT_LOCK_PROJECTION_BACKFILL = 12	/* session: (hash of a projection's
+										 * name) its backfill runs */
 } DtLockClass;
 
 extern void dt_lock_tag(LOCKTAG *tag, Oid database, DtLockClass lock_class,

@@ -56,6 +56,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "common/hashfn.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -74,6 +75,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "locks.h"
 #include "projection.h"
 
 int			dt_projection_batch_size = 10000;
@@ -244,6 +246,112 @@ inline_load(void)
 		}
 	}
 	inline_valid = true;
+}
+
+/* ---------- who is backfilling ---------- */
+
+static char *text_arg(FunctionCallInfo fcinfo, int argno, const char *what);
+
+/*
+ * A session that steps a backfill holds a session lock of class
+ * DT_LOCK_PROJECTION_BACKFILL on the hash of the projection's name from its
+ * first step to the handover (across the batches' commits), or until its
+ * transaction aborts (a cancel, an error raised out of the CALL) or the
+ * session ends (a crash).  The projections view shows a backfilling
+ * projection whose lock nobody holds as paused.  Two names of the same
+ * hash share a lock: their backfills then run one at a time.
+ */
+static uint32 claimed[8];
+static int	claimed_count = 0;
+static bool claim_callback = false;
+
+static void
+backfill_tag(LOCKTAG *tag, const char *name)
+{
+	dt_lock_tag(tag, MyDatabaseId, DT_LOCK_PROJECTION_BACKFILL,
+				DatumGetUInt32(hash_any((const unsigned char *) name, strlen(name))));
+}
+
+/* release every backfill lock this session holds */
+static void
+backfill_release_all(void)
+{
+	for (int i = 0; i < claimed_count; i++)
+	{
+		LOCKTAG		tag;
+
+		dt_lock_tag(&tag, MyDatabaseId, DT_LOCK_PROJECTION_BACKFILL, claimed[i]);
+		LockRelease(&tag, ExclusiveLock, true);
+	}
+	claimed_count = 0;
+}
+
+/* a top-level abort ends this session's backfills: they are paused */
+static void
+backfill_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT && claimed_count > 0)
+		backfill_release_all();
+}
+
+/* take projection name's backfill lock (55P03 when another session has it) */
+static void
+backfill_claim(const char *name)
+{
+	LOCKTAG		tag;
+	uint32		key = DatumGetUInt32(hash_any((const unsigned char *) name, strlen(name)));
+
+	for (int i = 0; i < claimed_count; i++)
+		if (claimed[i] == key)
+			return;
+	if (claimed_count == lengthof(claimed))
+		backfill_release_all();
+	if (!claim_callback)
+	{
+		RegisterXactCallback(backfill_xact_callback, NULL);
+		claim_callback = true;
+	}
+	backfill_tag(&tag, name);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("projection \"%s\" is being backfilled by another session", name),
+				 errhint("pg_stat_activity shows it: \"drivetribe: backfilling projection %s\".", name)));
+	claimed[claimed_count++] = key;
+}
+
+/* the backfill of projection name is over (handed over, or not ours) */
+static void
+backfill_done(const char *name)
+{
+	uint32		key = DatumGetUInt32(hash_any((const unsigned char *) name, strlen(name)));
+
+	for (int i = 0; i < claimed_count; i++)
+		if (claimed[i] == key)
+		{
+			LOCKTAG		tag;
+
+			backfill_tag(&tag, name);
+			LockRelease(&tag, ExclusiveLock, true);
+			claimed[i] = claimed[--claimed_count];
+			return;
+		}
+}
+
+PG_FUNCTION_INFO_V1(drivetribe_projection_running);
+
+/* projection_running(name): whether a session is backfilling it now */
+Datum
+drivetribe_projection_running(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, "name");
+	LOCKTAG		tag;
+
+	backfill_tag(&tag, name);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		PG_RETURN_BOOL(true);
+	LockRelease(&tag, ExclusiveLock, false);
+	PG_RETURN_BOOL(false);
 }
 
 /* ---------- calling a handler ---------- */
@@ -661,6 +769,8 @@ drivetribe_projection_step(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
 	dt_projection_get(name, &r, false);
+	if (strcmp(r.state, "live") != 0)
+		backfill_claim(name);
 	if (strcmp(r.state, "failed") == 0)
 	{
 		set_state(name, "backfilling", r.mode);
@@ -699,6 +809,7 @@ drivetribe_projection_handover(PG_FUNCTION_ARGS)
 	dt_projection_get(name, &r, false);
 	if (strcmp(r.state, "backfilling") != 0)
 	{
+		backfill_done(name);
 		SPI_finish();
 		PG_RETURN_BOOL(true);
 	}
@@ -717,6 +828,7 @@ drivetribe_projection_handover(PG_FUNCTION_ARGS)
 		/* the worker goes on from the cursor: no writer need wait */
 		set_state(name, "live", "async");
 		registry_announce();
+		backfill_done(name);
 		SPI_finish();
 		dt_projection_worker_wanted();
 		PG_RETURN_BOOL(true);
@@ -736,6 +848,7 @@ drivetribe_projection_handover(PG_FUNCTION_ARGS)
 		AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_SET_LIVE, live, NULL, false, 0));
 	}
 	registry_announce();
+	backfill_done(name);
 	SPI_finish();
 	PG_RETURN_BOOL(true);
 }
