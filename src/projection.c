@@ -811,6 +811,9 @@ drivetribe_projection_handover(PG_FUNCTION_ARGS)
 	{
 		backfill_done(name);
 		SPI_finish();
+		/* resume_projection() of a live async one: make sure it runs */
+		if (strcmp(r.state, "live") == 0 && strcmp(r.mode, "async") == 0)
+			dt_projection_worker_wanted();
 		PG_RETURN_BOOL(true);
 	}
 	values[0] = r.cursor_txid;
