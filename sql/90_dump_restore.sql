@@ -2,13 +2,28 @@
 -- 90_dump_restore: pg_dump -Fc of this database, pg_restore into a new one:
 -- the log, its sequence and every projection come back exactly (the
 -- restore neither loses events nor applies them twice), verify() is
--- empty, and writing continues after the old log.
+-- empty, and writing continues after the old log.  A projection
+-- registered in SQL (1.8) comes back registered and live, and the next
+-- write reaches its handler.
 --
 \pset null NULL
 \set orig_db :DBNAME
 \setenv DT_ORIG_DB :DBNAME
 SET client_min_messages = warning;
 DROP DATABASE IF EXISTS dt_restore;
+RESET client_min_messages;
+
+-- a registered projection (its table and handler are ordinary objects)
+CREATE TABLE public.regress_dump_views (article_id bigint PRIMARY KEY, n bigint NOT NULL);
+CREATE FUNCTION public.regress_dump_count(events drivetribe.events[]) RETURNS void
+LANGUAGE sql AS $$
+  INSERT INTO public.regress_dump_views AS v
+  SELECT e.article_id, count(*) FROM unnest(events) e GROUP BY e.article_id
+  ON CONFLICT (article_id) DO UPDATE SET n = v.n + excluded.n
+$$;
+SET client_min_messages = warning;
+CALL drivetribe.create_projection('regress_dump', 'public.regress_dump_count(drivetribe.events[])',
+                                  ARRAY['article_viewed']);
 RESET client_min_messages;
 
 SELECT dt_mark() IS NOT NULL AS marked;
@@ -61,8 +76,19 @@ SELECT drivetribe.register_user(1, 'alice');
 SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
 SELECT (drivetribe.register_user(20, 'ida', event_id => 'a0000000-0000-4000-8000-000000000001')
         < :max_seq_before) AS replayed_old_seq, dt_unchanged() AS unchanged;
+-- the projection came back live, and a view reaches it inline
+SELECT name, owner, kinds, mode, state, last_error FROM drivetribe.projections;
+SELECT n AS views_before FROM public.regress_dump_views WHERE article_id = 101 \gset
+SELECT drivetribe.view_article(101) IS NOT NULL AS viewed;
+SELECT n = :views_before + 1 AS counted FROM public.regress_dump_views WHERE article_id = 101;
+SELECT n = (SELECT count(*) FROM drivetribe.events WHERE kind = 'article_viewed' AND article_id = 101)
+       AS equals_the_log
+  FROM public.regress_dump_views WHERE article_id = 101;
 SELECT * FROM drivetribe.verify();
 
 \c :orig_db
 DROP DATABASE dt_restore;
 SELECT dt_unchanged() AS unchanged;
+SELECT drivetribe.drop_projection('regress_dump');
+DROP FUNCTION public.regress_dump_count(drivetribe.events[]);
+DROP TABLE public.regress_dump_views;
