@@ -15,12 +15,14 @@
 #                 default OUT is test/bench/results/smoke
 #     --only C..  run only these cases (repeatable, or several names after
 #                 one --only): hot ceiling card vote plpgsql rename feeds
-#                 decode consume rebuild
+#                 decode consume rebuild projections
 #     --out DIR   where the results go (default test/bench/results)
 #   env: DT_BENCH_PORT (default 54350), DT_BENCH_SECONDS (seconds per
 #        pgbench run, default 8), DT_KEEP=1 (leave the cluster running),
 #        DT_CONSUME (the drivetribe-consume to run, default the installed
-#        one), DT_BENCH_STREAM_EVENTS (the consume case's backlog)
+#        one), DT_BENCH_STREAM_EVENTS (the consume case's backlog),
+#        DT_BENCH_LOG_EVENTS (the generated log of the rebuild and
+#        projections cases, default 10,000,000, 30,000 in --smoke)
 #
 # Cases (pgbench -n -M simple -j 2, one call per transaction unless said):
 #   hot      each hot key vs the same calls spread over 10,000 keys, at 8 and
@@ -112,6 +114,29 @@
 #            vs of a new author, 1 client, alternating two names (each call
 #            changes the name); figures are ms per call, goal
 #            prolific/new <= 2
+#   projections  SQL projections (issue 21 item 7), examples/trending/
+#            trending.sql as the projection: (1) its backfill, CALL
+#            create_projection('trending', ...) over the rebuild case's log
+#            (the same database when rebuild runs too, else one generated
+#            the same way and rebuild() so that writers can call the API),
+#            vs a set-based INSERT ... SELECT ... GROUP BY of the same
+#            tables (test/bench/trending_sql.sql), events of the log per
+#            second, goal >= 0.5, the two results equal; (2) the longest
+#            view_article call of 8 clients spread over the log's articles
+#            while a second backfill runs (pgbench's per-transaction log,
+#            every call that overlaps the backfill) vs the same calls with
+#            no backfill (informative) and vs 1 s (goal); (3) in a
+#            database of its own with the world below, view_article spread,
+#            8 clients, with trending inline and async vs no projection,
+#            interleaved rounds (none, inline, async, async, inline, none,
+#            ...; the worker drained after each async round), goals >= 0.7
+#            and >= 0.9; (4) at a steady 2,000 calls/s (pgbench -R, 8
+#            clients) with trending async, the lag of each event from the
+#            writer's now() (occurred_at: its transaction's start) to its
+#            application, measured by a second async projection
+#            zz_lag_probe (applied after trending in each worker round),
+#            p99 vs 1 s (goal); the two projections caught up afterwards
+#            and trending equal to the SQL computation after every switch
 #
 # A benchmark, not a test: scripts/test.sh runs only the smoke run
 # (test/e2e/bench_smoke.sh).  Needs the extension installed (bash
@@ -124,7 +149,7 @@ ROOT=$(pwd)
 . scripts/cluster.sh
 DT_CONSUME=${DT_CONSUME:-$DT_PGBIN/drivetribe-consume}
 
-ALL_CASES=(hot ceiling card vote plpgsql rename feeds decode consume rebuild)
+ALL_CASES=(hot ceiling card vote plpgsql rename feeds decode consume rebuild projections)
 SMOKE=0; ONLY=(); OUT=
 COMMAND="bash test/bench/run.sh${*:+ $*}"
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$ROOT/test/bench/run.sh"; }
@@ -152,7 +177,7 @@ want() { [ ${#ONLY[@]} -eq 0 ] && return 0; local s; for s in "${ONLY[@]}"; do [
 if [ $SMOKE = 1 ]; then
   N=1000                 # users, tribes, articles of the world
   PRIOR_VIEWS=10000
-  LOG_EVENTS=30000
+  LOG_EVENTS=${DT_BENCH_LOG_EVENTS:-30000}
   PROLIFIC_ARTICLES=200; PROLIFIC_COMMENTS=1000
   RUN=(-t 3)             # transactions per client (see bench())
   HOT_ROUNDS=1
@@ -169,7 +194,7 @@ if [ $SMOKE = 1 ]; then
 else
   N=10000
   PRIOR_VIEWS=1000000
-  LOG_EVENTS=10000000
+  LOG_EVENTS=${DT_BENCH_LOG_EVENTS:-10000000}
   PROLIFIC_ARTICLES=10000; PROLIFIC_COMMENTS=50000
   SECS=${DT_BENCH_SECONDS:-8}
   RUN=(-T "$SECS")
@@ -1238,16 +1263,24 @@ SQL
 fi
 
 # ------------------------------------------------------------------ rebuild
-if want rebuild; then
-  step "rebuild: generating a log of about $LOG_EVENTS events (database rebuild)"
-  createdb rebuild >>"$LOG" 2>&1 && sql -d rebuild -c "CREATE EXTENSION drivetribe" || fail "createdb rebuild failed"
-  sql -d rebuild -v step=setup -v events="$LOG_EVENTS" -f test/bench/gen_log.sql || fail "gen_log.sql setup failed (see $LOG)"
-  sql -d rebuild -v step=activity -v part=0 -v parts=2 -f test/bench/gen_log.sql & p0=$!
-  sql -d rebuild -v step=activity -v part=1 -v parts=2 -f test/bench/gen_log.sql; r1=$?
+# gen_log_db DB: a new database with the extension and a generated log of
+# about LOG_EVENTS events (test/bench/gen_log.sql, two sessions for the
+# activity), vacuumed; its projections are empty (rebuild() fills them)
+gen_log_db() {
+  local db=$1 p0 r0 r1
+  createdb "$db" >>"$LOG" 2>&1 && sql -d "$db" -c "CREATE EXTENSION drivetribe" || fail "createdb $db failed"
+  sql -d "$db" -v step=setup -v events="$LOG_EVENTS" -f test/bench/gen_log.sql || fail "gen_log.sql setup failed (see $LOG)"
+  sql -d "$db" -v step=activity -v part=0 -v parts=2 -f test/bench/gen_log.sql & p0=$!
+  sql -d "$db" -v step=activity -v part=1 -v parts=2 -f test/bench/gen_log.sql; r1=$?
   wait $p0; r0=$?
   [ $r0 = 0 ] && [ $r1 = 0 ] || fail "gen_log.sql activity failed (see $LOG)"
-  sql -d rebuild -v step=finish -f test/bench/gen_log.sql || fail "gen_log.sql finish failed (see $LOG)"
-  sql -d rebuild -c "VACUUM ANALYZE drivetribe.events" || fail "VACUUM failed"
+  sql -d "$db" -v step=finish -f test/bench/gen_log.sql || fail "gen_log.sql finish failed (see $LOG)"
+  sql -d "$db" -c "VACUUM ANALYZE drivetribe.events" || fail "VACUUM failed"
+}
+
+if want rebuild; then
+  step "rebuild: generating a log of about $LOG_EVENTS events (database rebuild)"
+  gen_log_db rebuild
   sql -d rebuild -v step=schema -f test/bench/recompute.sql || fail "recompute.sql schema failed (see $LOG)"
   events=$(val -d rebuild -c "SELECT count(*) FROM drivetribe.events")
   step "rebuild: $events events; drivetribe.rebuild() on emptied projections"
@@ -1287,6 +1320,236 @@ SQL
   d=$(val -d rebuild -v step=check -f test/bench/recompute.sql)
   note "rebuild: rows where the SQL recomputation differs from drivetribe's read API (user_stats, tribe_stats, article_view): ${d:-ERR}"
   [ "$d" = 0 ] || { ERRORS=$((ERRORS + 1)); say "    the recomputation differs from drivetribe in ${d:-ERR} rows"; }
+fi
+
+# ------------------------------------------------------------------ projections
+# SQL projections (issue 21 item 7), with the trending example
+# (examples/trending/trending.sql) as the projection.
+if want projections; then
+  pj_now() { date +%s.%N; }
+  pj_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+  # pj_state DB: the trending projection's "mode state", or nothing
+  pj_state() { val -d "$1" -c "SELECT mode || ' ' || state FROM drivetribe.projections WHERE name = 'trending'"; }
+  # pj_install DB: run examples/trending/trending.sql (registers the
+  # projection inline and backfills it); "seconds" or ERR
+  pj_install() {
+    local t0 t1
+    t0=$(pj_now)
+    if psql -X -v ON_ERROR_STOP=1 -d "$1" -f examples/trending/trending.sql >>"$LOG" 2>&1 &&
+       [ "$(pj_state "$1")" = "inline live" ]; then
+      t1=$(pj_now); pj_secs "$t0" "$t1"
+    else
+      say "    examples/trending/trending.sql failed in database $1 (see $LOG)"; echo ERR
+    fi
+  }
+  # pj_drain DB [TIMEOUT]: wait until every projection of DB has lag_events
+  # 0; prints the seconds it took, or "timeout"
+  pj_drain() {
+    local t0 lag
+    t0=$(pj_now)
+    while :; do
+      lag=$(val -d "$1" -c "SELECT coalesce(sum(lag_events), 0) FROM drivetribe.projections")
+      [ "$lag" = 0 ] && break
+      awk -v a="$t0" -v b="$(pj_now)" -v m="${2:-60}" 'BEGIN { exit !(b - a > m) }' && { echo timeout; return; }
+      sleep 0.1
+    done
+    pj_secs "$t0" "$(pj_now)"
+  }
+  # pj_wstats DIR [T0 T1]: "n max_ms p99_ms calls/s" of the calls in
+  # pgbench's per-transaction logs in DIR (fields: client, tx, latency us,
+  # script, end epoch s, end us) that overlap [T0, T1] (default: all);
+  # calls/s counts those that ended inside it
+  pj_wstats() {
+    local t0=${2:-0} t1=${3:-1e12} rate
+    cat "$1"/tx.* 2>/dev/null | awk -v t0="$t0" -v t1="$t1" '
+      { e = $5 + $6 / 1e6; if (e >= t0 && e - $3 / 1e6 <= t1) printf "%.3f\n", $3 / 1000 }' | sort -n >"$WORK/wstats"
+    rate=$(cat "$1"/tx.* 2>/dev/null | awk -v t0="$t0" -v t1="$t1" '
+      { e = $5 + $6 / 1e6; if (e >= t0 && e <= t1) n++; if (first == "" || e < first) first = e; if (e > last) last = e }
+      END { if (t1 == 1e12) { t0 = first; t1 = last }; printf "%.0f", (t1 > t0 ? n / (t1 - t0) : 0) }')
+    awk -v r="$rate" '{ v[NR] = $1 } END { if (NR == 0) { print "0 ERR ERR ERR"; exit }
+                                          printf "%d %.1f %.1f %s\n", NR, v[NR], v[int((NR - 1) * 0.99) + 1], r }' "$WORK/wstats"
+  }
+
+  # ---- (1) the backfill vs set-based SQL, on the generated log
+  if want rebuild; then
+    LDB=rebuild
+    step "projections: the rebuild case's log (database rebuild)"
+  else
+    LDB=projlog
+    step "projections: generating a log of about $LOG_EVENTS events (database projlog), then rebuild() (untimed: the writers of (2) need the projections)"
+    gen_log_db projlog
+    sql -d projlog -c "SELECT drivetribe.rebuild()" || fail "rebuild() of the projections log failed (see $LOG)"
+  fi
+  sql -d "$LDB" -c "VACUUM ANALYZE" || fail "VACUUM failed"
+  BATCH=$(val -d "$LDB" -c "LOAD 'drivetribe'" -c "SHOW drivetribe.projection_batch_size")
+  # (also reads the whole log once: both sides start with it in the cache)
+  pevents=$(val -d "$LDB" -c "SELECT count(*) FROM drivetribe.events")
+  step "projections: $pevents events; the trending backfill (examples/trending/trending.sql, batches of $BATCH events)"
+  sql -d "$LDB" -c CHECKPOINT
+  ours=$(pj_install "$LDB")
+  binfo=$(val -d "$LDB" -c "SELECT format('%s events read, last batch %s events at %s events/s', events_read, last_batch_events, round(last_batch_events_per_s))
+                              FROM drivetribe.projections WHERE name = 'trending'")
+  step "projections: the set-based SQL computation (test/bench/trending_sql.sql)"
+  sql -d "$LDB" -v step=schema -f test/bench/trending_sql.sql || fail "trending_sql.sql schema failed (see $LOG)"
+  sql -d "$LDB" -c CHECKPOINT
+  t0=$(pj_now)
+  if sql -d "$LDB" -v step=run -f test/bench/trending_sql.sql; then theirs=$(pj_secs "$t0" "$(pj_now)"); else theirs=ERR; fi
+  d=$(val -d "$LDB" -v step=check -f test/bench/trending_sql.sql)
+  brows=$(val -d "$LDB" -c "SELECT count(*) FROM trending.buckets")
+  note "projections: backfill of trending over $pevents events: $ours s ($binfo), the set-based SQL $theirs s; $brows buckets; rows that differ between the two (EXCEPT ALL both ways, buckets and deleted articles): ${d:-ERR}"
+  [ "$d" = 0 ] || { ours=ERR; say "    the backfill and the SQL computation differ in ${d:-ERR} rows"; }
+  peps() { awk -v e="$pevents" -v s="$1" 'BEGIN { if (s == "ERR" || s + 0 == 0) print "ERR"; else printf "%.0f", e / s }'; }
+  record projections "trending backfill vs set-based SQL" "CALL create_projection('trending', ...) (examples/trending/trending.sql: the backfill, batches of $BATCH events, $ours s) over a log of $pevents events vs a set-based INSERT ... SELECT ... GROUP BY of the same tables ($theirs s), checked equal (events of the log per second; ratio = ours/SQL)" "$(peps "$ours")" "$(peps "$theirs")" "events/s" ">= 0.5"
+
+  # ---- (2) writers during a backfill
+  parts=$(val -d "$LDB" -c "SELECT max(article_id) / 100 FROM drivetribe.articles")
+  pusers=$(val -d "$LDB" -c "SELECT max(user_id) FROM drivetribe.users")
+  # every 100th article of the log is deleted: the others, spread
+  script proj_log_view <<'B'
+\set h random(0, :parts - 1)
+\set a 100 * :h + random(1, 99)
+\set u random(1, :users)
+SELECT drivetribe.view_article(:a, :u);
+B
+  sql -d "$LDB" -c "SELECT drivetribe.drop_projection('trending')" -c CHECKPOINT || fail "drop_projection failed (see $LOG)"
+  step "projections: 8 writers (view_article over $((parts * 99)) articles) while trending backfills again"
+  wdir=$WORK/w-backfill; mkdir -p "$wdir"
+  (cd "$wdir" && PGDATABASE=$LDB exec pgbench -n -j 2 -c 8 -T 86400 -D parts="$parts" -D users="$pusers" \
+     -f "$WORK/proj_log_view.sql" -l --log-prefix=tx >"$wdir/out" 2>&1) &
+  wpid=$!
+  sleep $((SMOKE ? 1 : 2))
+  t0=$(pj_now)
+  wback=$(pj_install "$LDB")
+  t1=$(pj_now)
+  # every call that started before the backfill's end has ended (and is in
+  # the log) before the writers are stopped, by terminating their sessions
+  sleep 1
+  for _ in $(seq 1 600); do
+    n=$(val -d "$LDB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = current_database()
+                            AND state = 'active' AND query_start < to_timestamp($t1)")
+    [ "$n" = 0 ] && break
+    sleep 0.1
+  done
+  sql -d "$LDB" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = current_database()"
+  wait "$wpid"
+  grep -E '^(number of transactions actually processed|tps)' "$wdir/out" | sed 's/^/    backfill writers: /' >>"$LOG"
+  read -r w_n w_max w_p99 w_rate <<<"$(pj_wstats "$wdir" "$t0" "$t1")"
+  # all 8 writers ran through the backfill (a failed call ends its client)
+  alive=$(cat "$wdir"/tx.* 2>/dev/null | awk -v t1="$t1" '$5 + $6 / 1e6 >= t1 { c[$1] = 1 } END { print length(c) }')
+  if [ "$wback" = ERR ] || [ "$alive" != 8 ]; then
+    say "    writers during the backfill: $alive of 8 clients ran through it (see $wdir/out in the log)"
+    grep -E 'error|ERROR' "$wdir/out" | grep -v 'administrator command\|backend died' | head -n 3 >>"$LOG"
+    w_max=ERR
+  fi
+  window=$(pj_secs "$t0" "$t1")
+  sql -d "$LDB" -c "SELECT drivetribe.drop_projection('trending')" -c CHECKPOINT || fail "drop_projection failed (see $LOG)"
+  # the same calls, no backfill, no projection, as long (at least 1 s, at most 120 s)
+  bsecs=$(awk -v w="$window" 'BEGIN { s = int(w + 0.999); if (s < 1) s = 1; if (s > 120) s = 120; print s }')
+  step "projections: the same 8 writers for $bsecs s, no backfill"
+  bdir=$WORK/w-none; mkdir -p "$bdir"
+  (cd "$bdir" && PGDATABASE=$LDB pgbench -n -j 2 -c 8 -T "$bsecs" -D parts="$parts" -D users="$pusers" \
+     -f "$WORK/proj_log_view.sql" -l --log-prefix=tx >"$bdir/out" 2>&1) ||
+    { grep -E 'error|ERROR' "$bdir/out" | head -n 3 >>"$LOG"; say "    the writers without a backfill failed (see $LOG)"; }
+  read -r b_n b_max b_p99 b_rate <<<"$(pj_wstats "$bdir")"
+  record projections "longest view_article: backfill vs none" "the longest view_article call of 8 clients (spread over the log's articles) that overlapped a backfill of trending ($window s, $w_n calls) vs the longest of the same calls with no backfill ($bsecs s, $b_n calls) (ms; informative)" "$w_max" "$b_max" "ms" "-"
+  record projections "longest view_article in a backfill vs 1 s" "the longest view_article call during the backfill (each batch of $BATCH events commits; the handover waits for the writers) vs the 1 s goal (ms)" "$w_max" 1000 "ms" "<= 1"
+  note "projections: writers during the backfill ($window s with them, $ours s alone): $w_n calls, $w_rate calls/s, p99 $w_p99 ms, longest $w_max ms; without a backfill: $b_n calls, $b_rate calls/s, p99 $b_p99 ms, longest $b_max ms"
+
+  # ---- (3) view_article with trending inline / async / none
+  step "projections: the world (database projections): $N users, tribes and articles"
+  createdb projections >>"$LOG" 2>&1 && sql -d projections -v n="$N" <<'SQL' || fail "the projections world failed (see $LOG)"
+CREATE EXTENSION drivetribe;
+SELECT count(drivetribe.register_user(u, 'user ' || u)) FROM generate_series(1, :n) u;
+SELECT count(drivetribe.create_tribe(t, t, 'tribe ' || t)) FROM generate_series(1, :n) t;
+SELECT count(drivetribe.post_article(a, a, a, 'article ' || a)) FROM generate_series(1, :n) a;
+VACUUM ANALYZE;
+SQL
+  [ "$(pj_install projections)" != ERR ] || fail "trending.sql failed in the projections world (see $LOG)"
+  PMODE=inline
+  # pj_mode TARGET: trending none (dropped), inline or async in database projections
+  pj_mode() {
+    local r=0
+    [ "$PMODE" = "$1" ] && return 0
+    case $PMODE:$1 in
+      none:*) [ "$(pj_install projections)" != ERR ] || r=1
+              [ "$1" = inline ] || sql -d projections -c "CALL drivetribe.alter_projection('trending', '$1')" || r=1 ;;
+      *:none) sql -d projections -c "SELECT drivetribe.drop_projection('trending')" || r=1 ;;
+      *) sql -d projections -c "CALL drivetribe.alter_projection('trending', '$1')" || r=1 ;;
+    esac
+    [ $r = 0 ] || fail "switching trending from $PMODE to $1 failed (see $LOG)"
+    PMODE=$1
+  }
+  script proj_view <<'B'
+\set a random(1, :n)
+\set u random(1, :n)
+SELECT drivetribe.view_article(:a, :u);
+B
+  step "projections: view_article spread, 8 clients, trending none / inline / async, $HOT_ROUNDS interleaved rounds"
+  declare -A pj_runs=([none]="" [inline]="" [async]="")
+  drains=()
+  full_run=("${RUN[@]}"); RUN=("${HOT_RUN[@]}")
+  for r in $(seq 1 "$HOT_ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then order="none inline async"; else order="async inline none"; fi
+    for m in $order; do
+      pj_mode "$m"
+      v=$(PGDATABASE=projections bench "proj_view_$m" 8 1 $D -f "$WORK/proj_view.sql")
+      pj_runs[$m]="${pj_runs[$m]} $v"
+      if [ "$m" = async ]; then drains+=("$(pj_drain projections 60)"); fi
+    done
+  done
+  RUN=("${full_run[@]}")
+  # shellcheck disable=SC2086
+  { v_none=$(mean_or_err ${pj_runs[none]}); v_inline=$(mean_or_err ${pj_runs[inline]}); v_async=$(mean_or_err ${pj_runs[async]}); }
+  record projections "view spread: trending inline vs none" "view_article spread over $N articles, 8 clients: trending registered inline (its handler in every view's transaction) vs no projection (calls/s)" "$v_inline" "$v_none" "calls/s" ">= 0.7"
+  record projections "view spread: trending async vs none" "view_article spread, 8 clients: trending async (the projection worker applies it after commit, on the same 2 cores) vs no projection (calls/s)" "$v_async" "$v_none" "calls/s" ">= 0.9"
+  note "projections: view_article spread, means of $HOT_ROUNDS interleaved rounds (none, inline, async, async, inline, none, ...), ${HOT_RUN[*]} each: none${pj_runs[none]}, inline${pj_runs[inline]}, async${pj_runs[async]} calls/s; the worker's backlog after each async round drained in ${drains[*]} s"
+  case " ${drains[*]} " in *" timeout "*) ERRORS=$((ERRORS + 1)); say "    the async backlog did not drain within 60 s after a round" ;; esac
+
+  # ---- (4) async lag at a steady 2,000 calls/s
+  pj_mode async
+  sql -d projections <<'SQL' || fail "the lag probe failed (see $LOG)"
+-- a second async projection whose name sorts after trending (the worker
+-- applies projections in name order each round): the time from each view's
+-- occurred_at (the writer's now(), its transaction's start) to the
+-- handler's clock_timestamp() (before the worker's commit)
+CREATE SCHEMA lag_probe;
+CREATE TABLE lag_probe.params (from_seq bigint NOT NULL);
+INSERT INTO lag_probe.params SELECT coalesce(max(seq), 0) FROM drivetribe.events;
+CREATE TABLE lag_probe.lag (seq bigint PRIMARY KEY, occurred_at timestamptz NOT NULL, applied_at timestamptz NOT NULL);
+CREATE FUNCTION lag_probe.apply(events drivetribe.events[]) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  INSERT INTO lag_probe.lag (seq, occurred_at, applied_at)
+  SELECT e.seq, e.occurred_at, clock_timestamp() FROM unnest(events) e
+   WHERE e.seq > (SELECT p.from_seq FROM lag_probe.params p)
+$$;
+CALL drivetribe.create_projection('zz_lag_probe', 'lag_probe.apply(drivetribe.events[])',
+                                  kinds => ARRAY['article_viewed'], mode => 'async');
+CHECKPOINT;
+SQL
+  if [ $SMOKE = 1 ]; then lsecs=2; else lsecs=$((2 * SECS)); fi
+  step "projections: async lag at 2,000 calls/s (pgbench -R 2000, 8 clients, $lsecs s), trending and zz_lag_probe async"
+  lseq=$(val -d projections -c "SELECT from_seq FROM lag_probe.params")
+  PGDATABASE=projections pgbench -n -j 2 -c 8 -R 2000 -T "$lsecs" $D -f "$WORK/proj_view.sql" >"$WORK/proj_lag.out" 2>&1 ||
+    { grep -E 'error|ERROR' "$WORK/proj_lag.out" | head -n 3 >>"$LOG"; say "    pgbench -R 2000 failed (see $LOG)"; }
+  grep -E '^(tps|number of (transactions|failed)|latency average|rate limit)' "$WORK/proj_lag.out" | sed 's/^/    lag load: /' >>"$LOG"
+  achieved=$(awk -F' = ' '/^tps = / { split($2, a, " "); printf "%.0f", a[1]; exit }' "$WORK/proj_lag.out")
+  ldrain=$(pj_drain projections 60)
+  after=$(val -d projections -c "SELECT string_agg(format('%s: %s %s, lag_events %s, lag_seconds %s', name, mode, state, lag_events, round(lag_seconds::numeric, 3)), '; ' ORDER BY name) FROM drivetribe.projections")
+  read -r l_n l_50 l_99 l_max <<<"$(val -d projections -F ' ' -c "
+    SELECT count(*), round((percentile_cont(0.5) WITHIN GROUP (ORDER BY ms))::numeric, 1),
+           round((percentile_cont(0.99) WITHIN GROUP (ORDER BY ms))::numeric, 1), round(max(ms)::numeric, 1)
+      FROM (SELECT extract(epoch FROM applied_at - occurred_at) * 1000 AS ms FROM lag_probe.lag WHERE seq > $lseq) s")"
+  lviews=$(val -d projections -c "SELECT count(*) FROM drivetribe.events WHERE seq > $lseq AND kind = 'article_viewed'")
+  [ "$ldrain" != timeout ] && [ "$l_n" = "$lviews" ] && [ "$l_n" != 0 ] || {
+    say "    async lag: the probe has ${l_n:-ERR} of $lviews views (drained: $ldrain; $after)"; l_99=ERR; }
+  record projections "async lag p99 at 2,000/s vs 1 s" "async lag at a steady 2,000 calls/s (pgbench -R, 8 clients, ${achieved:-?} achieved), p99 over $l_n views: occurred_at (the writer's transaction start) to the probe projection's handler, applied after trending in the same worker round, vs the 1 s goal (ms)" "$l_99" 1000 "ms" "<= 1"
+  note "projections: async lag at 2,000 calls/s (${achieved:-?} achieved, $lsecs s): $l_n views, p50 $l_50 ms, p99 $l_99 ms, longest $l_max ms; drained $ldrain s after the load; then $after"
+  # trending after all the switches: the set-based SQL over the same log
+  sql -d projections -v step=schema -f test/bench/trending_sql.sql && sql -d projections -v step=run -f test/bench/trending_sql.sql ||
+    fail "trending_sql.sql failed in database projections (see $LOG)"
+  d=$(val -d projections -v step=check -f test/bench/trending_sql.sql)
+  note "projections: trending after the switches (none/inline/async) and the lag run vs the set-based SQL over the log: ${d:-ERR} rows differ"
+  [ "$d" = 0 ] || { ERRORS=$((ERRORS + 1)); say "    trending differs from the set-based SQL in ${d:-ERR} rows after the switches"; }
 fi
 
 # ------------------------------------------------------------------ report
