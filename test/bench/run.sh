@@ -121,12 +121,15 @@
 #            the same way and rebuild() so that writers can call the API),
 #            vs a set-based INSERT ... SELECT ... GROUP BY of the same
 #            tables (test/bench/trending_sql.sql), events of the log per
-#            second, goal >= 0.5, the two results equal; (2) the longest
+#            second, goal >= 0.5, the two results equal; informative: the
+#            same backfill in batches ten times as large, and one of the
+#            same kinds to a handler that does nothing; (2) the longest
 #            view_article call of 8 clients spread over the log's articles
 #            while a second backfill runs (pgbench's per-transaction log,
 #            every call that overlaps the backfill) vs the same calls with
 #            no backfill (informative) and vs 1 s (goal); (3) in a
-#            database of its own with the world below, view_article spread,
+#            database of its own with the suite's world (10,000 users,
+#            tribes and articles, through the API), view_article spread,
 #            8 clients, with trending inline and async vs no projection,
 #            interleaved rounds (none, inline, async, async, inline, none,
 #            ...; the worker drained after each async round), goals >= 0.7
@@ -1411,6 +1414,25 @@ if want projections; then
   [ "$d" = 0 ] || { ours_big=ERR; say "    the backfill in batches of $BIG_BATCH and the SQL computation differ in ${d:-ERR} rows"; }
   note "projections: backfill of trending in batches of $BIG_BATCH: $ours_big s; rows that differ from the SQL computation: ${d:-ERR}"
   record projections "trending backfill, batches x10, vs SQL" "the same backfill with drivetribe.projection_batch_size = $BIG_BATCH ($ours_big s) vs the set-based SQL (events of the log per second; informative)" "$(peps "$ours_big")" "$(peps "$theirs")" "events/s" "-"
+  # the extension's part of a backfill: the same kinds, in batches of
+  # BATCH, to a handler that does nothing (reading the log, building the
+  # arrays, a call and a commit per batch)
+  step "projections: a backfill of the same kinds to a handler that does nothing"
+  sql -d "$LDB" <<'SQL' || fail "the no-op projection failed (see $LOG)"
+CREATE SCHEMA bench_noop;
+CREATE FUNCTION bench_noop.apply(events drivetribe.events[]) RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$;
+CHECKPOINT;
+SQL
+  t0=$(pj_now)
+  if sql -d "$LDB" -c "CALL drivetribe.create_projection('bench_noop', 'bench_noop.apply(drivetribe.events[])',
+                         kinds => ARRAY['article_viewed', 'article_bumped', 'comment_posted', 'article_deleted'])"; then
+    noop=$(pj_secs "$t0" "$(pj_now)")
+  else
+    noop=ERR
+  fi
+  sql -d "$LDB" -c "SELECT drivetribe.drop_projection('bench_noop')"
+  note "projections: a backfill of the same kinds to a handler that does nothing: $noop s"
+  record projections "backfill, handler doing nothing, vs SQL" "a backfill of trending's kinds in batches of $BATCH to a handler that does nothing ($noop s: the extension's part, reading the log and building the arrays) vs the set-based SQL (events of the log per second; informative)" "$(peps "$noop")" "$(peps "$theirs")" "events/s" "-"
 
   # ---- (2) writers during a backfill
   parts=$(val -d "$LDB" -c "SELECT max(article_id) / 100 FROM drivetribe.articles")
@@ -1619,6 +1641,7 @@ MACHINE="$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cp
   echo "- vote: 95% card reads and 5% bumps with the same Zipf ids; the baseline computes the card at read time (joins and count() of views, comments and bumps) over plain normalised tables holding the same $PRIOR_VIEWS prior views (Zipf-distributed like the reads; informative row: evenly spread), and a bump is INSERT ... ON CONFLICT DO NOTHING"
   echo "- C vs PL/pgSQL: test/bench/plpgsql_dt.sql, the same validation, log and projections as PL/pgSQL functions and an AFTER INSERT row trigger"
   echo "- rebuild: test/bench/gen_log.sql writes a consistent log set-based; rebuild() runs on emptied projections; the baseline is test/bench/recompute.sql (INSERT ... SELECT ... GROUP BY into copies of the projection tables), checked equal to drivetribe's read API"
+  echo "- projections: examples/trending/trending.sql registered as a projection; its backfill (create_projection over the rebuild case's generated log) vs test/bench/trending_sql.sql (one INSERT ... SELECT ... GROUP BY into copies of its tables), checked equal; the longest view_article call (8 clients) overlapping a backfill, from pgbench's per-transaction log; view_article spread in a database of the same world with trending none, inline, async (interleaved rounds); the async lag from occurred_at (the writer's transaction start) to a second async projection's handler (zz_lag_probe, after trending in each worker round) at 2,000 calls/s"
   echo "- rename: rename_user of an author of $PROLIFIC_ARTICLES articles and $PROLIFIC_COMMENTS comments vs of a new author, 1 client, alternating two names"
   echo "- decode: three slots (drivetribe; wal2json with format-version 2, add-tables drivetribe.events, include-transaction false; test_decoding with skip-empty-xacts) created before one workload of API calls, each then read with pg_logical_slot_peek_changes (best of 3, so all three decode exactly the same WAL); events/s counts event objects"
   echo "- feeds: test/bench/gen_feeds.sql generates the world (sizes in the notes); a page is \`SELECT * FROM drivetribe.feed(:r, 20)\` for a random reader of the kind; the baseline computes the same 20 cards at read time over plain normalised tables (the reader's tribes and followees by IN, each article's views, comments and bumps by count(), SPEC's score, ORDER BY ... LIMIT 20); latencies from pgbench's per-transaction log; posts, joins and follows are time per call, 8 clients, big key vs small key"
