@@ -6,7 +6,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION drivetribe CASCADE;
-SELECT plan(46);
+SELECT plan(50);
 
 -- the API
 SELECT has_function('drivetribe', 'grant_projector', ARRAY['regrole'], 'grant_projector(regrole)');
@@ -45,6 +45,10 @@ CREATE FUNCTION tap.count(events drivetribe.events[]) RETURNS void LANGUAGE sql 
 CREATE FUNCTION tap.wrong(events bigint[]) RETURNS void LANGUAGE sql AS $$ SELECT $$;
 CREATE FUNCTION tap.appends(events drivetribe.events[]) RETURNS void LANGUAGE plpgsql AS $$
   BEGIN PERFORM drivetribe.view_article(1); END $$;
+-- a step of a projection from inside a handler would clear the guard and
+-- give a batch twice
+CREATE FUNCTION tap.steps(events drivetribe.events[]) RETURNS void LANGUAGE plpgsql AS $$
+  BEGIN PERFORM drivetribe_internal.projection_step('tap_v'); PERFORM drivetribe.view_article(1); END $$;
 RESET ROLE;
 CREATE FUNCTION public.not_theirs(events drivetribe.events[]) RETURNS void LANGUAGE sql AS $$ SELECT $$;
 SET ROLE tap_projector;
@@ -113,6 +117,14 @@ RESET ROLE;
 SELECT throws_ok($$SELECT drivetribe.rename_user(2, 'robert')$$, '55000',
                  'drivetribe.view_article() cannot be called by the handler of projection "tap_appends"',
                  'a handler that appends: 55000, naming the projection');
+SET ROLE tap_projector;
+SELECT lives_ok(pg_temp.reg('tap_steps', 'tap.steps(drivetribe.events[])', ARRAY['tribe_renamed']), 'registered');
+SELECT is(drivetribe_internal.projection_step('tap_steps', false), 8::bigint, 'its backfill reads the log (none of its kinds)');
+SELECT is(drivetribe_internal.projection_handover('tap_steps'), true, 'live');
+RESET ROLE;
+SELECT throws_ok($$SELECT drivetribe.rename_tribe(1, 'Motors')$$, '55000',
+                 'projection_step() cannot be called by the handler of projection "tap_steps"',
+                 'a handler that steps a projection: 55000, naming it');
 -- another role
 SET ROLE tap_other;
 SELECT throws_ok($$SELECT drivetribe.drop_projection('tap_v')$$, '42501', NULL, 'a stranger may not drop it: 42501');
