@@ -293,14 +293,17 @@ SELECT r.name, r.owner, r.kinds, r.mode,
        END AS lag_seconds,
        r.failed_seq, r.last_error
   FROM drivetribe.projection_registry r
-  -- the events of its kinds after its position it has not had yet
-  CROSS JOIN LATERAL (
-    SELECT pg_catalog.count(*) AS events, pg_catalog.min(e.occurred_at) AS oldest
-      FROM ONLY drivetribe.events e
-     WHERE NOT (r.mode OPERATOR(pg_catalog.=) 'inline' AND r.state OPERATOR(pg_catalog.=) 'live')
-       AND ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq)
-       AND e.seq OPERATOR(pg_catalog.>) r.floor_seq
-       AND (r.kinds IS NULL OR e.kind OPERATOR(pg_catalog.=) ANY (r.kinds))) lag
+  -- the log after its position: every kind (an index-only count on
+  -- (txid, seq)), and the first of those, the oldest it has not read
+  LEFT JOIN LATERAL (
+    SELECT (SELECT pg_catalog.count(*) FROM ONLY drivetribe.events e
+             WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq)
+               AND e.seq OPERATOR(pg_catalog.>) r.floor_seq) AS events,
+           (SELECT e.occurred_at FROM ONLY drivetribe.events e
+             WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq)
+               AND e.seq OPERATOR(pg_catalog.>) r.floor_seq
+             ORDER BY e.txid, e.seq LIMIT 1) AS oldest
+     WHERE NOT (r.mode OPERATOR(pg_catalog.=) 'inline' AND r.state OPERATOR(pg_catalog.=) 'live')) lag ON true
  -- a projector sees its own (its handlers' errors may hold its data); a
  -- superuser sees every one
  WHERE pg_catalog.pg_has_role(r.owner, 'USAGE');
@@ -315,8 +318,8 @@ COMMENT ON COLUMN drivetribe.projections.events_read IS 'events read from the lo
 COMMENT ON COLUMN drivetribe.projections.last_batch_events IS 'events its last batch read';
 COMMENT ON COLUMN drivetribe.projections.last_batch_events_per_s IS 'its last batch''s events per second';
 COMMENT ON COLUMN drivetribe.projections.last_batch_at IS 'when its last batch committed';
-COMMENT ON COLUMN drivetribe.projections.lag_events IS 'events of its kinds in the log it has not had yet (0 for a live inline one: it gets every event as it is written)';
-COMMENT ON COLUMN drivetribe.projections.lag_seconds IS 'how old the oldest of those is, in seconds (0 when none)';
+COMMENT ON COLUMN drivetribe.projections.lag_events IS 'events of the log (of every kind) after its position it has still to read (0 for a live inline one: it gets every event as it is written)';
+COMMENT ON COLUMN drivetribe.projections.lag_seconds IS 'how old the first of those is, in seconds (0 when none)';
 COMMENT ON COLUMN drivetribe.projections.failed_seq IS 'the seq its handler failed on';
 COMMENT ON COLUMN drivetribe.projections.last_error IS 'its handler''s last error';
 COMMENT ON VIEW drivetribe.projections IS
