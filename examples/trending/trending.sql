@@ -78,10 +78,12 @@ COMMENT ON FUNCTION trending.hour_of(timestamptz) IS
   'the start of the UTC hour that holds a time: the bucket of an event';
 
 -- The window at a time: the hour that holds it and the 23 before it (24
--- buckets; between 23 and 24 hours of history).
+-- buckets; between 23 and 24 hours of history).  (STABLE, not IMMUTABLE:
+-- timestamptz - interval is STABLE, and an IMMUTABLE SQL function over a
+-- STABLE operator is never inlined.)
 CREATE OR REPLACE FUNCTION trending.window_start(at timestamptz)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN trending.hour_of(at) - '23 hours'::interval;
 COMMENT ON FUNCTION trending.window_start(timestamptz) IS
   'the first bucket of the window at a time (the window: 24 UTC hours, the current one included)';
@@ -106,6 +108,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  since timestamptz := trending.window_start(pg_catalog.now());
   deleted bigint[];
 BEGIN
   -- 1. Deletions, first: an article deleted in this batch gets no row from
@@ -130,7 +133,7 @@ BEGIN
          pg_catalog.count(*) FILTER (WHERE e.kind = 'comment_posted')
     FROM pg_catalog.unnest(events) e
    WHERE e.kind IN ('article_viewed', 'article_bumped', 'comment_posted')
-     AND e.occurred_at >= trending.window_start(pg_catalog.now())
+     AND e.occurred_at >= since
      AND NOT EXISTS (SELECT FROM trending.deleted_articles d WHERE d.article_id = e.article_id)
    GROUP BY 1, 2, 3
   ON CONFLICT (tribe_id, bucket, article_id) DO UPDATE
@@ -261,6 +264,9 @@ SELECT EXISTS (SELECT FROM drivetribe.projections p WHERE p.name = 'trending') A
 \elif :trending_registered
   \echo 'trending: projection trending is already registered (functions replaced, data kept)'
 \else
+  -- rows left by an earlier registration (dropped with drop_projection(),
+  -- tables kept) would be counted twice: the backfill starts from scratch
+  DO $$ BEGIN PERFORM trending.reset(); END $$;
   CALL drivetribe.create_projection('trending', 'trending.apply(drivetribe.events[])',
                                     kinds => ARRAY['article_viewed', 'article_bumped',
                                                    'comment_posted', 'article_deleted'],
