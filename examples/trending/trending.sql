@@ -92,8 +92,10 @@ COMMENT ON FUNCTION trending.window_start(timestamptz) IS
 -- The handler
 ------------------------------------------------------------------------
 -- Set-based: a batch of the backfill (up to drivetribe.projection_batch_size
--- events) and an inline event go through the same two steps, each one
--- statement over unnest(events), and every row is written once per call.
+-- events) and an inline event go through the same two steps, each a
+-- statement or two over unnest(events), never a loop over the events; every
+-- row is written once per call (a row updated many times in one transaction
+-- would walk its version chain every time).
 --
 -- "Now" is the transaction's now(): the handler's only use of it is to skip
 -- events whose hour is already out of the window (so that the backfill of 28
