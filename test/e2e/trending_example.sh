@@ -191,7 +191,7 @@ inside=$(sed -n 's/^inside: //p' "$work/live.out") committed=$(sed -n 's/^commit
 read -r v b c s <<<"$before"
 [ "$inside" = "$((v + 1)) $b $c $((s + 1))" ] || fail "inside the writer's transaction, a view: '$before' -> '$inside'"
 [ "$committed" = "$((v + 2)) $((b + 1)) $((c + 1)) $((s + 2 + 10 + 5))" ] ||
-  fail "two views, a bump, a comment: '$before' -> '$committed' ($(cat "$work/live.out" | tr '\n' ' '))"
+  fail "two views, a bump, a comment: '$before' -> '$committed' ($(tr '\n' ' ' <"$work/live.out"))"
 [ "$(card "$art")" = "$committed" ] || fail "after commit: $(card "$art"), expected $committed"
 # a new article, viewed 1000 times, goes to the top; then deleted, it leaves
 w >/dev/null <<SQL
