@@ -293,14 +293,17 @@ SELECT r.name, r.owner, r.kinds, r.mode,
        END AS lag_seconds,
        r.failed_seq, r.last_error
   FROM drivetribe.projection_registry r
-  -- the events of its kinds after its position it has not had yet
-  CROSS JOIN LATERAL (
-    SELECT pg_catalog.count(*) AS events, pg_catalog.min(e.occurred_at) AS oldest
-      FROM ONLY drivetribe.events e
-     WHERE NOT (r.mode OPERATOR(pg_catalog.=) 'inline' AND r.state OPERATOR(pg_catalog.=) 'live')
-       AND ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq)
-       AND e.seq OPERATOR(pg_catalog.>) r.floor_seq
-       AND (r.kinds IS NULL OR e.kind OPERATOR(pg_catalog.=) ANY (r.kinds))) lag
+  -- the log after its position: every kind (an index-only count on
+  -- (txid, seq)), and the first of those, the oldest it has not read
+  LEFT JOIN LATERAL (
+    SELECT (SELECT pg_catalog.count(*) FROM ONLY drivetribe.events e
+             WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq)
+               AND e.seq OPERATOR(pg_catalog.>) r.floor_seq) AS events,
+           (SELECT e.occurred_at FROM ONLY drivetribe.events e
+             WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq)
+               AND e.seq OPERATOR(pg_catalog.>) r.floor_seq
+             ORDER BY e.txid, e.seq LIMIT 1) AS oldest
+     WHERE NOT (r.mode OPERATOR(pg_catalog.=) 'inline' AND r.state OPERATOR(pg_catalog.=) 'live')) lag ON true
  -- a projector sees its own (its handlers' errors may hold its data); a
  -- superuser sees every one
  WHERE pg_catalog.pg_has_role(r.owner, 'USAGE');
@@ -315,12 +318,68 @@ COMMENT ON COLUMN drivetribe.projections.events_read IS 'events read from the lo
 COMMENT ON COLUMN drivetribe.projections.last_batch_events IS 'events its last batch read';
 COMMENT ON COLUMN drivetribe.projections.last_batch_events_per_s IS 'its last batch''s events per second';
 COMMENT ON COLUMN drivetribe.projections.last_batch_at IS 'when its last batch committed';
-COMMENT ON COLUMN drivetribe.projections.lag_events IS 'events of its kinds in the log it has not had yet (0 for a live inline one: it gets every event as it is written)';
-COMMENT ON COLUMN drivetribe.projections.lag_seconds IS 'how old the oldest of those is, in seconds (0 when none)';
+COMMENT ON COLUMN drivetribe.projections.lag_events IS 'events of the log (of every kind) after its position it has still to read (0 for a live inline one: it gets every event as it is written)';
+COMMENT ON COLUMN drivetribe.projections.lag_seconds IS 'how old the first of those is, in seconds (0 when none)';
 COMMENT ON COLUMN drivetribe.projections.failed_seq IS 'the seq its handler failed on';
 COMMENT ON COLUMN drivetribe.projections.last_error IS 'its handler''s last error';
 COMMENT ON VIEW drivetribe.projections IS
   'every registered projection the current role is (or is a member of) the owner of (all for a superuser): owner, kinds, mode, state (backfilling, live, failed, paused), position in the log (read_log()''s cursor), lag in events and seconds, the last batch and the last error';
+
+------------------------------------------------------------------------
+-- drivetribe.status: a row per registered projection, and the worker
+------------------------------------------------------------------------
+CREATE FUNCTION drivetribe_internal.projection_status_rows()
+RETURNS TABLE (area text, item text, value text, detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  async_live bigint;
+BEGIN
+  area := 'registered projection';
+  FOR item, value, detail IN
+    SELECT p.name, p.mode OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) p.state,
+           CASE p.state
+             -- (the error itself may hold the registrant's data: its owner
+             -- sees it in drivetribe.projections)
+             WHEN 'failed' THEN pg_catalog.format(
+               'its handler failed at seq %s (drivetribe.projections shows %s the error).  Fix the handler, then CALL drivetribe.resume_projection(%L)',
+               p.failed_seq, p.owner, p.name)
+             WHEN 'paused' THEN pg_catalog.format(
+               'its backfill stopped at seq %s, %s events behind.  CALL drivetribe.resume_projection(%L) goes on',
+               p.position_seq, p.lag_events, p.name)
+             WHEN 'backfilling' THEN pg_catalog.format('at seq %s, %s events to go', p.position_seq, p.lag_events)
+             ELSE pg_catalog.format('%s events behind, the oldest %s s old; registered by %s',
+                                    p.lag_events, pg_catalog.round(p.lag_seconds::numeric, 1), p.owner)
+           END
+      FROM drivetribe.projections p ORDER BY p.name
+  LOOP
+    RETURN NEXT;
+  END LOOP;
+  SELECT pg_catalog.count(*) INTO async_live FROM drivetribe.projection_registry r
+   WHERE r.mode OPERATOR(pg_catalog.=) 'async' AND r.state OPERATOR(pg_catalog.=) 'live';
+  IF async_live OPERATOR(pg_catalog.>) 0 THEN
+    item := 'projection worker';
+    SELECT coalesce(pg_catalog.string_agg('pid ' OPERATOR(pg_catalog.||) a.pid, ', '), 'not running') INTO value
+      FROM pg_catalog.pg_stat_activity a
+     WHERE a.backend_type OPERATOR(pg_catalog.=) 'drivetribe projection worker'
+       AND a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database();
+    detail := CASE WHEN value OPERATOR(pg_catalog.<>) 'not running'
+      THEN pg_catalog.format('applies the %s live async projections after commit', async_live)
+      ELSE 'none needed now: the next write, or CALL drivetribe.resume_projection() of an async projection, starts one (it needs a free max_worker_processes slot)' END;
+    RETURN NEXT;
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION drivetribe_internal.projection_status_rows() IS
+  'internal (drivetribe.status_rows, the status view): a row per registered projection (its mode, state, lag or error and what to do), and the projection worker while an async projection is live';
+REVOKE ALL ON FUNCTION drivetribe_internal.projection_status_rows() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION drivetribe.status_rows()
+RETURNS TABLE (area text, item text, value text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'SELECT * FROM drivetribe_internal.status_rows() UNION ALL SELECT * FROM drivetribe_internal.projection_status_rows()';
 
 ------------------------------------------------------------------------
 -- Grants

@@ -103,6 +103,11 @@ SELECT drivetribe.view_article(101) IS NOT NULL AS viewed_after;
 SELECT pg_temp.failed('regress_async_views') AS failed;
 SELECT state, failed_seq = :failing_seq AS failed_at_the_event, last_error, lag_events
   FROM drivetribe.projections;
+-- drivetribe.status says so (without the error: the owner sees it above)
+RESET ROLE;
+SELECT area, item, value, detail LIKE 'its handler failed at seq ' || :failing_seq || ' %' AS says_where
+  FROM drivetribe.status WHERE area = 'registered projection' AND item <> 'projection worker';
+SET ROLE regress_dt_projector;
 -- lag 2: the failing event and the one after it wait; the view of 102
 -- before them was applied
 SELECT n FROM regress_async.views WHERE article_id = 102;

@@ -77,7 +77,7 @@ SELECT :'SQLSTATE' AS sqlstate, dt_unchanged() AS unchanged;
 SELECT (drivetribe.register_user(20, 'ida', event_id => 'a0000000-0000-4000-8000-000000000001')
         < :max_seq_before) AS replayed_old_seq, dt_unchanged() AS unchanged;
 -- the projection came back live, and a view reaches it inline
-SELECT name, owner, kinds, mode, state, last_error FROM drivetribe.projections;
+SELECT name, owner = current_user::regrole AS registered_by_me, kinds, mode, state, last_error FROM drivetribe.projections;
 SELECT n AS views_before FROM public.regress_dump_views WHERE article_id = 101 \gset
 SELECT drivetribe.view_article(101) IS NOT NULL AS viewed;
 SELECT n = :views_before + 1 AS counted FROM public.regress_dump_views WHERE article_id = 101;

@@ -673,22 +673,26 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		1, {TEXTOID}
 	},
 	[DT_SQL_PROJECTION_BATCH] = {
-		/* $7: only the first transaction after the cursor */
-		"WITH b AS (SELECT e FROM ONLY drivetribe.events e "
+		/*
+		 * One ordered index scan on (txid, seq), no sort: the events come
+		 * to array_agg in read_log() order.  The cursor is the greatest
+		 * (txid, seq) read, taken as an array maximum so that it does not
+		 * depend on that order.  $7: only the first transaction after the
+		 * cursor.
+		 */
+		"SELECT pg_catalog.count(*), "
+		"((pg_catalog.max(ARRAY[b.txid::text::int8, b.seq]))[1])::text::pg_catalog.xid8, "
+		"(pg_catalog.max(ARRAY[b.txid::text::int8, b.seq]))[2], "
+		"pg_catalog.array_agg(b.ev) FILTER (WHERE b.seq OPERATOR(pg_catalog.>) $6 AND "
+		"($5 IS NULL OR b.kind OPERATOR(pg_catalog.=) ANY ($5))) "
+		"FROM (SELECT e AS ev, e.txid, e.seq, e.kind FROM ONLY drivetribe.events e "
 		"WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW($1, $2) "
 		"AND (NOT $4 OR e.txid OPERATOR(pg_catalog.<) "
 		"pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) "
 		"AND (NOT $7 OR e.txid" EQ "(SELECT f.txid FROM ONLY drivetribe.events f "
 		"WHERE ROW(f.txid, f.seq) OPERATOR(pg_catalog.>) ROW($1, $2) "
 		"ORDER BY f.txid, f.seq LIMIT 1)) "
-		"ORDER BY e.txid, e.seq LIMIT $3) "
-		"SELECT pg_catalog.count(*), "
-		"(SELECT (l.e).txid FROM b l ORDER BY (l.e).txid DESC, (l.e).seq DESC LIMIT 1), "
-		"(SELECT (l.e).seq FROM b l ORDER BY (l.e).txid DESC, (l.e).seq DESC LIMIT 1), "
-		"pg_catalog.array_agg(b.e ORDER BY (b.e).txid, (b.e).seq) FILTER (WHERE "
-		"(b.e).seq OPERATOR(pg_catalog.>) $6 AND "
-		"($5 IS NULL OR (b.e).kind OPERATOR(pg_catalog.=) ANY ($5))) "
-		"FROM b",
+		"ORDER BY e.txid, e.seq LIMIT $3) b",
 		7, {XID8OID, INT8OID, INT8OID, BOOLOID, TEXTARRAYOID, INT8OID, BOOLOID}
 	},
 	[DT_SQL_PROJECTION_ADVANCE] = {

@@ -255,14 +255,23 @@ $$;
 ------------------------------------------------------------------------
 -- create_projection() is a procedure that commits after every batch: it
 -- runs here at the top level of psql, not in a transaction block.  The
--- projection gets only the kinds the handler reads.
+-- projection gets only the kinds the handler reads.  Inline, every view
+-- runs the handler in the writer's transaction; CALL
+-- drivetribe.alter_projection('trending', 'async') hands it to the
+-- projection worker instead (README.md, "Inline or async").
 SELECT EXISTS (SELECT FROM drivetribe.projections p WHERE p.name = 'trending') AS trending_registered,
        EXISTS (SELECT FROM drivetribe.projections p
-                WHERE p.name = 'trending' AND p.state = 'backfilling') AS trending_unfinished
+                WHERE p.name = 'trending' AND p.state IN ('paused', 'failed')) AS trending_stopped,
+       EXISTS (SELECT FROM drivetribe.projections p
+                WHERE p.name = 'trending' AND p.state = 'backfilling') AS trending_backfilling
 \gset
-\if :trending_unfinished
-  -- registered, but its backfill stopped (a cancel, an error, a crash)
+\if :trending_stopped
+  -- registered, but its backfill stopped (a cancel, an error, a crash:
+  -- paused) or, async, its handler failed: the functions are replaced
+  -- above, go on from where it stopped
   CALL drivetribe.resume_projection('trending');
+\elif :trending_backfilling
+  \echo 'trending: projection trending is being backfilled by another session (functions replaced)'
 \elif :trending_registered
   \echo 'trending: projection trending is already registered (functions replaced, data kept)'
 \else

@@ -25,7 +25,11 @@
 #     handler's back) change no read; trending.expire(), run as the role,
 #     deletes exactly them.
 #  5. reset_projection('trending'), as the role: the same rows as before.
-#  6. pg_cron, in a cluster of its own (PGPORT + 21, cron.database_name =
+#  6. CALL alter_projection('trending', 'async'), as the role: writes
+#     (views, a comment, a deletion) reach the buckets through the
+#     projection worker, equal to the independent computation once its lag
+#     is 0; and back to inline, still equal.
+#  7. pg_cron, in a cluster of its own (PGPORT + 21, cron.database_name =
 #     its database): the script run twice by a role with USAGE on schema
 #     cron registers one job "trending-expire" of that role, in that
 #     database, hourly, running SELECT trending.expire(); the projection
@@ -247,7 +251,36 @@ r -c "CALL drivetribe.reset_projection('trending')" >/dev/null 2>"$work/reset.er
 same "after reset_projection"
 step "reset_projection('trending') as the role: the same rows"
 
-# ---------------------------------------------------------------- 6. pg_cron
+# ---------------------------------------------------------------- 6. async
+# the same handler after commit, by the projection worker, and back
+r -c "CALL drivetribe.alter_projection('trending', 'async')" >/dev/null 2>"$work/alter.err" ||
+  { cat "$work/alter.err"; fail "alter_projection('trending', 'async') as the role"; }
+[ "$(q -c "SELECT mode || ' ' || state FROM drivetribe.projections WHERE name = 'trending'")" = "async live" ] ||
+  fail "after the switch to async: $(q -c "SELECT row(p.*) FROM drivetribe.projections p WHERE name = 'trending'")"
+read -r art2 <<<"$(q -c "SELECT article_id FROM trending.trending($tribe, 2) ORDER BY score LIMIT 1")"
+w >/dev/null <<SQL
+SELECT drivetribe.view_article($art2, 900001);
+SELECT drivetribe.view_article($art2);
+SELECT drivetribe.post_comment($((cid + 1)), $art2, 900001, 'async now');
+SELECT count(drivetribe.view_article(a.article_id)) FROM drivetribe.articles a
+ WHERE a.tribe_id = $tribe AND NOT a.deleted AND a.article_id % 3 = 0;
+SQL
+w -c "SELECT drivetribe.delete_article($art2)" >/dev/null
+settled=
+for _ in $(seq 1 100); do
+  if [ "$(q -c "SELECT lag_events FROM drivetribe.projections WHERE name = 'trending'")" = 0 ]; then settled=1; break; fi
+  sleep 0.1
+done
+[ -n "$settled" ] || fail "async: still behind after 10 s: $(q -c "SELECT row(p.*) FROM drivetribe.projections p WHERE name = 'trending'")"
+[ "$(q -c "SELECT count(*) FROM trending.buckets WHERE article_id = $art2")" = 0 ] || fail "async: a deleted article kept buckets"
+same "async"
+r -c "CALL drivetribe.alter_projection('trending', 'inline')" >/dev/null 2>"$work/alter.err" ||
+  { cat "$work/alter.err"; fail "alter_projection('trending', 'inline') as the role"; }
+w -c "SELECT drivetribe.view_article(a.article_id) FROM drivetribe.articles a WHERE a.tribe_id = $tribe AND NOT a.deleted ORDER BY a.article_id DESC LIMIT 1" >/dev/null
+same "back inline"
+step "async (alter_projection as the role): views, a comment and a deletion applied by the worker, equal once its lag is 0; back inline, equal"
+
+# ---------------------------------------------------------------- 7. pg_cron
 if [ "$(q -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_cron'")" != 1 ]; then
   step "pg_cron is not installed on this machine: the job is not checked"
   exit 0
