@@ -1345,6 +1345,13 @@ if want projections; then
       say "    examples/trending/trending.sql failed in database $1 (see $LOG)"; echo ERR
     fi
   }
+  # pj_drop DB: drop the trending projection and empty its tables with
+  # TRUNCATE (the script's own reset is a DELETE: the next backfill would
+  # start on a table of dead rows), then a checkpoint
+  pj_drop() {
+    sql -d "$1" -c "SELECT drivetribe.drop_projection('trending')" \
+        -c "TRUNCATE trending.buckets, trending.deleted_articles" -c CHECKPOINT || fail "drop_projection failed (see $LOG)"
+  }
   # pj_drain DB [TIMEOUT]: wait until every projection of DB has lag_events
   # 0; prints the seconds it took, or "timeout"
   pj_drain() {
@@ -1358,19 +1365,22 @@ if want projections; then
     done
     pj_secs "$t0" "$(pj_now)"
   }
-  # pj_wstats DIR [T0 T1]: "n max_ms p99_ms calls/s" of the calls in
+  # pj_wstats DIR [T0 T1]: "n max_ms p99_ms calls/s at_s" of the calls in
   # pgbench's per-transaction logs in DIR (fields: client, tx, latency us,
   # script, end epoch s, end us) that overlap [T0, T1] (default: all);
-  # calls/s counts those that ended inside it
+  # calls/s counts those that ended inside it; at_s: when the longest one
+  # started, in seconds from T0 (default: from the first call's start)
   pj_wstats() {
-    local t0=${2:-0} t1=${3:-1e12} rate
-    cat "$1"/tx.* 2>/dev/null | awk -v t0="$t0" -v t1="$t1" '
-      { e = $5 + $6 / 1e6; if (e >= t0 && e - $3 / 1e6 <= t1) printf "%.3f\n", $3 / 1000 }' | sort -n >"$WORK/wstats"
+    local t0=${2:-0} t1=${3:-1e12} rate first
+    first=$(cat "$1"/tx.* 2>/dev/null | awk '{ s = $5 + $6 / 1e6 - $3 / 1e6; if (f == "" || s < f) f = s } END { printf "%.6f", f }')
+    [ "$t0" = 0 ] || first=$t0
+    cat "$1"/tx.* 2>/dev/null | awk -v t0="$t0" -v t1="$t1" -v f="$first" '
+      { e = $5 + $6 / 1e6; s = e - $3 / 1e6; if (e >= t0 && s <= t1) printf "%.3f %.1f\n", $3 / 1000, s - f }' | sort -n -k1,1 >"$WORK/wstats"
     rate=$(cat "$1"/tx.* 2>/dev/null | awk -v t0="$t0" -v t1="$t1" '
       { e = $5 + $6 / 1e6; if (e >= t0 && e <= t1) n++; if (first == "" || e < first) first = e; if (e > last) last = e }
       END { if (t1 == 1e12) { t0 = first; t1 = last }; printf "%.0f", (t1 > t0 ? n / (t1 - t0) : 0) }')
-    awk -v r="$rate" '{ v[NR] = $1 } END { if (NR == 0) { print "0 ERR ERR ERR"; exit }
-                                          printf "%d %.1f %.1f %s\n", NR, v[NR], v[int((NR - 1) * 0.99) + 1], r }' "$WORK/wstats"
+    awk -v r="$rate" '{ v[NR] = $1; at = $2 } END { if (NR == 0) { print "0 ERR ERR ERR ERR"; exit }
+                                                    printf "%d %.1f %.1f %s %s\n", NR, v[NR], v[int((NR - 1) * 0.99) + 1], r, at }' "$WORK/wstats"
   }
 
   # ---- (1) the backfill vs set-based SQL, on the generated log
@@ -1407,7 +1417,7 @@ if want projections; then
   # bucket once however many of its events hit it, so this shows how much
   # of the gap is the batch's size
   BIG_BATCH=$((BATCH * 10))
-  sql -d "$LDB" -c "SELECT drivetribe.drop_projection('trending')" -c CHECKPOINT || fail "drop_projection failed (see $LOG)"
+  pj_drop "$LDB"
   step "projections: the trending backfill again, batches of $BIG_BATCH events"
   ours_big=$(PGOPTIONS="-c drivetribe.projection_batch_size=$BIG_BATCH" pj_install "$LDB")
   d=$(val -d "$LDB" -v step=check -f test/bench/trending_sql.sql)
@@ -1444,7 +1454,7 @@ SQL
 \set u random(1, :users)
 SELECT drivetribe.view_article(:a, :u);
 B
-  sql -d "$LDB" -c "SELECT drivetribe.drop_projection('trending')" -c CHECKPOINT || fail "drop_projection failed (see $LOG)"
+  pj_drop "$LDB"
   step "projections: 8 writers (view_article over $((parts * 99)) articles) while trending backfills again"
   wdir=$WORK/w-backfill; mkdir -p "$wdir"
   (cd "$wdir" && PGDATABASE=$LDB exec pgbench -n -j 2 -c 8 -T 86400 -D parts="$parts" -D users="$pusers" \
@@ -1466,7 +1476,7 @@ B
   sql -d "$LDB" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = current_database()"
   wait "$wpid"
   grep -E '^(number of transactions actually processed|tps)' "$wdir/out" | sed 's/^/    backfill writers: /' >>"$LOG"
-  read -r w_n w_max w_p99 w_rate <<<"$(pj_wstats "$wdir" "$t0" "$t1")"
+  read -r w_n w_max w_p99 w_rate w_at <<<"$(pj_wstats "$wdir" "$t0" "$t1")"
   # all 8 writers ran through the backfill (a failed call ends its client)
   alive=$(cat "$wdir"/tx.* 2>/dev/null | awk -v t1="$t1" '$5 + $6 / 1e6 >= t1 { c[$1] = 1 } END { print length(c) }')
   if [ "$wback" = ERR ] || [ "$alive" != 8 ]; then
@@ -1475,7 +1485,7 @@ B
     w_max=ERR
   fi
   window=$(pj_secs "$t0" "$t1")
-  sql -d "$LDB" -c "SELECT drivetribe.drop_projection('trending')" -c CHECKPOINT || fail "drop_projection failed (see $LOG)"
+  pj_drop "$LDB"
   # the same calls, no backfill, no projection, as long (at least 1 s, at most 120 s)
   bsecs=$(awk -v w="$window" 'BEGIN { s = int(w + 0.999); if (s < 1) s = 1; if (s > 120) s = 120; print s }')
   step "projections: the same 8 writers for $bsecs s, no backfill"
@@ -1483,10 +1493,10 @@ B
   (cd "$bdir" && PGDATABASE=$LDB pgbench -n -j 2 -c 8 -T "$bsecs" -D parts="$parts" -D users="$pusers" \
      -f "$WORK/proj_log_view.sql" -l --log-prefix=tx >"$bdir/out" 2>&1) ||
     { grep -E 'error|ERROR' "$bdir/out" | head -n 3 >>"$LOG"; say "    the writers without a backfill failed (see $LOG)"; }
-  read -r b_n b_max b_p99 b_rate <<<"$(pj_wstats "$bdir")"
+  read -r b_n b_max b_p99 b_rate b_at <<<"$(pj_wstats "$bdir")"
   record projections "longest view_article: backfill vs none" "the longest view_article call of 8 clients (spread over the log's articles) that overlapped a backfill of trending ($window s, $w_n calls) vs the longest of the same calls with no backfill ($bsecs s, $b_n calls) (ms; informative)" "$w_max" "$b_max" "ms" "-"
   record projections "longest view_article in a backfill vs 1 s" "the longest view_article call during the backfill (each batch of $BATCH events commits; the handover waits for the writers) vs the 1 s goal (ms)" "$w_max" 1000 "ms" "<= 1"
-  note "projections: writers during the backfill ($window s with them, $ours s alone): $w_n calls, $w_rate calls/s, p99 $w_p99 ms, longest $w_max ms; without a backfill: $b_n calls, $b_rate calls/s, p99 $b_p99 ms, longest $b_max ms"
+  note "projections: writers during the backfill ($window s with them, $ours s alone): $w_n calls, $w_rate calls/s, p99 $w_p99 ms, longest $w_max ms (started $w_at s into the backfill); without a backfill: $b_n calls, $b_rate calls/s, p99 $b_p99 ms, longest $b_max ms (started at $b_at s)"
 
   # ---- (3) view_article with trending inline / async / none
   step "projections: the world (database projections): $N users, tribes and articles"
@@ -1506,7 +1516,7 @@ SQL
     case $PMODE:$1 in
       none:*) [ "$(pj_install projections)" != ERR ] || r=1
               [ "$1" = inline ] || sql -d projections -c "CALL drivetribe.alter_projection('trending', '$1')" || r=1 ;;
-      *:none) sql -d projections -c "SELECT drivetribe.drop_projection('trending')" || r=1 ;;
+      *:none) pj_drop projections ;;
       *) sql -d projections -c "CALL drivetribe.alter_projection('trending', '$1')" || r=1 ;;
     esac
     [ $r = 0 ] || fail "switching trending from $PMODE to $1 failed (see $LOG)"
