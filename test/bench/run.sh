@@ -1352,6 +1352,27 @@ if want projections; then
     sql -d "$1" -c "SELECT drivetribe.drop_projection('trending')" \
         -c "TRUNCATE trending.buckets, trending.deleted_articles" -c CHECKPOINT || fail "drop_projection failed (see $LOG)"
   }
+  # pj_worker_cpu DB: "pid cpu_ticks" of DB's projection worker (user +
+  # system, from /proc), or "- 0" when none runs
+  pj_worker_cpu() {
+    local pid
+    pid=$(val -d "$1" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'drivetribe projection worker' AND datname = current_database() LIMIT 1")
+    if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
+      # fields after the command's closing parenthesis: 12 and 13 are utime and stime
+      echo "$pid $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')"
+    else
+      echo "- 0"
+    fi
+  }
+  # pj_cpu_share BEFORE AFTER SECONDS: the share of one core the worker used
+  # between two pj_worker_cpu readings (the worker may have started between them)
+  pj_cpu_share() {
+    awk -v b="$1" -v a="$2" -v s="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+      split(b, x, " "); split(a, y, " ")
+      if (y[1] == "-") { print "0.00"; exit }
+      t = (x[1] == y[1]) ? y[2] - x[2] : y[2]
+      printf "%.2f", (s > 0 ? t / hz / s : 0) }'
+  }
   # pj_drain DB [TIMEOUT]: wait until every projection of DB has lag_events
   # 0; prints the seconds it took, or "timeout"
   pj_drain() {
@@ -1529,15 +1550,21 @@ SELECT drivetribe.view_article(:a, :u);
 B
   step "projections: view_article spread, 8 clients, trending none / inline / async, $HOT_ROUNDS interleaved rounds"
   declare -A pj_runs=([none]="" [inline]="" [async]="")
-  drains=()
+  drains=(); wcpu=()
   full_run=("${RUN[@]}"); RUN=("${HOT_RUN[@]}")
   for r in $(seq 1 "$HOT_ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then order="none inline async"; else order="async inline none"; fi
     for m in $order; do
       pj_mode "$m"
+      c0=$(pj_worker_cpu projections); t0=$(pj_now)
       v=$(PGDATABASE=projections bench "proj_view_$m" 8 1 $D -f "$WORK/proj_view.sql")
+      c1=$(pj_worker_cpu projections); t1=$(pj_now)
       pj_runs[$m]="${pj_runs[$m]} $v"
-      if [ "$m" = async ]; then drains+=("$(pj_drain projections 60)"); fi
+      if [ "$m" = async ]; then
+        drains+=("$(pj_drain projections 60)")
+        # (the CHECKPOINT before the run is in the interval: the worker is idle then)
+        wcpu+=("$(pj_cpu_share "$c0" "$c1" "$(pj_secs "$t0" "$t1")")")
+      fi
     done
   done
   RUN=("${full_run[@]}")
@@ -1545,7 +1572,7 @@ B
   { v_none=$(mean_or_err ${pj_runs[none]}); v_inline=$(mean_or_err ${pj_runs[inline]}); v_async=$(mean_or_err ${pj_runs[async]}); }
   record projections "view spread: trending inline vs none" "view_article spread over $N articles, 8 clients: trending registered inline (its handler in every view's transaction) vs no projection (calls/s)" "$v_inline" "$v_none" "calls/s" ">= 0.7"
   record projections "view spread: trending async vs none" "view_article spread, 8 clients: trending async (the projection worker applies it after commit, on the same 2 cores) vs no projection (calls/s)" "$v_async" "$v_none" "calls/s" ">= 0.9"
-  note "projections: view_article spread, means of $HOT_ROUNDS interleaved rounds (none, inline, async, async, inline, none, ...), ${HOT_RUN[*]} each: none${pj_runs[none]}, inline${pj_runs[inline]}, async${pj_runs[async]} calls/s; the worker's backlog after each async round drained in ${drains[*]} s"
+  note "projections: view_article spread, means of $HOT_ROUNDS interleaved rounds (none, inline, async, async, inline, none, ...), ${HOT_RUN[*]} each: none${pj_runs[none]}, inline${pj_runs[inline]}, async${pj_runs[async]} calls/s; the worker's backlog after each async round drained in ${drains[*]} s; the worker used ${wcpu[*]} of a core during the async rounds (CPU time from /proc over each run and its checkpoint)"
   case " ${drains[*]} " in *" timeout "*) ERRORS=$((ERRORS + 1)); say "    the async backlog did not drain within 60 s after a round" ;; esac
 
   # ---- (4) async lag at a steady 2,000 calls/s
@@ -1572,9 +1599,11 @@ SQL
   if [ $SMOKE = 1 ]; then lsecs=2; else lsecs=$((2 * SECS)); fi
   step "projections: async lag at 2,000 calls/s (pgbench -R 2000, 8 clients, $lsecs s), trending and zz_lag_probe async"
   lseq=$(val -d projections -c "SELECT from_seq FROM lag_probe.params")
+  c0=$(pj_worker_cpu projections); t0=$(pj_now)
   PGDATABASE=projections pgbench -n -j 2 -c 8 -R 2000 -T "$lsecs" $D -f "$WORK/proj_view.sql" >"$WORK/proj_lag.out" 2>&1 ||
     { grep -E 'error|ERROR' "$WORK/proj_lag.out" | head -n 3 >>"$LOG"; say "    pgbench -R 2000 failed (see $LOG)"; }
   grep -E '^(tps|number of (transactions|failed)|latency average|rate limit)' "$WORK/proj_lag.out" | sed 's/^/    lag load: /' >>"$LOG"
+  c1=$(pj_worker_cpu projections); t1=$(pj_now)
   achieved=$(awk -F' = ' '/^tps = / { split($2, a, " "); printf "%.0f", a[1]; exit }' "$WORK/proj_lag.out")
   ldrain=$(pj_drain projections 60)
   after=$(val -d projections -c "SELECT string_agg(format('%s: %s %s, lag_events %s, lag_seconds %s', name, mode, state, lag_events, round(lag_seconds::numeric, 3)), '; ' ORDER BY name) FROM drivetribe.projections")
@@ -1586,7 +1615,7 @@ SQL
   [ "$ldrain" != timeout ] && [ "$l_n" = "$lviews" ] && [ "$l_n" != 0 ] || {
     say "    async lag: the probe has ${l_n:-ERR} of $lviews views (drained: $ldrain; $after)"; l_99=ERR; }
   record projections "async lag p99 at 2,000/s vs 1 s" "async lag at a steady 2,000 calls/s (pgbench -R, 8 clients, ${achieved:-?} achieved), p99 over $l_n views: occurred_at (the writer's transaction start) to the probe projection's handler, applied after trending in the same worker round, vs the 1 s goal (ms)" "$l_99" 1000 "ms" "<= 1"
-  note "projections: async lag at 2,000 calls/s (${achieved:-?} achieved, $lsecs s): $l_n views, p50 $l_50 ms, p99 $l_99 ms, longest $l_max ms; drained $ldrain s after the load; then $after"
+  note "projections: async lag at 2,000 calls/s (${achieved:-?} achieved, $lsecs s): $l_n views, p50 $l_50 ms, p99 $l_99 ms, longest $l_max ms; the worker used $(pj_cpu_share "$c0" "$c1" "$(pj_secs "$t0" "$t1")") of a core; drained $ldrain s after the load; then $after"
   # trending after all the switches: the set-based SQL over the same log
   sql -d projections -v step=schema -f test/bench/trending_sql.sql && sql -d projections -v step=run -f test/bench/trending_sql.sql ||
     fail "trending_sql.sql failed in database projections (see $LOG)"
