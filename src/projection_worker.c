@@ -354,7 +354,7 @@ projection_worker_loop(Oid database)
 
 	for (;;)
 	{
-		int64		read = 0;
+		volatile int64 read = 0;
 		List	   *names;
 		ListCell   *lc;
 		MemoryContext old;
