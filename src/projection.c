@@ -927,7 +927,9 @@ drivetribe_projection_alter(PG_FUNCTION_ARGS)
 		LockRelationOid(registry_oid(), ShareLock);
 		AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_TO_ASYNC, &arg, NULL, false, 0));
 		registry_announce();
-		dt_projection_worker_wanted();
+		/* (no worker started here, under the lock writers wait for: the
+		 * first write after the switch starts it, and every earlier event
+		 * was applied inline) */
 	}
 	else if (strcmp(r.state, "live") == 0)
 	{

@@ -12,7 +12,10 @@
  *	- every transaction that appends an event while a live async
  *	  projection exists and no worker runs (dt_projection_worker_wanted(),
  *	  from dt_projections_inline(): one lock-table probe per transaction);
- *	- a backfill handed over to async, and alter_projection() to async.
+ *	- a backfill handed over to async, and resume_projection() of a live
+ *	  async projection (not a switch to async: it holds the registry's
+ *	  SHARE lock, which writers wait for; the first write after it starts
+ *	  the worker).
  *
  * It leaves after PROJECTION_WORKER_LINGER_MS with nothing read, once no
  * writer holds a lock on the registry (a writer in progress: its event
