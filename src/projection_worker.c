@@ -107,11 +107,8 @@ dt_projection_worker_wanted(void)
 {
 	static LocalTransactionId checked = InvalidLocalTransactionId;
 
-	if (checked == MyProc->lxid || !dt_projection_worker_enabled)
-		return;
-	checked = MyProc->lxid;
-	if (!dt_worker_running(&projection_worker_kind))
-		dt_worker_start(&projection_worker_kind);
+	if (dt_projection_worker_enabled)
+		dt_worker_wanted(&projection_worker_kind, &checked);
 }
 
 /* the names of the live async projections, in the caller's context */

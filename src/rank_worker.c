@@ -118,11 +118,8 @@ dt_rank_worker_wanted(void)
 {
 	static LocalTransactionId checked = InvalidLocalTransactionId;
 
-	if (checked == MyProc->lxid || !dt_rank_worker_enabled)
-		return;
-	checked = MyProc->lxid;
-	if (!dt_worker_running(&rank_worker_kind))
-		dt_worker_start(&rank_worker_kind);
+	if (dt_rank_worker_enabled)
+		dt_worker_wanted(&rank_worker_kind, &checked);
 }
 
 /*

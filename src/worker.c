@@ -27,6 +27,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -159,4 +160,19 @@ dt_worker_start(const DtWorkerKind *kind)
 	}
 	pfree(handle);
 	LockRelease(&registering, ExclusiveLock, false);
+}
+
+/*
+ * dt_worker_wanted: makes sure a worker of kind runs for this database,
+ * with at most one lock-table probe per transaction (*checked: the caller's
+ * record of the last transaction that looked).  Caller is in a transaction.
+ */
+void
+dt_worker_wanted(const DtWorkerKind *kind, LocalTransactionId *checked)
+{
+	if (*checked == MyProc->lxid)
+		return;
+	*checked = MyProc->lxid;
+	if (!dt_worker_running(kind))
+		dt_worker_start(kind);
 }

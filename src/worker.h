@@ -29,5 +29,6 @@ typedef struct DtWorkerKind
 
 extern bool dt_worker_running(const DtWorkerKind *kind);
 extern void dt_worker_start(const DtWorkerKind *kind);
+extern void dt_worker_wanted(const DtWorkerKind *kind, LocalTransactionId *checked);
 
 #endif							/* DRIVETRIBE_WORKER_H */
