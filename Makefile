@@ -3,10 +3,12 @@ EXTENSION = drivetribe
 MODULE_big = drivetribe
 DATA = drivetribe--1.0.sql drivetribe--1.0--1.1.sql drivetribe--1.1--1.2.sql \
 	drivetribe--1.2--1.3.sql drivetribe--1.3--1.4.sql drivetribe--1.4--1.5.sql \
-	drivetribe--1.5--1.6.sql drivetribe--1.6--1.7.sql drivetribe--1.7--1.8.sql
+	drivetribe--1.5--1.6.sql drivetribe--1.6--1.7.sql drivetribe--1.7--1.8.sql \
+	drivetribe--1.8--1.9.sql
 OBJS = \
 	src/drivetribe.o \
 	src/event.o \
+	src/event_shapes.o \
 	src/write_api.o \
 	src/project.o \
 	src/sink_live.o \

@@ -433,7 +433,9 @@ drivetribe_article_comments(PG_FUNCTION_ARGS)
 
 		arg[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
 												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		dt_exec(DT_SQL_COMMENT_PAGE, arg, NULL, true, 0);
+		/* 1.9's article_comments() adds parent_comment_id and replies */
+		dt_exec(rsinfo->setDesc->natts == 7 ? DT_SQL_COMMENT_PAGE_1_9 :
+				DT_SQL_COMMENT_PAGE, arg, NULL, true, 0);
 		if (SPI_tuptable->tupdesc->natts != rsinfo->setDesc->natts)
 			elog(ERROR, "drivetribe: a comment page has %d columns, article_comments() returns %d",
 				 SPI_tuptable->tupdesc->natts, rsinfo->setDesc->natts);

@@ -61,6 +61,7 @@ typedef struct DtEvent
 	int64		seq;
 	pg_uuid_t	event_id;
 	DtEventKind kind;
+	int			version;		/* the shape it was logged in (event_shapes.c) */
 	TimestampTz occurred_at;
 
 	int64		user_id;		/* the acting or subject user */
@@ -70,6 +71,7 @@ typedef struct DtEvent
 	int64		target_id;		/* the other user: followee, author, owner */
 	int64		recipient_id;	/* whom a notifying kind notifies */
 	const char *body;			/* new name, title or comment body */
+	int64		parent_comment_id;	/* comment kinds (v2): the comment replied to */
 
 	/* context: display names as of the event, and derived amounts */
 	const char *user_name;
@@ -131,10 +133,13 @@ typedef struct DtSink
 	void		(*article_retitled) (void *ctx, int64 article_id,
 									 const char *title);
 	void		(*article_deleted) (void *ctx, int64 article_id);
+	/* parent_comment_id: the comment it replies to, or 0 */
 	void		(*comment_created) (void *ctx, int64 comment_id, int64 article_id,
 									int64 author_id, const char *body,
-									TimestampTz at, int64 pos);
-	void		(*comment_deleted) (void *ctx, int64 comment_id);
+									TimestampTz at, int64 pos,
+									int64 parent_comment_id);
+	void		(*comment_deleted) (void *ctx, int64 comment_id,
+									int64 parent_comment_id);
 	void		(*edge_set) (void *ctx, DtEdgeKind kind, int64 a, int64 b,
 							 bool present);
 	void		(*user_counts) (void *ctx, int64 user_id, const DtUserCounts *d);
@@ -163,6 +168,26 @@ extern void dt_event_from_row(int row, DtEvent *ev);
 extern bool dt_event_same_call(const DtEvent *a, const DtEvent *b);
 extern char *dt_uuid_to_cstring(const pg_uuid_t *uuid);
 extern Datum dt_id_datum(int64 id, char *null);
+
+/*
+ * event_shapes.c: the shape (version) of each kind's events, and the one
+ * place that reads an older shape as the current one.  Every reader of the
+ * log calls dt_event_upcast() (a DtEvent) or dt_shape_upcast() (the
+ * fields of a row) on what it read, before using it.
+ */
+#define DT_EVENT_VERSION_MAX 2	/* the highest version of any kind */
+
+/* the fields a shape change has touched so far */
+typedef struct DtShapeFields
+{
+	int64		parent_comment_id;	/* 0: none */
+	int64		recipient_id;	/* 0: none */
+} DtShapeFields;
+
+extern int	dt_event_current_version(DtEventKind kind);
+extern void dt_shape_upcast(DtEventKind kind, int version, DtShapeFields *fields);
+extern void dt_event_upcast(DtEvent *ev);
+extern bool dt_events_versioned(void);
 
 /* the text limits of docs/reference.md, in characters */
 #define DT_USER_NAME_LIMIT	64
@@ -343,6 +368,20 @@ typedef enum DtStatement
 	DT_SQL_PROJECTION_TO_ASYNC,
 	DT_SQL_PROJECTION_ASYNC_LIST,
 	DT_SQL_PROJECTION_ASYNC_PENDING,
+	/* 1.9 and later: events carry their version, comments their parent
+	 * (dt_versioned_statement()) */
+	DT_SQL_EVENT_INSERT_1_9,
+	DT_SQL_EVENT_BY_ID_1_9,
+	DT_SQL_REPLAY_EVENTS_1_9,
+	DT_SQL_COMMENT_LOCK_1_9,
+	DT_SQL_COMMENT_INSERT_1_9,
+	DT_SQL_COMMENT_REPLIES,
+	DT_SQL_COMMENT_RESTORE_1_9,
+	DT_SQL_COMMENT_CORRECT_1_9,
+	DT_SQL_COMMENTS_ALL_1_9,
+	DT_SQL_COMMENT_PAGE_1_9,
+	DT_SQL_PROJECTION_BATCH_1_9,
+	DT_SQL_PROJECTION_EVENT_1_9,
 	DT_NUM_STATEMENTS
 } DtStatement;
 
@@ -361,6 +400,7 @@ typedef enum DtSchemaLevel
 
 extern DtSchemaLevel dt_schema_level(void);
 extern DtStatement dt_rank_statement(DtStatement stmt);
+extern DtStatement dt_versioned_statement(DtStatement stmt);
 
 /*
  * the ranking formula (docs/reference.md) as SQL over three int8 expressions and a timestamptz one,

@@ -46,6 +46,7 @@ const char *const dt_kind_names[DT_NUM_KINDS] = {
 #define ARG_COMMENT	(1 << 3)
 #define ARG_TARGET	(1 << 4)
 #define ARG_BODY	(1 << 5)
+#define ARG_PARENT	(1 << 6)
 
 static const int call_arguments[DT_NUM_KINDS] = {
 	[DT_USER_REGISTERED] = ARG_USER | ARG_BODY,
@@ -60,7 +61,7 @@ static const int call_arguments[DT_NUM_KINDS] = {
 	[DT_ARTICLE_EDITED] = ARG_ARTICLE | ARG_BODY,
 	[DT_ARTICLE_DELETED] = ARG_ARTICLE,
 	[DT_ARTICLE_VIEWED] = ARG_ARTICLE | ARG_USER,
-	[DT_COMMENT_POSTED] = ARG_COMMENT | ARG_ARTICLE | ARG_USER | ARG_BODY,
+	[DT_COMMENT_POSTED] = ARG_COMMENT | ARG_ARTICLE | ARG_USER | ARG_BODY | ARG_PARENT,
 	[DT_COMMENT_DELETED] = ARG_COMMENT,
 	[DT_ARTICLE_BUMPED] = ARG_ARTICLE | ARG_USER,
 	[DT_ARTICLE_UNBUMPED] = ARG_ARTICLE | ARG_USER,
@@ -77,12 +78,16 @@ dt_kind_from_name(const char *name)
 	return DT_NUM_KINDS;
 }
 
-/* dt_event_init: an empty event of a kind; event_id is set by the caller */
+/*
+ * dt_event_init: an empty event of a kind, in the kind's current shape;
+ * event_id is set by the caller
+ */
 void
 dt_event_init(DtEvent *ev, DtEventKind kind)
 {
 	memset(ev, 0, sizeof(DtEvent));
 	ev->kind = kind;
+	ev->version = dt_event_current_version(kind);
 }
 
 /* dt_event_new_id: give the event a fresh random (version 4) event_id */
@@ -132,9 +137,10 @@ append_json_field(StringInfo buf, const char *key, const char *value)
 int64
 dt_event_append(DtEvent *ev)
 {
-	Datum		values[10];
-	char		nulls[10];
+	Datum		values[12];
+	char		nulls[12];
 	StringInfoData context;
+	DtStatement stmt = dt_versioned_statement(DT_SQL_EVENT_INSERT);
 
 	initStringInfo(&context);
 	appendStringInfoChar(&context, '{');
@@ -159,8 +165,13 @@ dt_event_append(DtEvent *ev)
 	values[8] = ev->body ? CStringGetTextDatum(ev->body) : (Datum) 0;
 	nulls[8] = ev->body ? ' ' : 'n';
 	values[9] = CStringGetTextDatum(context.data);
+	/* 1.9: the version of the kind's shape, and the parent comment */
+	values[10] = Int16GetDatum((int16) ev->version);
+	values[11] = dt_id_datum(ev->parent_comment_id, &nulls[11]);
+	if (stmt == DT_SQL_EVENT_INSERT && ev->parent_comment_id != 0)
+		elog(ERROR, "drivetribe: a reply cannot be logged before the update to 1.9");
 
-	dt_exec(DT_SQL_EVENT_INSERT, values, nulls, false, 0);
+	dt_exec(stmt, values, nulls, false, 0);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -176,7 +187,8 @@ dt_event_append(DtEvent *ev)
 
 /*
  * dt_event_from_row: fill an event from row `row` of SPI_tuptable, whose
- * columns are those of EVENT_COLUMNS in statements.c.  Strings point into
+ * columns are those of EVENT_COLUMNS (or EVENT_COLUMNS_1_9) in
+ * statements.c, in the current shape (event_shapes.c).  Strings point into
  * memory of the current context.  Context names are not read back: only
  * the projection-relevant fields are.  Nothing is checked here: a field
  * the row lacks is 0 (ids), NULL (body) or -1 (bumps), and the caller
@@ -208,6 +220,15 @@ dt_event_from_row(int row, DtEvent *ev)
 	ev->recipient_id = dt_result_int64(row, 10, NULL);
 	ev->body = dt_result_text(row, 11);
 	ev->bumps = dt_parse_count(dt_result_text(row, 12));
+	/* 1.9 (EVENT_COLUMNS_1_9): the version and the parent comment */
+	ev->version = 1;
+	if (desc->natts >= 14)
+	{
+		d = SPI_getbinval(tuple, desc, 13, &isnull);
+		ev->version = isnull ? 0 : DatumGetInt16(d);
+		ev->parent_comment_id = dt_result_int64(row, 14, NULL);
+	}
+	dt_event_upcast(ev);
 }
 
 /*
@@ -223,7 +244,7 @@ dt_event_lookup(const pg_uuid_t *event_id, DtEvent *out)
 	Datum		values[1];
 
 	values[0] = UUIDPGetDatum((pg_uuid_t *) event_id);
-	dt_exec_latest(DT_SQL_EVENT_BY_ID, values, NULL);
+	dt_exec_latest(dt_versioned_statement(DT_SQL_EVENT_BY_ID), values, NULL);
 	if (SPI_processed == 0)
 		return false;
 	dt_event_from_row(0, out);
@@ -261,6 +282,8 @@ dt_event_same_call(const DtEvent *a, const DtEvent *b)
 	if ((args & ARG_TARGET) && a->target_id != b->target_id)
 		return false;
 	if ((args & ARG_BODY) && !same_text(a->body, b->body))
+		return false;
+	if ((args & ARG_PARENT) && a->parent_comment_id != b->parent_comment_id)
 		return false;
 	return true;
 }

@@ -112,6 +112,13 @@ static const DtUpdateLock update_locks[] = {
 	{DT_VERSION(1, 7), "articles"},
 	{DT_VERSION(1, 7), DT_LOG_RELNAME},
 	{DT_VERSION(1, 7), "comments"},
+	/*
+	 * drivetribe--1.8--1.9.sql: LOCK TABLE events, comments (then ADD
+	 * COLUMN version and parent_comment_id, ADD COLUMN parent_comment_id
+	 * and replies)
+	 */
+	{DT_VERSION(1, 9), DT_LOG_RELNAME},
+	{DT_VERSION(1, 9), "comments"},
 };
 
 /*
@@ -127,6 +134,7 @@ typedef struct DtVersionMark
 } DtVersionMark;
 
 static const DtVersionMark version_marks[] = {
+	{DT_VERSION(1, 9), "event_versions"},
 	{DT_VERSION(1, 8), "projection_registry"},
 	{DT_VERSION(1, 7), "article_ranks"},
 	{DT_VERSION(1, 5), "verify_runs"},

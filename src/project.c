@@ -143,10 +143,13 @@ dt_project_event(const DtEvent *ev, const DtSink *sink)
 			break;
 
 		case DT_COMMENT_POSTED:
-			/* its position on the article's pages: the event's seq */
+			/*
+			 * its position on the article's pages: the event's seq; a reply
+			 * (v2) adds one to its parent's live replies
+			 */
 			sink->comment_created(sink->ctx, ev->comment_id, ev->article_id,
 								  ev->user_id, ev->body, ev->occurred_at,
-								  ev->seq);
+								  ev->seq, ev->parent_comment_id);
 			a.comments = 1;
 			sink->article_counts(sink->ctx, ev->article_id, &a);
 			u1.comments = 1;
@@ -154,7 +157,9 @@ dt_project_event(const DtEvent *ev, const DtSink *sink)
 			break;
 
 		case DT_COMMENT_DELETED:
-			sink->comment_deleted(sink->ctx, ev->comment_id);
+			/* a reply stays a reply: its parent's live replies drop */
+			sink->comment_deleted(sink->ctx, ev->comment_id,
+								  ev->parent_comment_id);
 			a.comments = -1;
 			sink->article_counts(sink->ctx, ev->article_id, &a);
 			u1.comments = -1;

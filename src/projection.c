@@ -451,7 +451,7 @@ dt_projections_inline(const DtEvent *ev)
 		{
 			Datum		seq = Int64GetDatum(ev->seq);
 
-			(void) dt_exec(DT_SQL_PROJECTION_EVENT, &seq, NULL, false, 1);
+			(void) dt_exec(dt_versioned_statement(DT_SQL_PROJECTION_EVENT), &seq, NULL, false, 1);
 			if (SPI_processed != 1)
 				elog(ERROR, "drivetribe: event " INT64_FORMAT " is not in the log", ev->seq);
 			events = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -729,6 +729,7 @@ dt_projection_step(DtProjection *r, bool cut, int64 limit, bool latest,
 	Datum		events = (Datum) 0;
 	bool		none;
 	TimestampTz started = GetCurrentTimestamp();
+	DtStatement batch = dt_versioned_statement(DT_SQL_PROJECTION_BATCH);
 
 	values[0] = r->cursor_txid;
 	values[1] = Int64GetDatum(r->cursor_seq);
@@ -739,9 +740,9 @@ dt_projection_step(DtProjection *r, bool cut, int64 limit, bool latest,
 	values[5] = Int64GetDatum(r->floor_seq);
 	values[6] = BoolGetDatum(one_transaction);
 	if (latest)
-		AS_EXTENSION_OWNER(dt_exec_latest_rows(DT_SQL_PROJECTION_BATCH, values, nulls, 1));
+		AS_EXTENSION_OWNER(dt_exec_latest_rows(batch, values, nulls, 1));
 	else
-		AS_EXTENSION_OWNER(dt_exec(DT_SQL_PROJECTION_BATCH, values, nulls, false, 1));
+		AS_EXTENSION_OWNER(dt_exec(batch, values, nulls, false, 1));
 	read = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (read == 0)
 		return 0;

@@ -625,10 +625,24 @@ comment_row(const ReplayComment *c, Datum *row)
 	row[4] = TimestampTzGetDatum(c->posted_at);
 	row[5] = BoolGetDatum(c->deleted);
 	row[6] = Int64GetDatum(c->pos);
+	row[7] = Int64GetDatum(c->parent_comment_id);	/* 0: none (NULL) */
+	row[8] = Int64GetDatum(c->replies);
 }
 
-static const Oid comment_types[7] = {INT8OID, INT8OID, INT8OID, INT8OID,
-TIMESTAMPTZOID, BOOLOID, INT8OID};
+static const Oid comment_types[9] = {INT8OID, INT8OID, INT8OID, INT8OID,
+TIMESTAMPTZOID, BOOLOID, INT8OID, INT8OID, INT8OID};
+
+/*
+ * The columns of this database's comments: 6 (1.0), 7 with the position
+ * (1.7), 9 with the parent and the live replies (1.9).
+ */
+static int
+comment_columns(void)
+{
+	if (!dt_comments_positioned())
+		return 6;
+	return dt_events_versioned() ? 9 : 7;
+}
 
 static void
 reconcile_comments(Reconcile *rc)
@@ -636,11 +650,11 @@ reconcile_comments(Reconcile *rc)
 	HASH_SEQ_STATUS scan;
 	ReplayComment *c;
 	RowBatch	batch;
-	bool		positioned = dt_comments_positioned();	/* 1.7: comments.pos */
-	int			columns = positioned ? 7 : 6;
+	int			columns = comment_columns();
+	DtStatement all = columns == 6 ? DT_SQL_COMMENTS_ALL :
+		dt_versioned_statement(DT_SQL_COMMENTS_ALL_POS);
 
-	FOR_EACH_LIVE_ROW(rc, dt_plan(positioned ? DT_SQL_COMMENTS_ALL_POS :
-								  DT_SQL_COMMENTS_ALL), row)
+	FOR_EACH_LIVE_ROW(rc, dt_plan(all), row)
 	{
 		int64		id = dt_result_int64(row, 1, NULL);
 
@@ -661,7 +675,7 @@ reconcile_comments(Reconcile *rc)
 		compare_text(rc, "body", row, 4, &c->body);
 		compare_time(rc, "posted_at", result_time(row, 5), c->posted_at);
 		compare_int(rc, "deleted", dt_result_bool(row, 6), c->deleted);
-		if (positioned)
+		if (columns >= 7)
 		{
 			bool		null_pos;
 			int64		pos = dt_result_int64(row, 7, &null_pos);
@@ -672,18 +686,27 @@ reconcile_comments(Reconcile *rc)
 			else
 				compare_int(rc, "pos", pos, c->pos);
 		}
+		if (columns >= 9)
+		{
+			/* NULL parent reads as 0, as the replay keeps it */
+			compare_int(rc, "parent_comment_id", dt_result_int64(row, 8, NULL),
+						c->parent_comment_id);
+			compare_int(rc, "replies", dt_result_int64(row, 9, NULL), c->replies);
+		}
 		if (row_differs(rc, "comments", "comment_id", id) && rc->repair)
 		{
-			Datum		v[7];
+			Datum		v[9];
 
 			comment_row(c, v);
-			run_preserving(positioned ? DT_SQL_COMMENT_CORRECT_POS :
+			run_preserving(columns == 9 ? DT_SQL_COMMENT_CORRECT_1_9 :
+						   columns == 7 ? DT_SQL_COMMENT_CORRECT_POS :
 						   DT_SQL_COMMENT_CORRECT, v);
 			rc->counts.updated++;
 		}
 	}
 	batch_init(&batch, rc->cxt,
-			   positioned ? DT_SQL_COMMENT_RESTORE_POS : DT_SQL_COMMENT_RESTORE,
+			   columns == 9 ? DT_SQL_COMMENT_RESTORE_1_9 :
+			   columns == 7 ? DT_SQL_COMMENT_RESTORE_POS : DT_SQL_COMMENT_RESTORE,
 			   columns, comment_types);
 	hash_seq_init(&scan, rc->state->comments);
 	while ((c = hash_seq_search(&scan)) != NULL)
@@ -693,7 +716,7 @@ reconcile_comments(Reconcile *rc)
 		report(rc, "comments", psprintf("comment_id=" INT64_FORMAT, c->comment_id), MISSING);
 		if (rc->repair)
 		{
-			Datum		row[7];
+			Datum		row[9];
 
 			comment_row(c, row);
 			batch_add(&batch, row);

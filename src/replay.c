@@ -228,13 +228,16 @@ replay_article_deleted(void *ctx, int64 article_id)
 static void
 replay_comment_created(void *ctx, int64 comment_id, int64 article_id,
 					   int64 author_id, const char *body, TimestampTz at,
-					   int64 pos)
+					   int64 pos, int64 parent_comment_id)
 {
 	ReplayState *state = ctx;
 	ReplayComment *c;
 
 	(void) existing(state, state->articles, article_id, "article");
 	(void) existing(state, state->users, author_id, "user");
+	if (parent_comment_id != 0)
+		((ReplayComment *) existing(state, state->comments, parent_comment_id,
+									  "comment"))->replies++;
 	c = created(state, state->comments, comment_id, "comment",
 				sizeof(ReplayComment));
 	c->article_id = article_id;
@@ -242,15 +245,19 @@ replay_comment_created(void *ctx, int64 comment_id, int64 article_id,
 	set_text(state, &c->body, body);
 	c->posted_at = at;
 	c->pos = pos;
+	c->parent_comment_id = parent_comment_id;
 }
 
 static void
-replay_comment_deleted(void *ctx, int64 comment_id)
+replay_comment_deleted(void *ctx, int64 comment_id, int64 parent_comment_id)
 {
 	ReplayState *state = ctx;
 	ReplayComment *c = existing(state, state->comments, comment_id, "comment");
 
 	c->deleted = true;
+	if (parent_comment_id != 0)
+		((ReplayComment *) existing(state, state->comments, parent_comment_id,
+									  "comment"))->replies--;
 }
 
 static void
@@ -366,7 +373,7 @@ dt_replay_log(bool read_only)
 	dt_progress_phase(1, 2, "replaying the log", "events",
 					  SPI_processed == 1 ? dt_result_int64(0, 1, NULL) : 0);
 	SPI_freetuptable(SPI_tuptable);
-	portal = SPI_cursor_open(NULL, dt_plan(DT_SQL_REPLAY_EVENTS), NULL, NULL,
+	portal = SPI_cursor_open(NULL, dt_plan(dt_versioned_statement(DT_SQL_REPLAY_EVENTS)), NULL, NULL,
 							 read_only);
 	for (;;)
 	{

@@ -66,6 +66,8 @@ typedef struct ReplayComment
 	ReplayText	body;
 	TimestampTz posted_at;
 	int64		pos;			/* 1.7: the seq of its comment_posted */
+	int64		parent_comment_id;	/* 1.9: the comment it replies to, or 0 */
+	int64		replies;		/* 1.9: its live replies */
 	bool		deleted;
 	bool		seen;
 } ReplayComment;

@@ -100,35 +100,53 @@ live_article_deleted(void *ctx, int64 article_id)
 		dt_exec_expect(DT_SQL_RANK_DELETE, v, NULL, 1);
 }
 
+/* a parent comment's live replies change by delta (1.9) */
+static void
+comment_replies(int64 parent_comment_id, int64 delta)
+{
+	Datum		v[2] = {Int64GetDatum(parent_comment_id), Int64GetDatum(delta)};
+
+	dt_exec_expect(DT_SQL_COMMENT_REPLIES, v, NULL, 1);
+}
+
 /*
- * A new comment's row, with its position where comments have one (1.7).
- * ctx is post_comment's DtCommentOrder (comments.c), or NULL: the
- * article's comment order lock is released as soon as the row (and so
- * its index entries) is in.
+ * A new comment's row, with its position where comments have one (1.7)
+ * and its parent (1.9).  ctx is post_comment's DtCommentOrder
+ * (comments.c), or NULL: the article's comment order lock is released as
+ * soon as the row (and so its index entries) is in.  A reply adds one to
+ * its parent's live replies: post_comment holds the parent's row.
  */
 static void
 live_comment_created(void *ctx, int64 comment_id, int64 article_id,
 					 int64 author_id, const char *body, TimestampTz at,
-					 int64 pos)
+					 int64 pos, int64 parent_comment_id)
 {
 	DtCommentOrder *order = ctx;
-	Datum		v[6] = {Int64GetDatum(comment_id), Int64GetDatum(article_id),
+	Datum		v[7] = {Int64GetDatum(comment_id), Int64GetDatum(article_id),
 		Int64GetDatum(author_id), CStringGetTextDatum(body),
-	TimestampTzGetDatum(at), Int64GetDatum(pos)};
+	TimestampTzGetDatum(at), Int64GetDatum(pos), 0};
+	char		nulls[7] = "      ";
 	bool		positioned = order ? order->positioned : dt_comments_positioned();
+	DtStatement stmt = positioned ?
+		dt_versioned_statement(DT_SQL_COMMENT_INSERT_POS) : DT_SQL_COMMENT_INSERT;
 
-	dt_exec_expect(positioned ? DT_SQL_COMMENT_INSERT_POS : DT_SQL_COMMENT_INSERT,
-				   v, NULL, 1);
+	v[6] = dt_id_datum(parent_comment_id, &nulls[6]);
+	dt_exec_expect(stmt, v, nulls, 1);
 	if (order)
 		dt_comment_order_end(order);
+	if (parent_comment_id != 0)
+		comment_replies(parent_comment_id, 1);
 }
 
+/* a deleted reply leaves its parent's live replies */
 static void
-live_comment_deleted(void *ctx, int64 comment_id)
+live_comment_deleted(void *ctx, int64 comment_id, int64 parent_comment_id)
 {
 	Datum		v[1] = {Int64GetDatum(comment_id)};
 
 	dt_exec_expect(DT_SQL_COMMENT_DELETE, v, NULL, 1);
+	if (parent_comment_id != 0)
+		comment_replies(parent_comment_id, -1);
 }
 
 static const DtStatement edge_statements[DT_NUM_EDGES][2] = {

@@ -27,7 +27,7 @@
 
 #include "drivetribe.h"
 
-#define DT_MAX_ARGS 10
+#define DT_MAX_ARGS 12
 
 typedef struct DtStatementDef
 {
@@ -45,6 +45,8 @@ typedef struct DtStatementDef
 	"seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
 	"comment_id, target_id, recipient_id, body, " \
 	"context OPERATOR(pg_catalog.->>) 'bumps' AS bumps"
+/* 1.9: and the shape's version and the parent comment (event_shapes.c) */
+#define EVENT_COLUMNS_1_9 EVENT_COLUMNS ", version, parent_comment_id"
 
 /*
  * Article rows, with and without the stored score of 1.3: COLS/VALS (or
@@ -161,14 +163,52 @@ typedef struct DtStatementDef
 	"JOIN ONLY drivetribe.events e ON e.seq" EQ "r.text_seq"
 #define COMMENT_RESTORE_TYPES \
 	{INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, \
-	 TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID}
+	 TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID}
 
 #define COMMENT_CORRECT_SQL(set) \
 	"UPDATE drivetribe.comments r SET article_id = $2, author_id = $3, " \
 	"body = e.body, posted_at = $5, deleted = $6" set " " \
 	"FROM ONLY drivetribe.events e WHERE r.comment_id" EQ "$1 AND e.seq" EQ "$4"
 #define COMMENT_CORRECT_TYPES \
-	{INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID}
+	{INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID, \
+	 INT8OID, INT8OID}
+
+/*
+ * A projection's batch (see DT_SQL_PROJECTION_BATCH); from 1.9 each event
+ * goes to the handler in the current shape (event_as_current(), one call
+ * per event, the event itself when it is current).
+ */
+#define PROJECTION_BATCH_SQL(ev) \
+	"SELECT pg_catalog.count(*), " \
+	"((pg_catalog.max(ARRAY[b.txid::text::int8, b.seq]))[1])::text::pg_catalog.xid8, " \
+	"(pg_catalog.max(ARRAY[b.txid::text::int8, b.seq]))[2], " \
+	"pg_catalog.array_agg(" ev ") FILTER (WHERE b.seq OPERATOR(pg_catalog.>) $6 AND " \
+	"($5 IS NULL OR b.kind OPERATOR(pg_catalog.=) ANY ($5))) " \
+	"FROM (SELECT e AS ev, e.txid, e.seq, e.kind FROM ONLY drivetribe.events e " \
+	"WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW($1, $2) " \
+	"AND (NOT $4 OR e.txid OPERATOR(pg_catalog.<) " \
+	"pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) " \
+	"AND (NOT $7 OR e.txid" EQ "(SELECT f.txid FROM ONLY drivetribe.events f " \
+	"WHERE ROW(f.txid, f.seq) OPERATOR(pg_catalog.>) ROW($1, $2) " \
+	"ORDER BY f.txid, f.seq LIMIT 1)) " \
+	"ORDER BY e.txid, e.seq LIMIT $3) b"
+#define PROJECTION_BATCH_TYPES \
+	{XID8OID, INT8OID, INT8OID, BOOLOID, TEXTARRAYOID, INT8OID, BOOLOID}
+
+/* the append (see DT_SQL_EVENT_INSERT); 1.9 adds version and parent */
+#define EVENT_INSERT_SQL(cols, vals) \
+	"INSERT INTO drivetribe.events (seq, event_id, kind, occurred_at, user_id, " \
+	"tribe_id, article_id, comment_id, target_id, recipient_id, body, context" \
+	cols ") " \
+	"SELECT s.seq, $1, $2, pg_catalog.now(), $3, $4, $5, $6, $7, $8, $9, " \
+	"$10::pg_catalog.jsonb" vals " " \
+	"FROM (SELECT pg_catalog.nextval('drivetribe.event_seq'::pg_catalog.regclass) AS seq) s " \
+	"WHERE NOT EXISTS (SELECT FROM ONLY drivetribe.events e " \
+	"WHERE e.seq OPERATOR(pg_catalog.>=) s.seq) " \
+	"RETURNING seq, occurred_at"
+#define EVENT_INSERT_TYPES \
+	{UUIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, \
+	 INT8OID, TEXTOID, TEXTOID, INT2OID, INT8OID}
 
 #define COMMENTS_ALL_SQL(cols) \
 	"SELECT comment_id, article_id, author_id, body, posted_at, deleted" cols " " \
@@ -183,16 +223,8 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	 * sequence was moved back (setval).  No row: dt_event_append() refuses.
 	 */
 	[DT_SQL_EVENT_INSERT] = {
-		"INSERT INTO drivetribe.events (seq, event_id, kind, occurred_at, user_id, "
-		"tribe_id, article_id, comment_id, target_id, recipient_id, body, context) "
-		"SELECT s.seq, $1, $2, pg_catalog.now(), $3, $4, $5, $6, $7, $8, $9, "
-		"$10::pg_catalog.jsonb "
-		"FROM (SELECT pg_catalog.nextval('drivetribe.event_seq'::pg_catalog.regclass) AS seq) s "
-		"WHERE NOT EXISTS (SELECT FROM ONLY drivetribe.events e "
-		"WHERE e.seq OPERATOR(pg_catalog.>=) s.seq) "
-		"RETURNING seq, occurred_at",
-		10, {UUIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
-		INT8OID, TEXTOID, TEXTOID}
+		EVENT_INSERT_SQL("", ""),
+		10, EVENT_INSERT_TYPES
 	},
 	[DT_SQL_EVENT_BY_ID] = {
 		"SELECT " EVENT_COLUMNS " FROM ONLY drivetribe.events WHERE event_id" EQ "$1",
@@ -680,20 +712,8 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		 * depend on that order.  $7: only the first transaction after the
 		 * cursor.
 		 */
-		"SELECT pg_catalog.count(*), "
-		"((pg_catalog.max(ARRAY[b.txid::text::int8, b.seq]))[1])::text::pg_catalog.xid8, "
-		"(pg_catalog.max(ARRAY[b.txid::text::int8, b.seq]))[2], "
-		"pg_catalog.array_agg(b.ev) FILTER (WHERE b.seq OPERATOR(pg_catalog.>) $6 AND "
-		"($5 IS NULL OR b.kind OPERATOR(pg_catalog.=) ANY ($5))) "
-		"FROM (SELECT e AS ev, e.txid, e.seq, e.kind FROM ONLY drivetribe.events e "
-		"WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW($1, $2) "
-		"AND (NOT $4 OR e.txid OPERATOR(pg_catalog.<) "
-		"pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) "
-		"AND (NOT $7 OR e.txid" EQ "(SELECT f.txid FROM ONLY drivetribe.events f "
-		"WHERE ROW(f.txid, f.seq) OPERATOR(pg_catalog.>) ROW($1, $2) "
-		"ORDER BY f.txid, f.seq LIMIT 1)) "
-		"ORDER BY e.txid, e.seq LIMIT $3) b",
-		7, {XID8OID, INT8OID, INT8OID, BOOLOID, TEXTARRAYOID, INT8OID, BOOLOID}
+		PROJECTION_BATCH_SQL("b.ev"),
+		7, PROJECTION_BATCH_TYPES
 	},
 	[DT_SQL_PROJECTION_ADVANCE] = {
 		"UPDATE drivetribe.projection_registry SET cursor_txid = $2, cursor_seq = $3, "
@@ -782,6 +802,73 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 		"WHERE ROW(e.txid, e.seq) OPERATOR(pg_catalog.>) ROW(r.cursor_txid, r.cursor_seq)))",
 		0, {}
 	},
+
+	/*
+	 * 1.9: events carry their shape's version and comments their parent
+	 * and live reply count (event_shapes.c, docs/design.md "Event
+	 * versions"); dt_versioned_statement() picks these
+	 */
+	[DT_SQL_EVENT_INSERT_1_9] = {
+		EVENT_INSERT_SQL(", version, parent_comment_id", ", $11, $12"),
+		12, EVENT_INSERT_TYPES
+	},
+	[DT_SQL_EVENT_BY_ID_1_9] = {
+		"SELECT " EVENT_COLUMNS_1_9 " FROM ONLY drivetribe.events WHERE event_id" EQ "$1",
+		1, {UUIDOID}
+	},
+	[DT_SQL_REPLAY_EVENTS_1_9] = {
+		"SELECT " EVENT_COLUMNS_1_9 " FROM ONLY drivetribe.events ORDER BY seq",
+		0, {InvalidOid}
+	},
+	[DT_SQL_COMMENT_LOCK_1_9] = {
+		"SELECT article_id, author_id, deleted, parent_comment_id FROM drivetribe.comments "
+		"WHERE comment_id" EQ "$1 FOR NO KEY UPDATE",
+		1, {INT8OID}
+	},
+	[DT_SQL_COMMENT_INSERT_1_9] = {
+		"INSERT INTO drivetribe.comments (comment_id, article_id, author_id, "
+		"body, posted_at, pos, parent_comment_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		7, {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+	},
+	/* a parent's live replies; the caller holds its row (post_comment, delete_comment) */
+	[DT_SQL_COMMENT_REPLIES] = {
+		"UPDATE drivetribe.comments SET replies = replies OPERATOR(pg_catalog.+) $2 "
+		"WHERE comment_id" EQ "$1",
+		2, {INT8OID, INT8OID}
+	},
+	[DT_SQL_COMMENT_RESTORE_1_9] = {
+		COMMENT_RESTORE_SQL(", pos, parent_comment_id, replies",
+							", r.pos, NULLIF(r.parent, 0), r.replies",
+							", pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9)",
+							", pos, parent, replies"),
+		9, COMMENT_RESTORE_TYPES
+	},
+	[DT_SQL_COMMENT_CORRECT_1_9] = {
+		COMMENT_CORRECT_SQL(", pos = $7, parent_comment_id = NULLIF($8, 0), replies = $9"),
+		9, COMMENT_CORRECT_TYPES
+	},
+	[DT_SQL_COMMENTS_ALL_1_9] = {
+		COMMENTS_ALL_SQL(", pos, parent_comment_id, replies"),
+		0, {InvalidOid}
+	},
+	[DT_SQL_COMMENT_PAGE_1_9] = {
+		"SELECT c.comment_id, c.author_id, u.name, c.body, c.posted_at, "
+		"c.parent_comment_id, c.replies "
+		"FROM pg_catalog.unnest($1) WITH ORDINALITY AS p(comment_id, ord) "
+		"JOIN drivetribe.comments c ON c.comment_id" EQ "p.comment_id "
+		"JOIN drivetribe.users u ON u.user_id" EQ "c.author_id "
+		"ORDER BY p.ord",
+		1, {INT8ARRAYOID}
+	},
+	[DT_SQL_PROJECTION_BATCH_1_9] = {
+		PROJECTION_BATCH_SQL("drivetribe_internal.event_as_current(b.ev)"),
+		7, PROJECTION_BATCH_TYPES
+	},
+	[DT_SQL_PROJECTION_EVENT_1_9] = {
+		"SELECT ARRAY[drivetribe_internal.event_as_current(e)] "
+		"FROM ONLY drivetribe.events e WHERE e.seq" EQ "$1",
+		1, {INT8OID}
+	},
 };
 
 static SPIPlanPtr plans[DT_NUM_STATEMENTS];
@@ -834,6 +921,35 @@ dt_rank_statement(DtStatement stmt)
 		default:
 			return stmt;
 	}
+}
+
+/*
+ * dt_versioned_statement: the statement for this database's SQL version:
+ * from 1.9 on, the one that also reads or writes an event's version and
+ * parent comment and a comment's parent and replies (dt_events_versioned()).
+ */
+DtStatement
+dt_versioned_statement(DtStatement stmt)
+{
+	static const DtStatement map[][2] = {
+		{DT_SQL_EVENT_INSERT, DT_SQL_EVENT_INSERT_1_9},
+		{DT_SQL_EVENT_BY_ID, DT_SQL_EVENT_BY_ID_1_9},
+		{DT_SQL_REPLAY_EVENTS, DT_SQL_REPLAY_EVENTS_1_9},
+		{DT_SQL_COMMENT_LOCK, DT_SQL_COMMENT_LOCK_1_9},
+		{DT_SQL_COMMENT_INSERT_POS, DT_SQL_COMMENT_INSERT_1_9},
+		{DT_SQL_COMMENT_RESTORE_POS, DT_SQL_COMMENT_RESTORE_1_9},
+		{DT_SQL_COMMENT_CORRECT_POS, DT_SQL_COMMENT_CORRECT_1_9},
+		{DT_SQL_COMMENTS_ALL_POS, DT_SQL_COMMENTS_ALL_1_9},
+		{DT_SQL_PROJECTION_BATCH, DT_SQL_PROJECTION_BATCH_1_9},
+		{DT_SQL_PROJECTION_EVENT, DT_SQL_PROJECTION_EVENT_1_9},
+	};
+
+	if (!dt_events_versioned())
+		return stmt;
+	for (int i = 0; i < lengthof(map); i++)
+		if (map[i][0] == stmt)
+			return map[i][1];
+	return stmt;
 }
 
 /*

@@ -10,11 +10,16 @@
  * (which is seq order: the write API appends under its locks), one per
  * line of pg_recvlogical's output:
  *
- *	{"seq":71,"event_id":"...","kind":"article_bumped","occurred_at":"...",
- *	 "user_id":2,"tribe_id":10,"article_id":100,"target_id":1,
+ *	{"seq":71,"event_id":"...","kind":"article_bumped","version":1,
+ *	 "occurred_at":"...","user_id":2,"tribe_id":10,"article_id":100,
+ *	 "comment_id":null,"target_id":1,"parent_comment_id":null,
  *	 "recipient_id":1,"body":null,"context":{"user_name":"..."},
  *	 "lsn":"0/1A2B3C8"}
  *
+ * "version" is the shape the event was logged in (1 for every event
+ * logged before 1.9, when the log had no version column); the fields are
+ * those of the current shape, older ones read as event_shapes.c says
+ * (parent_comment_id null for a v1 comment).
  * Every id of the event is present (null where the kind has none);
  * recipient_id only for the kinds that notify someone (docs/reference.md, "The stream");
  * "lsn" is the commit record's LSN, the same for every event of a
@@ -105,12 +110,19 @@ typedef enum EventColumn
 	EC_RECIPIENT_ID,
 	EC_BODY,
 	EC_CONTEXT,
+	/* 1.9 and later; absent from the log's rows decoded before the update */
+	EC_VERSION,
+	EC_PARENT_COMMENT_ID,
 	EC_NUM
 } EventColumn;
 
+/* the first column a log of 1.0 to 1.8 lacks */
+#define EC_FIRST_OPTIONAL EC_VERSION
+
 static const char *const event_column_names[EC_NUM] = {
 	"seq", "event_id", "kind", "occurred_at", "user_id", "tribe_id",
-	"article_id", "comment_id", "target_id", "recipient_id", "body", "context"
+	"article_id", "comment_id", "target_id", "recipient_id", "body", "context",
+	"version", "parent_comment_id"
 };
 
 /* the kinds that notify someone (docs/reference.md, "The stream") */
@@ -201,7 +213,7 @@ is_event_log(Relation relation)
 				strcmp(NameStr(att->attname), event_column_names[c]) == 0)
 				events_attnum[c] = i;
 		}
-		if (events_attnum[c] < 0)
+		if (events_attnum[c] < 0 && c < EC_FIRST_OPTIONAL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("drivetribe.events has no column \"%s\"",
@@ -460,6 +472,20 @@ append_jsonb_compact(StringInfo out, Jsonb *jb)
 	}
 }
 
+/* whether the row has a value in a column (a log of 1.8 lacks some) */
+static bool
+has_value(bool *nulls, EventColumn c)
+{
+	return events_attnum[c] >= 0 && !nulls[events_attnum[c]];
+}
+
+/* an id column's value, 0 for NULL or absent */
+static int64
+column_int64(Datum *values, bool *nulls, EventColumn c)
+{
+	return has_value(nulls, c) ? DatumGetInt64(values[events_attnum[c]]) : 0;
+}
+
 /*
  * ,"name": (the key given with its quotes and colon), then null when the
  * column is; returns whether the caller must append the value
@@ -468,7 +494,7 @@ static bool
 append_key_or_null(StringInfo out, const char *key, bool *nulls, EventColumn c)
 {
 	appendStringInfoString(out, key);
-	if (!nulls[events_attnum[c]])
+	if (has_value(nulls, c))
 		return true;
 	appendStringInfoString(out, "null");
 	return false;
@@ -683,6 +709,8 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	StringInfo	out;
 	char		buf[MAXDATELEN + 1];
 	bool		as_ascii = GetDatabaseEncoding() != PG_UTF8;
+	int			version;
+	DtShapeFields shape;
 
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
 		change->data.tp.newtuple == NULL || !is_event_log(relation))
@@ -724,6 +752,10 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		append_uuid(out, DatumGetUUIDP(values[events_attnum[EC_EVENT_ID]]));
 	appendStringInfoString(out, ",\"kind\":");
 	escape_json(out, kind);
+	/* the shape it was logged in: 1 before the update to 1.9 */
+	version = has_value(nulls, EC_VERSION) ?
+		DatumGetInt16(values[events_attnum[EC_VERSION]]) : 1;
+	appendStringInfo(out, ",\"version\":%d", version);
 	if (append_key_or_null(out, ",\"occurred_at\":", nulls, EC_OCCURRED_AT))
 	{
 		JsonEncodeDateTime(buf, values[events_attnum[EC_OCCURRED_AT]],
@@ -737,8 +769,24 @@ stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	append_id(out, ",\"article_id\":", values, nulls, EC_ARTICLE_ID);
 	append_id(out, ",\"comment_id\":", values, nulls, EC_COMMENT_ID);
 	append_id(out, ",\"target_id\":", values, nulls, EC_TARGET_ID);
+	/* read in the current shape (event_shapes.c) */
+	shape.parent_comment_id = column_int64(values, nulls, EC_PARENT_COMMENT_ID);
+	shape.recipient_id = column_int64(values, nulls, EC_RECIPIENT_ID);
+	if (k != DT_NUM_KINDS)
+		dt_shape_upcast(k, version, &shape);
+	appendStringInfoString(out, ",\"parent_comment_id\":");
+	if (shape.parent_comment_id != 0)
+		append_int64(out, shape.parent_comment_id);
+	else
+		appendStringInfoString(out, "null");
 	if (kind_notifies(k))
-		append_id(out, ",\"recipient_id\":", values, nulls, EC_RECIPIENT_ID);
+	{
+		appendStringInfoString(out, ",\"recipient_id\":");
+		if (shape.recipient_id != 0)
+			append_int64(out, shape.recipient_id);
+		else
+			appendStringInfoString(out, "null");
+	}
 	if (append_key_or_null(out, ",\"body\":", nulls, EC_BODY))
 		escape_json(out, TextDatumGetCString(values[events_attnum[EC_BODY]]));
 	if (append_key_or_null(out, ",\"context\":", nulls, EC_CONTEXT))

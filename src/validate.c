@@ -201,6 +201,7 @@ dt_text_problem(const char *what, const char *s, int limit)
 #define F_TARGET	(1 << 4)
 #define F_RECIPIENT	(1 << 5)
 #define F_BODY		(1 << 6)
+#define F_PARENT	(1 << 7)	/* parent_comment_id (v2 comment kinds) */
 
 typedef struct KindShape
 {
@@ -230,9 +231,9 @@ static const KindShape kind_shapes[DT_NUM_KINDS] = {
 	[DT_ARTICLE_DELETED] = {F_ARTICLE | F_USER | F_TRIBE, 0, NULL, 0},
 	[DT_ARTICLE_VIEWED] = {F_ARTICLE | F_TARGET | F_TRIBE, F_USER, NULL, 0},
 	[DT_COMMENT_POSTED] = {F_COMMENT | F_ARTICLE | F_USER | F_TARGET |
-	F_RECIPIENT | F_TRIBE | F_BODY, 0, BODY},
+	F_RECIPIENT | F_TRIBE | F_BODY, F_PARENT, BODY},
 	[DT_COMMENT_DELETED] = {F_COMMENT | F_ARTICLE | F_USER | F_TARGET |
-	F_TRIBE, 0, NULL, 0},
+	F_TRIBE, F_PARENT, NULL, 0},
 	[DT_ARTICLE_BUMPED] = {F_ARTICLE | F_USER | F_TARGET | F_RECIPIENT |
 	F_TRIBE, 0, NULL, 0},
 	[DT_ARTICLE_UNBUMPED] = {F_ARTICLE | F_USER | F_TARGET | F_TRIBE, 0,
@@ -251,6 +252,7 @@ static const struct
 	{F_TARGET, "target_id"},
 	{F_RECIPIENT, "recipient_id"},
 	{F_BODY, "body"},
+	{F_PARENT, "parent_comment_id"},
 };
 
 static int64
@@ -272,6 +274,8 @@ field_value(const DtEvent *ev, int flag)
 			return ev->recipient_id;
 		case F_BODY:
 			return ev->body != NULL;
+		case F_PARENT:
+			return ev->parent_comment_id;
 	}
 	return 0;
 }
@@ -291,6 +295,10 @@ dt_event_problem(const DtEvent *ev)
 
 	if ((int) ev->kind < 0 || ev->kind >= DT_NUM_KINDS)
 		return pstrdup("its kind is not an event kind");
+	if (ev->version < 1 || ev->version > dt_event_current_version(ev->kind))
+		return psprintf("version %d is not a version of %s events (1 to %d)",
+						ev->version, dt_kind_names[ev->kind],
+						dt_event_current_version(ev->kind));
 	shape = &kind_shapes[ev->kind];
 	for (i = 0; i < lengthof(field_names); i++)
 	{
@@ -306,7 +314,14 @@ dt_event_problem(const DtEvent *ev)
 			return psprintf("%s must be positive, got " INT64_FORMAT,
 							field_names[i].name, v);
 	}
-	if (ev->recipient_id != 0 && ev->recipient_id != ev->target_id)
+	if (ev->parent_comment_id != 0 && ev->version < 2)
+		return psprintf("parent_comment_id is set, but version %d of %s events has none",
+						ev->version, dt_kind_names[ev->kind]);
+	if (ev->parent_comment_id != 0 && ev->parent_comment_id == ev->comment_id)
+		return psprintf("comment " INT64_FORMAT " is its own parent", ev->comment_id);
+	/* a reply notifies the parent's author, every other kind its target */
+	if (ev->recipient_id != 0 && ev->recipient_id != ev->target_id &&
+		!(ev->kind == DT_COMMENT_POSTED && ev->parent_comment_id != 0))
 		return psprintf("recipient_id " INT64_FORMAT " is not target_id " INT64_FORMAT,
 						ev->recipient_id, ev->target_id);
 	if ((ev->kind == DT_USER_FOLLOWED || ev->kind == DT_USER_UNFOLLOWED) &&
@@ -357,7 +372,8 @@ context_bumps(Jsonb *context)
 
 /*
  * drivetribe.event_is_valid(seq, kind, user_id, tribe_id, article_id,
- * comment_id, target_id, recipient_id, body, context) returns boolean:
+ * comment_id, target_id, recipient_id, body, context [, version,
+ * parent_comment_id]) returns boolean (the last two from 1.9):
  * the CHECK constraint events_valid.  Returns true for a valid row and
  * raises check_violation, naming the seq and the problem, for any other:
  * a bare "false" would leave the inserter guessing.
@@ -392,6 +408,16 @@ drivetribe_event_is_valid(PG_FUNCTION_ARGS)
 	ev.target_id = ids[4];
 	ev.recipient_id = ids[5];
 	ev.body = PG_ARGISNULL(8) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(8));
+	/* 1.9's constraint passes the version and the parent too; 1.1's did not */
+	ev.version = 1;
+	if (PG_NARGS() >= 12)
+	{
+		ev.version = PG_ARGISNULL(10) ? 0 : PG_GETARG_INT16(10);
+		ev.parent_comment_id = PG_ARGISNULL(11) ? 0 : PG_GETARG_INT64(11);
+		if (!PG_ARGISNULL(11) && ev.parent_comment_id <= 0 && problem == NULL)
+			problem = psprintf("parent_comment_id must be positive, got " INT64_FORMAT,
+							   ev.parent_comment_id);
+	}
 	if (PG_ARGISNULL(9))
 		ev.bumps = -1;
 	else

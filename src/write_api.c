@@ -777,12 +777,56 @@ drivetribe_view_article(PG_FUNCTION_ARGS)
 
 /* ---------- comments ---------- */
 
-PG_FUNCTION_INFO_V1(drivetribe_post_comment);
-Datum
-drivetribe_post_comment(PG_FUNCTION_ARGS)
+/*
+ * lock_parent_comment: a reply's parent, locked FOR NO KEY UPDATE to
+ * commit (a delete of the parent waits for the reply, and the reply adds
+ * to the parent's live replies), checked: it exists (23503), is a comment
+ * of the same article (22023), is live (55000).  Caller holds the
+ * article's lock (shared); a comment's row lock comes before its parent's
+ * everywhere (delete_comment), so no two calls wait for each other in a
+ * circle.  Returns the parent's author.
+ */
+static int64
+lock_parent_comment(int64 parent_comment_id, int64 article_id)
+{
+	Datum		v[1] = {Int64GetDatum(parent_comment_id)};
+	int64		parent_article;
+
+	dt_exec(DT_SQL_COMMENT_LOCK_1_9, v, NULL, false, 1);
+	if (SPI_processed == 0)
+		report_unknown_id(DT_ENTITY_COMMENT, parent_comment_id);
+	parent_article = dt_result_int64(0, 1, NULL);
+	if (parent_article != article_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parent_comment_id " INT64_FORMAT " is a comment of article "
+						INT64_FORMAT ", not of article " INT64_FORMAT,
+						parent_comment_id, parent_article, article_id),
+				 errdetail("A reply is posted on the article of the comment it replies to."),
+				 dt_errentity(DT_ENTITY_COMMENT)));
+	if (dt_result_bool(0, 3))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("comment " INT64_FORMAT " is deleted", parent_comment_id),
+				 errdetail("A deleted comment cannot be replied to."),
+				 dt_errentity(DT_ENTITY_COMMENT)));
+	return dt_result_int64(0, 2, NULL);
+}
+
+/*
+ * post_comment in its three SQL forms (docs/reference.md, "Replies"):
+ * (comment_id, article_id, author_id, body, event_id uuid) of 1.0;
+ * the same with event_id text (1.9), which an untyped fifth argument
+ * resolves to, so that a call of 1.0 with an untyped event_id still means
+ * what it meant; and (..., body, parent_comment_id bigint, event_id uuid),
+ * the reply of 1.9.  parent_argno is -1 for the first two.
+ */
+static Datum
+post_comment(FunctionCallInfo fcinfo, int parent_argno, bool event_id_text)
 {
 	static const char *const names[] = {"comment_id", "article_id",
 	"author_id", "body"};
+	int			event_argno = parent_argno < 0 ? 4 : parent_argno + 1;
 	DtEvent		ev;
 	bool		given;
 	ArticleRow	article;
@@ -793,7 +837,20 @@ drivetribe_post_comment(PG_FUNCTION_ARGS)
 	ev.article_id = id_arg(fcinfo, 1, "article_id");
 	ev.user_id = id_arg(fcinfo, 2, "author_id");
 	ev.body = text_arg(fcinfo, 3, "body", BODY_LIMIT);
-	given = event_id_arg(fcinfo, 4, &ev);
+	if (parent_argno >= 0 && !PG_ARGISNULL(parent_argno))
+		ev.parent_comment_id = id_arg(fcinfo, parent_argno, "parent_comment_id");
+	if (event_id_text && !PG_ARGISNULL(event_argno))
+	{
+		/* the uuid's own input function: its error (22P02) as in 1.0 */
+		char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(event_argno));
+
+		memcpy(&ev.event_id, DatumGetUUIDP(DirectFunctionCall1(uuid_in,
+															   CStringGetDatum(s))),
+			   sizeof(pg_uuid_t));
+		given = true;
+	}
+	else
+		given = event_id_arg(fcinfo, event_argno, &ev);
 
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
@@ -809,9 +866,33 @@ drivetribe_post_comment(PG_FUNCTION_ARGS)
 	require_live(ev.article_id, &article, "commented on");
 	ev.target_id = article.author_id;
 	ev.recipient_id = article.author_id;
+	/* a reply notifies the author of the comment it replies to */
+	if (ev.parent_comment_id != 0)
+		ev.recipient_id = lock_parent_comment(ev.parent_comment_id, ev.article_id);
 	ev.tribe_id = article.tribe_id;
 	ev.title = article.title;
 	return accept_comment(&ev);
+}
+
+PG_FUNCTION_INFO_V1(drivetribe_post_comment);
+Datum
+drivetribe_post_comment(PG_FUNCTION_ARGS)
+{
+	return post_comment(fcinfo, -1, false);
+}
+
+PG_FUNCTION_INFO_V1(drivetribe_post_comment_text_id);
+Datum
+drivetribe_post_comment_text_id(PG_FUNCTION_ARGS)
+{
+	return post_comment(fcinfo, -1, true);
+}
+
+PG_FUNCTION_INFO_V1(drivetribe_post_reply);
+Datum
+drivetribe_post_reply(PG_FUNCTION_ARGS)
+{
+	return post_comment(fcinfo, 4, false);
 }
 
 PG_FUNCTION_INFO_V1(drivetribe_delete_comment);
@@ -823,6 +904,7 @@ drivetribe_delete_comment(PG_FUNCTION_ARGS)
 	DtEvent		ev;
 	bool		given;
 	ArticleRow	article;
+	DtStatement lock;
 
 	require_args(fcinfo, 1, names);
 	dt_event_init(&ev, DT_COMMENT_DELETED);
@@ -832,13 +914,17 @@ drivetribe_delete_comment(PG_FUNCTION_ARGS)
 	connect_spi(fcinfo);
 	RETURN_IF_LOGGED(ev, given);
 	v[0] = Int64GetDatum(ev.comment_id);
-	dt_exec(DT_SQL_COMMENT_LOCK, v, NULL, false, 1);
+	lock = dt_versioned_statement(DT_SQL_COMMENT_LOCK);
+	dt_exec(lock, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		report_unknown_id(DT_ENTITY_COMMENT, ev.comment_id);
 	ev.article_id = dt_result_int64(0, 1, NULL);
 	ev.user_id = dt_result_int64(0, 2, NULL);
 	if (dt_result_bool(0, 3))
 		RETURN_NO_CHANGE();
+	/* 1.9: a reply's parent loses a live reply (comment_deleted v2) */
+	if (lock == DT_SQL_COMMENT_LOCK_1_9)
+		ev.parent_comment_id = dt_result_int64(0, 4, NULL);
 	read_article(ev.article_id, &article);
 	ev.target_id = article.author_id;
 	ev.tribe_id = article.tribe_id;
