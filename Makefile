@@ -9,6 +9,7 @@ OBJS = \
 	src/drivetribe.o \
 	src/event.o \
 	src/event_shapes.o \
+	src/rebuild.o \
 	src/write_api.o \
 	src/project.o \
 	src/sink_live.o \

@@ -293,3 +293,377 @@ AS $$
 $$;
 COMMENT ON FUNCTION drivetribe_internal.api_functions(boolean) IS
   'internal (grants): the functions of the read API, and of the write API too when writer (read_log() is not among them: grant_log_reader())';
+
+------------------------------------------------------------------------
+-- The blue/green rebuild (src/rebuild.c; docs/design.md, "The blue/green
+-- rebuild"): CALL drivetribe.rebuild(concurrently => true) replays the
+-- log into green copies of the projection tables in schema
+-- drivetribe_green while the live (blue) ones serve every read and write,
+-- catches up with the events committed meanwhile, and swaps the two sets
+-- in one short transaction.  Cancellable at any point and resumable: the
+-- state below and the green tables commit with every step.
+------------------------------------------------------------------------
+CREATE SCHEMA drivetribe_green;
+COMMENT ON SCHEMA drivetribe_green IS
+  'internal: the green projection tables a blue/green rebuild (CALL drivetribe.rebuild(concurrently => true)) builds beside the live ones; empty otherwise';
+REVOKE ALL ON SCHEMA drivetribe_green FROM PUBLIC;
+
+CREATE TABLE drivetribe.rebuild_state (
+    only_row          boolean     NOT NULL DEFAULT true,
+    phase             text        NOT NULL,
+    since_snapshot    pg_catalog.pg_snapshot,
+    upto_snapshot     pg_catalog.pg_snapshot,
+    after_seq         bigint      NOT NULL DEFAULT 0,
+    started_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    loaded_at         timestamptz,
+    events_caught_up  bigint      NOT NULL DEFAULT 0,
+    rounds            integer     NOT NULL DEFAULT 0,
+    round_events      bigint      NOT NULL DEFAULT 0,
+    round_started_at  timestamptz,
+    last_round_events bigint,
+    last_round_seconds double precision,
+    CONSTRAINT rebuild_state_pkey PRIMARY KEY (only_row),
+    CONSTRAINT rebuild_state_one_row CHECK (only_row),
+    CONSTRAINT rebuild_state_phase CHECK (phase IN ('created', 'catching_up'))
+);
+COMMENT ON TABLE drivetribe.rebuild_state IS
+  'the blue/green rebuild in progress, if any (one row): what the next CALL drivetribe.rebuild(concurrently => true) goes on from';
+COMMENT ON COLUMN drivetribe.rebuild_state.only_row IS 'always true: one row at most';
+COMMENT ON COLUMN drivetribe.rebuild_state.phase IS 'created (green tables being loaded: a CALL starts the load over) or catching_up';
+COMMENT ON COLUMN drivetribe.rebuild_state.since_snapshot IS 'the green tables hold every event of the transactions visible in this snapshot';
+COMMENT ON COLUMN drivetribe.rebuild_state.upto_snapshot IS 'the round in progress: the events of the transactions visible in it and not in since_snapshot';
+COMMENT ON COLUMN drivetribe.rebuild_state.after_seq IS 'the round in progress has applied its events up to this seq';
+COMMENT ON COLUMN drivetribe.rebuild_state.started_at IS 'when this rebuild started';
+COMMENT ON COLUMN drivetribe.rebuild_state.loaded_at IS 'when its green tables were loaded from the log';
+COMMENT ON COLUMN drivetribe.rebuild_state.events_caught_up IS 'events applied to the green tables after the load';
+COMMENT ON COLUMN drivetribe.rebuild_state.rounds IS 'catch-up rounds done';
+COMMENT ON COLUMN drivetribe.rebuild_state.round_events IS 'events the round in progress has applied';
+COMMENT ON COLUMN drivetribe.rebuild_state.round_started_at IS 'when the round in progress started';
+COMMENT ON COLUMN drivetribe.rebuild_state.last_round_events IS 'events the last finished round applied';
+COMMENT ON COLUMN drivetribe.rebuild_state.last_round_seconds IS 'how long the last finished round took';
+REVOKE ALL ON drivetribe.rebuild_state FROM PUBLIC;
+
+-- the projection tables, in the order the switch moves them
+CREATE FUNCTION drivetribe_internal.green_tables()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT ARRAY['users', 'tribes', 'articles', 'article_ranks', 'comments',
+               'memberships', 'follows', 'bumps', 'article_stripes',
+               'user_stripes', 'tribe_stripes']
+$$;
+COMMENT ON FUNCTION drivetribe_internal.green_tables() IS
+  'internal (blue/green rebuild): the projection tables it rebuilds (the same list as projection_relnames in src/statements.c)';
+
+CREATE FUNCTION drivetribe_internal.green_claim(done boolean)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drivetribe_green_claim';
+COMMENT ON FUNCTION drivetribe_internal.green_claim(boolean) IS
+  'internal (blue/green rebuild): take (55P03 if another session runs one) or, with done, release this session''s run; refuses a caller that is not a superuser';
+
+CREATE FUNCTION drivetribe_internal.green_running()
+RETURNS boolean
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drivetribe_green_running';
+COMMENT ON FUNCTION drivetribe_internal.green_running() IS
+  'internal (blue/green rebuild): whether a session runs one now';
+
+CREATE FUNCTION drivetribe_internal.green_load()
+RETURNS text
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drivetribe_green_load';
+COMMENT ON FUNCTION drivetribe_internal.green_load() IS
+  'internal (blue/green rebuild): replay the log under one snapshot into the empty green tables; returns that snapshot (as text)';
+
+CREATE FUNCTION drivetribe_internal.green_catch_up(since pg_catalog.pg_snapshot,
+                                                   upto pg_catalog.pg_snapshot,
+                                                   after_seq bigint, max_events integer)
+RETURNS bigint[]
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drivetribe_green_catch_up';
+COMMENT ON FUNCTION drivetribe_internal.green_catch_up(pg_catalog.pg_snapshot, pg_catalog.pg_snapshot, bigint, integer) IS
+  'internal (blue/green rebuild): apply to the green tables up to max_events events after after_seq of the transactions visible in upto and not in since; returns {events applied, last seq}';
+
+-- The green tables: the live ones' columns, defaults, constraints,
+-- storage, statistics targets, comments, owner, grants and storage
+-- parameters, without their indexes (built after the load).  Made members
+-- of the extension at once, so DROP EXTENSION removes them.
+CREATE FUNCTION drivetribe_internal.green_create()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t text;
+  blue pg_catalog.oid;
+  c record;
+  a record;
+BEGIN
+  FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
+    IF pg_catalog.to_regclass(pg_catalog.format('drivetribe_green.%I', t)) IS NOT NULL THEN
+      EXECUTE pg_catalog.format('ALTER EXTENSION drivetribe DROP TABLE drivetribe_green.%I', t);
+      EXECUTE pg_catalog.format('DROP TABLE drivetribe_green.%I', t);
+    END IF;
+    blue := pg_catalog.format('drivetribe.%I', t)::pg_catalog.regclass;
+    SELECT r.reloptions, r.relowner::pg_catalog.regrole AS owner, r.relacl,
+           pg_catalog.obj_description(r.oid, 'pg_class') AS comment
+      INTO c FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) blue;
+    EXECUTE pg_catalog.format(
+      'CREATE TABLE drivetribe_green.%I (LIKE drivetribe.%I INCLUDING ALL EXCLUDING INDEXES)%s',
+      t, t, CASE WHEN c.reloptions IS NULL THEN ''
+                 ELSE pg_catalog.format(' WITH (%s)', pg_catalog.array_to_string(c.reloptions, ', ')) END);
+    EXECUTE pg_catalog.format('ALTER TABLE drivetribe_green.%I OWNER TO %s', t, c.owner);
+    FOR a IN SELECT x.grantee, x.privilege_type FROM pg_catalog.aclexplode(c.relacl) x
+              WHERE x.grantee OPERATOR(pg_catalog.<>) c.owner::pg_catalog.oid LOOP
+      EXECUTE pg_catalog.format('GRANT %s ON drivetribe_green.%I TO %s', a.privilege_type, t,
+                                CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                     ELSE a.grantee::pg_catalog.regrole::pg_catalog.text END);
+    END LOOP;
+    IF c.comment IS NOT NULL THEN
+      EXECUTE pg_catalog.format('COMMENT ON TABLE drivetribe_green.%I IS %L', t, c.comment);
+    END IF;
+    EXECUTE pg_catalog.format('ALTER EXTENSION drivetribe ADD TABLE drivetribe_green.%I', t);
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION drivetribe_internal.green_create() IS
+  'internal (blue/green rebuild): (re)create the green tables, empty and without indexes';
+
+-- Their indexes and key constraints, named as the live ones (the names
+-- are per schema): with keys, those of the primary and unique keys (the
+-- load's upserts need them), else the others, then ANALYZE.
+CREATE FUNCTION drivetribe_internal.green_index(keys boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t text;
+  blue pg_catalog.oid;
+  i record;
+BEGIN
+  FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
+    blue := pg_catalog.format('drivetribe.%I', t)::pg_catalog.regclass;
+    FOR i IN
+      SELECT ic.relname AS name, pg_catalog.pg_get_indexdef(x.indexrelid) AS def,
+             k.conname, k.contype, pg_catalog.obj_description(x.indexrelid, 'pg_class') AS icomment,
+             pg_catalog.obj_description(k.oid, 'pg_constraint') AS ccomment
+        FROM pg_catalog.pg_index x
+        JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) x.indexrelid
+        LEFT JOIN pg_catalog.pg_constraint k ON k.conindid OPERATOR(pg_catalog.=) x.indexrelid
+                                             AND k.conrelid OPERATOR(pg_catalog.=) blue
+       WHERE x.indrelid OPERATOR(pg_catalog.=) blue
+         AND (COALESCE(k.contype IN ('p', 'u'), false) OPERATOR(pg_catalog.=) keys)
+    LOOP
+      EXECUTE pg_catalog.replace(i.def,
+                                 pg_catalog.format(' ON drivetribe.%I USING ', t),
+                                 pg_catalog.format(' ON drivetribe_green.%I USING ', t));
+      IF i.contype IN ('p', 'u') THEN
+        EXECUTE pg_catalog.format('ALTER TABLE drivetribe_green.%I ADD CONSTRAINT %I %s USING INDEX %I',
+                                  t, i.conname,
+                                  CASE i.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, i.name);
+        IF i.ccomment IS NOT NULL THEN
+          EXECUTE pg_catalog.format('COMMENT ON CONSTRAINT %I ON drivetribe_green.%I IS %L',
+                                    i.conname, t, i.ccomment);
+        END IF;
+      END IF;
+      IF i.icomment IS NOT NULL THEN
+        EXECUTE pg_catalog.format('COMMENT ON INDEX drivetribe_green.%I IS %L', i.name, i.icomment);
+      END IF;
+    END LOOP;
+    IF NOT keys THEN
+      EXECUTE pg_catalog.format('ANALYZE drivetribe_green.%I', t);
+    END IF;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION drivetribe_internal.green_index(boolean) IS
+  'internal (blue/green rebuild): the green tables'' key constraints (keys), or their other indexes and ANALYZE, as the live ones';
+
+-- The switch's locks, with 200 ms tries: SHARE on the log (writers wait,
+-- and it waits for the writers in progress), then ACCESS EXCLUSIVE on
+-- every live projection table (readers wait a moment).  All or none.
+CREATE FUNCTION drivetribe_internal.green_lock()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  saved text := pg_catalog.current_setting('lock_timeout');
+  tries int := 0;
+  t text;
+BEGIN
+  PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
+  LOOP
+    BEGIN
+      LOCK TABLE drivetribe.events IN SHARE MODE;
+      FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
+        EXECUTE pg_catalog.format('LOCK TABLE drivetribe.%I IN ACCESS EXCLUSIVE MODE', t);
+      END LOOP;
+      EXIT;
+    EXCEPTION WHEN lock_not_available THEN
+      tries := tries OPERATOR(pg_catalog.+) 1;
+      IF tries OPERATOR(pg_catalog.>=) 150 THEN
+        RAISE EXCEPTION 'could not lock drivetribe.events and the projections for the switch in % tries of 200 ms', tries
+          USING ERRCODE = 'lock_not_available',
+                DETAIL = 'A transaction held one of them the whole time (drivetribe.log_horizon shows the oldest).',
+                HINT = 'End that transaction and CALL drivetribe.rebuild(concurrently => true) again: it goes on where it stopped.';
+      END IF;
+      PERFORM pg_catalog.pg_sleep(0.05 OPERATOR(pg_catalog.*) tries::float8);
+    END;
+  END LOOP;
+  PERFORM pg_catalog.set_config('lock_timeout', saved, true);
+END
+$$;
+COMMENT ON FUNCTION drivetribe_internal.green_lock() IS
+  'internal (blue/green rebuild): the switch''s locks, with tries';
+
+-- The swap: the live tables move to a schema of their own, the green ones
+-- into drivetribe (with their index and constraint names), the views over
+-- them are defined again (by the same text, now naming the green tables),
+-- the extension's configuration tables (pg_dump dumps their rows) become
+-- the green ones, and the old tables are dropped.  Caller holds
+-- green_lock()'s locks.
+CREATE FUNCTION drivetribe_internal.green_swap()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t text;
+  v record;
+  views pg_catalog.oid[];
+  defs text[];
+  blue pg_catalog.oid[] := '{}';
+  green pg_catalog.oid[] := '{}';
+BEGIN
+  FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
+    blue := blue OPERATOR(pg_catalog.||) pg_catalog.format('drivetribe.%I', t)::pg_catalog.regclass::pg_catalog.oid;
+    green := green OPERATOR(pg_catalog.||) pg_catalog.format('drivetribe_green.%I', t)::pg_catalog.regclass::pg_catalog.oid;
+  END LOOP;
+  -- the views over the live tables, as their text reads now
+  SELECT pg_catalog.array_agg(w.oid ORDER BY w.oid), pg_catalog.array_agg(pg_catalog.pg_get_viewdef(w.oid) ORDER BY w.oid)
+    INTO views, defs
+    FROM pg_catalog.pg_class w
+   WHERE w.relkind OPERATOR(pg_catalog.=) 'v'
+     AND EXISTS (SELECT FROM pg_catalog.pg_rewrite r
+                   JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                                              AND d.objid OPERATOR(pg_catalog.=) r.oid
+                  WHERE r.ev_class OPERATOR(pg_catalog.=) w.oid
+                    AND d.refobjid OPERATOR(pg_catalog.=) ANY (blue));
+  CREATE SCHEMA drivetribe_blue;
+  FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE drivetribe.%I SET SCHEMA drivetribe_blue', t);
+    EXECUTE pg_catalog.format('ALTER TABLE drivetribe_green.%I SET SCHEMA drivetribe', t);
+  END LOOP;
+  FOR i IN 1 .. COALESCE(pg_catalog.array_length(views, 1), 0) LOOP
+    EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS %s', views[i]::pg_catalog.regclass, defs[i]);
+  END LOOP;
+  UPDATE pg_catalog.pg_extension e
+     SET extconfig = (SELECT pg_catalog.array_agg(COALESCE(green[pg_catalog.array_position(blue, x.c)], x.c) ORDER BY x.o)
+                        FROM pg_catalog.unnest(e.extconfig) WITH ORDINALITY AS x(c, o))
+   WHERE e.extname OPERATOR(pg_catalog.=) 'drivetribe';
+  FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
+    EXECUTE pg_catalog.format('ALTER EXTENSION drivetribe DROP TABLE drivetribe_blue.%I', t);
+    EXECUTE pg_catalog.format('DROP TABLE drivetribe_blue.%I', t);
+  END LOOP;
+  DROP SCHEMA drivetribe_blue;
+END
+$$;
+COMMENT ON FUNCTION drivetribe_internal.green_swap() IS
+  'internal (blue/green rebuild): make the green tables the live ones and drop the old ones';
+
+REVOKE ALL ON FUNCTION drivetribe_internal.green_tables(), drivetribe_internal.green_claim(boolean),
+  drivetribe_internal.green_running(), drivetribe_internal.green_load(),
+  drivetribe_internal.green_catch_up(pg_catalog.pg_snapshot, pg_catalog.pg_snapshot, bigint, integer),
+  drivetribe_internal.green_create(), drivetribe_internal.green_index(boolean),
+  drivetribe_internal.green_lock(), drivetribe_internal.green_swap() FROM PUBLIC;
+
+-- No SET clause and no SECURITY DEFINER: a procedure with either cannot
+-- commit.  Every name is qualified.  A superuser's (green_claim()).
+CREATE PROCEDURE drivetribe.rebuild(concurrently boolean)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  st record;
+  snap pg_catalog.pg_snapshot;
+  r bigint[];
+  batch constant integer := 10000;
+BEGIN
+  IF $1 IS NULL THEN
+    RAISE EXCEPTION 'concurrently must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT $1 THEN
+    PERFORM drivetribe.rebuild();
+    RETURN;
+  END IF;
+  PERFORM drivetribe_internal.green_claim(false);
+  SELECT * INTO st FROM drivetribe.rebuild_state;
+  IF st.phase IS NULL OR st.phase OPERATOR(pg_catalog.=) 'created'
+     OR pg_catalog.to_regclass('drivetribe_green.users') IS NULL THEN
+    -- the load: green tables from the log, under one snapshot
+    DELETE FROM drivetribe.rebuild_state;
+    PERFORM drivetribe_internal.green_create();
+    PERFORM drivetribe_internal.green_index(true);
+    INSERT INTO drivetribe.rebuild_state (phase) VALUES ('created');
+    COMMIT;
+    RAISE NOTICE 'drivetribe.rebuild(concurrently): loading the green tables from the log';
+    snap := drivetribe_internal.green_load()::pg_catalog.pg_snapshot;
+    RAISE NOTICE 'drivetribe.rebuild(concurrently): building the green tables'' indexes';
+    PERFORM drivetribe_internal.green_index(false);
+    UPDATE drivetribe.rebuild_state
+       SET phase = 'catching_up', since_snapshot = snap, loaded_at = pg_catalog.clock_timestamp();
+    COMMIT;
+  ELSE
+    RAISE NOTICE 'drivetribe.rebuild(concurrently): going on from round %, seq %', st.rounds OPERATOR(pg_catalog.+) 1, st.after_seq;
+  END IF;
+
+  -- catch-up rounds, each committed batch by batch, until one is short
+  LOOP
+    SELECT * INTO st FROM drivetribe.rebuild_state;
+    IF st.upto_snapshot IS NULL THEN
+      UPDATE drivetribe.rebuild_state
+         SET upto_snapshot = pg_catalog.pg_current_snapshot(), after_seq = 0, round_events = 0,
+             round_started_at = pg_catalog.clock_timestamp()
+       RETURNING * INTO st;
+    END IF;
+    r := drivetribe_internal.green_catch_up(st.since_snapshot, st.upto_snapshot, st.after_seq, batch);
+    UPDATE drivetribe.rebuild_state
+       SET after_seq = r[2], events_caught_up = events_caught_up OPERATOR(pg_catalog.+) r[1],
+           round_events = round_events OPERATOR(pg_catalog.+) r[1]
+     RETURNING * INTO st;
+    IF r[1] OPERATOR(pg_catalog.<) batch THEN
+      UPDATE drivetribe.rebuild_state
+         SET since_snapshot = upto_snapshot, upto_snapshot = NULL, after_seq = 0,
+             rounds = rounds OPERATOR(pg_catalog.+) 1, last_round_events = round_events,
+             last_round_seconds = EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) round_started_at)
+       RETURNING * INTO st;
+      COMMIT;
+      RAISE NOTICE 'drivetribe.rebuild(concurrently): catch-up round % applied % events in % s',
+                   st.rounds, st.last_round_events, pg_catalog.round(st.last_round_seconds::numeric, 3);
+      -- short enough: the switch applies the rest with writers held out
+      EXIT WHEN st.last_round_events OPERATOR(pg_catalog.<) 1000
+             OR st.last_round_seconds OPERATOR(pg_catalog.<) 0.2
+             OR st.rounds OPERATOR(pg_catalog.>=) 50;
+    ELSE
+      COMMIT;
+    END IF;
+  END LOOP;
+
+  -- the switch, one transaction: writers wait from the lock to the commit
+  PERFORM drivetribe_internal.green_lock();
+  SELECT * INTO st FROM drivetribe.rebuild_state;
+  r := drivetribe_internal.green_catch_up(st.since_snapshot, pg_catalog.pg_current_snapshot(), 0, 2147483647);
+  PERFORM drivetribe_internal.green_swap();
+  DELETE FROM drivetribe.rebuild_state;
+  COMMIT;
+  PERFORM drivetribe_internal.green_claim(true);
+  RAISE NOTICE 'drivetribe.rebuild(concurrently): switched (% events in the last step, % after the load in all)',
+               r[1], st.events_caught_up OPERATOR(pg_catalog.+) r[1];
+END
+$$;
+REVOKE ALL ON PROCEDURE drivetribe.rebuild(boolean) FROM PUBLIC;
+COMMENT ON PROCEDURE drivetribe.rebuild(boolean) IS
+  'with concurrently => true, the blue/green rebuild: every projection replayed from the log into green tables while reads and writes go on, caught up, and switched in one short transaction; cancellable at any point, CALL again to go on; a superuser''s, outside a transaction block';

@@ -111,7 +111,8 @@ typedef enum CounterStatement
  * the 1.1 in-place update; from 1.3 on an article's change also keeps its
  * stored score (the feeds' rank).
  */
-static SPIPlanPtr plans[DT_NUM_COUNTER_TABLES][CS_NUM][DT_NUM_SCHEMA_LEVELS];
+/* [1]: against the green projections of a blue/green rebuild (dt_target_green) */
+static SPIPlanPtr plans[2][DT_NUM_COUNTER_TABLES][CS_NUM][DT_NUM_SCHEMA_LEVELS];
 
 /*
  * Keys this backend recently found held by another writer.  For a while
@@ -510,8 +511,10 @@ counter_plan(DtCounterTable table, CounterStatement which, DtSchemaLevel level)
 	char	   *sql;
 	int			i;
 
-	if (plans[table][which][level] != NULL)
-		return plans[table][which][level];
+	int			green = dt_targets_green() ? 1 : 0;
+
+	if (plans[green][table][which][level] != NULL)
+		return plans[green][table][which][level];
 	if (which == CS_ADD || which == CS_STRIPE)
 	{
 		nargs = t->ncounters + 2;
@@ -539,13 +542,20 @@ counter_plan(DtCounterTable table, CounterStatement which, DtSchemaLevel level)
 		sql = pstrdup(rank_table_article_sql[which]);
 	else
 		sql = build_sql(t, which);
+	if (green)
+	{
+		char	   *green_sql = dt_green_sql(sql);
+
+		pfree(sql);
+		sql = green_sql;
+	}
 	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "drivetribe: SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "drivetribe: SPI_keepplan failed");
-	plans[table][which][level] = plan;
+	plans[green][table][which][level] = plan;
 	pfree(sql);
 	return plan;
 }

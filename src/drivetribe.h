@@ -416,6 +416,12 @@ extern DtStatement dt_versioned_statement(DtStatement stmt);
 	"OPERATOR(pg_catalog./) 45000)::pg_catalog.float8)"
 
 extern SPIPlanPtr dt_plan(DtStatement stmt);
+
+/* blue/green rebuild (rebuild.c): statements against the green tables */
+extern void dt_target_green(bool green);
+extern bool dt_targets_green(void);
+extern char *dt_green_sql(const char *sql);
+extern int	dt_projection_relations(const char *const **names);
 extern int	dt_exec(DtStatement stmt, Datum *values, const char *nulls,
 					bool read_only, long tcount);
 extern int	dt_exec_latest(DtStatement stmt, Datum *values, const char *nulls);

@@ -51,8 +51,10 @@ typedef enum DtLockClass
 									 * worker */
 	DT_LOCK_PROJECTION_REGISTER = 11,	/* session: a projection worker is
 										 * being started */
-	DT_LOCK_PROJECTION_BACKFILL = 12	/* session: (hash of a projection's
+	DT_LOCK_PROJECTION_BACKFILL = 12,	/* session: (hash of a projection's
 										 * name) its backfill runs */
+	DT_LOCK_GREEN_REBUILD = 13	/* session: a blue/green rebuild runs
+								 * (rebuild.c) */
 } DtLockClass;
 
 extern void dt_lock_tag(LOCKTAG *tag, Oid database, DtLockClass lock_class,

@@ -20,6 +20,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "access/xact.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -871,7 +873,107 @@ static const DtStatementDef statement_defs[DT_NUM_STATEMENTS] = {
 	},
 };
 
+/* the plans, for the live projections and for the green ones (rebuild.c) */
 static SPIPlanPtr plans[DT_NUM_STATEMENTS];
+static SPIPlanPtr green_plans[DT_NUM_STATEMENTS];
+
+/*
+ * The target of the statements that write or read projections: the live
+ * tables (schema drivetribe), or the green ones a blue/green rebuild
+ * builds beside them (schema drivetribe_green, rebuild.c).  Set only by
+ * rebuild.c around its own work (dt_target_green()), reset at the end of
+ * every transaction, so no error can leave a backend writing green.
+ */
+static bool target_green = false;
+static bool target_callback_registered = false;
+
+/* the projection tables a green build has, each named drivetribe.<name> */
+static const char *const projection_relnames[] = {
+	"users", "tribes", "articles", "comments", "memberships", "follows",
+	"bumps", "article_ranks", "article_stripes", "user_stripes", "tribe_stripes"
+};
+
+static void
+reset_target(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		target_green = false;
+}
+
+/*
+ * dt_target_green: from now to the end of the transaction (or until called
+ * with false), dt_plan() and the counters' plans run against the green
+ * projection tables.
+ */
+void
+dt_target_green(bool green)
+{
+	if (!target_callback_registered)
+	{
+		RegisterXactCallback(reset_target, NULL);
+		target_callback_registered = true;
+	}
+	target_green = green;
+}
+
+bool
+dt_targets_green(void)
+{
+	return target_green;
+}
+
+int
+dt_projection_relations(const char *const **names)
+{
+	*names = projection_relnames;
+	return lengthof(projection_relnames);
+}
+
+/*
+ * dt_green_sql: a statement's text with every projection table
+ * drivetribe.<name> read as drivetribe_green.<name> (the log and every
+ * other table stay).  Names are matched whole: drivetribe.articles is not
+ * drivetribe.article_ranks.
+ */
+char *
+dt_green_sql(const char *sql)
+{
+	StringInfoData out;
+	const char *p = sql;
+	static const char prefix[] = "drivetribe.";
+
+	initStringInfo(&out);
+	while (*p)
+	{
+		bool		replaced = false;
+
+		if (strncmp(p, prefix, sizeof(prefix) - 1) == 0 &&
+			(p == sql || !(isalnum((unsigned char) p[-1]) || p[-1] == '_')))
+		{
+			const char *name = p + sizeof(prefix) - 1;
+
+			for (int i = 0; i < lengthof(projection_relnames); i++)
+			{
+				size_t		len = strlen(projection_relnames[i]);
+				char		next = name[len];
+
+				if (strncmp(name, projection_relnames[i], len) == 0 &&
+					!(isalnum((unsigned char) next) || next == '_'))
+				{
+					appendStringInfo(&out, "drivetribe_green.%s", projection_relnames[i]);
+					p = name + len;
+					replaced = true;
+					break;
+				}
+			}
+		}
+		if (!replaced)
+			appendStringInfoChar(&out, *p++);
+	}
+	return out.data;
+}
 
 /*
  * dt_schema_level: what this database's SQL version has, found in the
@@ -962,19 +1064,23 @@ dt_plan(DtStatement stmt)
 	const DtStatementDef *def;
 	SPIPlanPtr	plan;
 
-	if (plans[stmt] != NULL)
-		return plans[stmt];
+	SPIPlanPtr *cache = target_green ? green_plans : plans;
+	const char *sql;
+
+	if (cache[stmt] != NULL)
+		return cache[stmt];
 
 	def = &statement_defs[stmt];
-	plan = SPI_prepare_cursor(def->sql, def->nargs, (Oid *) def->argtypes,
+	sql = target_green ? dt_green_sql(def->sql) : def->sql;
+	plan = SPI_prepare_cursor(sql, def->nargs, (Oid *) def->argtypes,
 							  CURSOR_OPT_GENERIC_PLAN |
 							  (def->fast_start ? CURSOR_OPT_FAST_PLAN : 0));
 	if (plan == NULL)
 		elog(ERROR, "drivetribe: SPI_prepare failed for \"%s\": %s",
-			 def->sql, SPI_result_code_string(SPI_result));
+			 sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "drivetribe: SPI_keepplan failed");
-	plans[stmt] = plan;
+	cache[stmt] = plan;
 	return plan;
 }
 

@@ -1,0 +1,287 @@
+/*-------------------------------------------------------------------------
+ *
+ * rebuild.c
+ *	  The blue/green rebuild: CALL drivetribe.rebuild(concurrently => true).
+ *
+ * The live projections (blue, schema drivetribe) keep serving every read
+ * and every write while a second set (green, schema drivetribe_green, the
+ * same tables with the same columns, constraints, indexes, grants and
+ * comments) is built from the log beside them:
+ *
+ *	1. load: the log is replayed into memory (replay.c) under one snapshot
+ *	   S0, and the green tables are written from it in bulk, by the same
+ *	   reconcile code as rebuild() (reconcile.c), its statements retargeted
+ *	   at the green tables (dt_target_green(), statements.c); then their
+ *	   indexes are built and they are analyzed.
+ *	2. catch up: the events committed since, applied to the green tables by
+ *	   the live sink (the write path's own code, retargeted), in rounds.  A
+ *	   round has two snapshots, since (the previous round's) and upto (taken
+ *	   when it starts): its events are those of the transactions visible in
+ *	   upto and not in since, the commit-safe cut of read_log(), in seq
+ *	   order.  An event of a transaction that was running at since has a
+ *	   smaller seq than some event already applied only when the two do
+ *	   not conflict (conflicting calls hold a lock from before their append
+ *	   to their commit, write_api.c), so applying it later gives what a
+ *	   replay in seq order gives.  Each event is applied exactly once: a
+ *	   transaction visible in since is visible in every later snapshot.
+ *	3. switch: one short transaction locks the log in SHARE mode (writers
+ *	   wait; it waits for the writers in progress), applies the last round,
+ *	   and swaps the schemas of the blue and green tables
+ *	   (drivetribe_internal.green_swap(), SQL): every reader and writer
+ *	   then resolves the names to the green tables.
+ *
+ * The state lives in drivetribe.rebuild_state and the green tables, and
+ * every step commits with it, so a cancel (or an error, or a crash) at
+ * any point leaves the live projections untouched and a later CALL goes
+ * on from the last committed step.  One session at a time runs it: a
+ * session lock of class DT_LOCK_GREEN_REBUILD, held from the first step,
+ * released at the end, by an abort (a cancel) or by the session's end.
+ *
+ * The orchestration (steps, commits, the state) is the procedure's, in
+ * SQL (drivetribe--1.8--1.9.sql); the steps that read the log are here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+
+#include "drivetribe.h"
+#include "locks.h"
+#include "progress.h"
+#include "replay.h"
+
+/* the events a catch-up round reads after a cursor; $1 since, $2 upto */
+#define CATCH_UP_SQL \
+	"SELECT " "seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
+	"comment_id, target_id, recipient_id, body, " \
+	"context OPERATOR(pg_catalog.->>) 'bumps' AS bumps, version, parent_comment_id " \
+	"FROM ONLY drivetribe.events e " \
+	"WHERE e.txid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin($1) " \
+	"AND NOT pg_catalog.pg_visible_in_snapshot(e.txid, $1) " \
+	"AND pg_catalog.pg_visible_in_snapshot(e.txid, $2) " \
+	"AND e.seq OPERATOR(pg_catalog.>) $3 " \
+	"ORDER BY e.seq LIMIT $4"
+
+/* ---------- who runs it ---------- */
+
+static bool claimed = false;
+static bool claim_callback = false;
+
+static void
+green_tag(LOCKTAG *tag)
+{
+	dt_lock_tag(tag, MyDatabaseId, DT_LOCK_GREEN_REBUILD, 0);
+}
+
+static void
+green_release(void)
+{
+	LOCKTAG		tag;
+
+	if (!claimed)
+		return;
+	green_tag(&tag);
+	LockRelease(&tag, ExclusiveLock, true);
+	claimed = false;
+}
+
+/* a top-level abort (a cancel, an error) ends this session's run */
+static void
+green_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT)
+		green_release();
+}
+
+/*
+ * drivetribe_internal.green_claim(done boolean): take (55P03 when another
+ * session runs a blue/green rebuild) or, with done, release this
+ * session's claim.  Also refuses what the procedure cannot do: a caller
+ * that is not a superuser (the switch moves tables and changes the
+ * extension), a hot standby, an isolation level other than READ COMMITTED.
+ */
+PG_FUNCTION_INFO_V1(drivetribe_green_claim);
+Datum
+drivetribe_green_claim(PG_FUNCTION_ARGS)
+{
+	LOCKTAG		tag;
+
+	if (!PG_ARGISNULL(0) && PG_GETARG_BOOL(0))
+	{
+		green_release();
+		PG_RETURN_VOID();
+	}
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for a blue/green rebuild"),
+				 errdetail("Its switch moves the projection tables and changes the extension's members: only a superuser may run it."),
+				 errhint("SELECT drivetribe.rebuild() rebuilds in place, holding writers out.")));
+	PreventCommandDuringRecovery("CALL drivetribe.rebuild(concurrently => true)");
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a blue/green rebuild must run at READ COMMITTED isolation"),
+				 errdetail("Each step takes the snapshot it records.")));
+	if (claimed)
+		PG_RETURN_VOID();
+	if (!claim_callback)
+	{
+		RegisterXactCallback(green_xact_callback, NULL);
+		claim_callback = true;
+	}
+	green_tag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("another session is running a blue/green rebuild of this database"),
+				 errhint("pg_stat_activity shows it (\"drivetribe.rebuild(concurrently)\"); CALL again when it is over, or cancel it.")));
+	claimed = true;
+	PG_RETURN_VOID();
+}
+
+/* drivetribe_internal.green_running(): whether any session runs one now */
+PG_FUNCTION_INFO_V1(drivetribe_green_running);
+Datum
+drivetribe_green_running(PG_FUNCTION_ARGS)
+{
+	LOCKTAG		tag;
+
+	if (claimed)
+		PG_RETURN_BOOL(true);
+	green_tag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		PG_RETURN_BOOL(true);
+	LockRelease(&tag, ExclusiveLock, true);
+	PG_RETURN_BOOL(false);
+}
+
+/* ---------- the steps ---------- */
+
+/* the active snapshot as a pg_snapshot's text; caller is connected to SPI */
+static char *
+snapshot_text(void)
+{
+	if (SPI_execute("SELECT pg_catalog.pg_current_snapshot()::pg_catalog.text",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "drivetribe: could not read the snapshot");
+	return dt_result_text(0, 1);
+}
+
+/*
+ * drivetribe_internal.green_load() returns text (a pg_snapshot): phase 1.  Replays
+ * the log under one snapshot into memory and writes the (empty) green
+ * tables from it; returns that snapshot, the first catch-up round's
+ * since.  Caller (the procedure) has created the green tables without
+ * their indexes, and builds them next.
+ */
+PG_FUNCTION_INFO_V1(drivetribe_green_load);
+Datum
+drivetribe_green_load(PG_FUNCTION_ARGS)
+{
+	ReplayState *state;
+	DtReconcileCounts counts;
+	char	   *snapshot;
+	int64		events;
+
+	dt_progress_begin("drivetribe.rebuild(concurrently)");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "drivetribe: SPI_connect failed");
+	/* one snapshot for the log read and the snapshot recorded */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	snapshot = snapshot_text();
+	state = dt_replay_log(true);
+	PopActiveSnapshot();
+	dt_target_green(true);
+	(void) dt_reconcile(state, true, NULL, &counts);
+	dt_target_green(false);
+	events = state->events;
+	MemoryContextDelete(state->cxt);
+	snapshot = pstrdup(snapshot);
+	SPI_finish();
+	dt_progress_end(psprintf("%s replayed into the green tables, %s written",
+							 dt_count_noun(events, "events"),
+							 dt_count_noun(counts.inserted, "rows")),
+					events);
+	PG_RETURN_TEXT_P(cstring_to_text(snapshot));
+}
+
+/*
+ * drivetribe_internal.green_catch_up(since pg_snapshot, upto pg_snapshot,
+ * after_seq bigint, max_events int) returns bigint[] {events applied, the
+ * last seq applied}: phase 2, one batch of a round: up to max_events of
+ * the events of transactions visible in upto and not in since, after
+ * after_seq in seq order, applied to the green tables.  Caller commits
+ * the batch with the round's new cursor.
+ */
+PG_FUNCTION_INFO_V1(drivetribe_green_catch_up);
+Datum
+drivetribe_green_catch_up(PG_FUNCTION_ARGS)
+{
+	static Oid	types[4] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID, INT8OID};
+	Datum		values[4];
+	Datum		result[2];
+	int64		applied = 0;
+	int64		last_seq;
+	uint64		row;
+
+	for (int i = 0; i < 4; i++)
+		if (PG_ARGISNULL(i))
+			elog(ERROR, "drivetribe: green_catch_up() needs every argument");
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = PG_GETARG_DATUM(2);
+	values[3] = Int64GetDatum((int64) PG_GETARG_INT32(3));
+	last_seq = PG_GETARG_INT64(2);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "drivetribe: SPI_connect failed");
+	/*
+	 * Planned for its values each time (no kept plan): with since's xmin
+	 * known, the planner reads the few recent transactions through the
+	 * (txid, seq) index; a generic plan may walk the whole log in seq order.
+	 */
+	if (SPI_execute_with_args(CATCH_UP_SQL, 4, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "drivetribe: the catch-up's read of the log failed");
+
+	dt_target_green(true);
+	{
+		SPITupleTable *events = SPI_tuptable;
+		uint64		n = SPI_processed;
+
+		for (row = 0; row < n; row++)
+		{
+			DtEvent		ev;
+			char	   *problem;
+
+			SPI_tuptable = events;
+			dt_event_from_row((int) row, &ev);
+			problem = dt_event_problem(&ev);
+			if (problem != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("drivetribe event log is corrupt at seq " INT64_FORMAT ": %s",
+								ev.seq, problem),
+						 errdetail("A blue/green rebuild applies every event it reads.")));
+			dt_project_event(&ev, &dt_live_sink);
+			last_seq = ev.seq;
+			applied++;
+		}
+	}
+	dt_target_green(false);
+	SPI_finish();
+
+	result[0] = Int64GetDatum(applied);
+	result[1] = Int64GetDatum(last_seq);
+	PG_RETURN_ARRAYTYPE_P(construct_array(result, 2, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
