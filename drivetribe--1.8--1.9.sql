@@ -482,9 +482,10 @@ $$;
 COMMENT ON FUNCTION drivetribe_internal.green_index(boolean) IS
   'internal (blue/green rebuild): the green tables'' key constraints (keys), or their other indexes and ANALYZE, as the live ones';
 
--- The switch's locks, with 200 ms tries: SHARE on the log (writers wait,
--- and it waits for the writers in progress), then ACCESS EXCLUSIVE on
--- every live projection table (readers wait a moment).  All or none.
+-- The switch's locks, with tries of drivetribe.switch_lock_timeout (200
+-- ms): SHARE on the log (writers wait, and it waits for the writers in
+-- progress), then ACCESS EXCLUSIVE on every live projection table
+-- (readers wait a moment).  All or none.
 CREATE FUNCTION drivetribe_internal.green_lock()
 RETURNS void
 LANGUAGE plpgsql
@@ -492,10 +493,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   saved text := pg_catalog.current_setting('lock_timeout');
+  try_ms int := pg_catalog.current_setting('drivetribe.switch_lock_timeout')::int;
   tries int := 0;
   t text;
 BEGIN
-  PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
+  IF try_ms OPERATOR(pg_catalog.>) 0 THEN
+    PERFORM pg_catalog.set_config('lock_timeout', try_ms::text, true);
+  END IF;
   LOOP
     BEGIN
       LOCK TABLE drivetribe.events IN SHARE MODE;
@@ -505,8 +509,8 @@ BEGIN
       EXIT;
     EXCEPTION WHEN lock_not_available THEN
       tries := tries OPERATOR(pg_catalog.+) 1;
-      IF tries OPERATOR(pg_catalog.>=) 150 THEN
-        RAISE EXCEPTION 'could not lock drivetribe.events and the projections for the switch in % tries of 200 ms', tries
+      IF try_ms OPERATOR(pg_catalog.=) 0 OR tries OPERATOR(pg_catalog.>=) 150 THEN
+        RAISE EXCEPTION 'could not lock drivetribe.events and the projections for the switch in % tries', tries
           USING ERRCODE = 'lock_not_available',
                 DETAIL = 'A transaction held one of them the whole time (drivetribe.log_horizon shows the oldest).',
                 HINT = 'End that transaction and CALL drivetribe.rebuild(concurrently => true) again: it goes on where it stopped.';

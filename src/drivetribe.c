@@ -34,6 +34,7 @@ int			dt_idempotency_retention = 86400;
 
 /* drivetribe.hot_key_memory: how long a backend sends a held key's counter changes straight to its stripe */
 int			dt_hot_key_memory = 1000;
+int			dt_switch_lock_timeout = 200;
 
 /* drivetribe.rank_databases: databases with a permanent rank worker (preloaded) */
 static char *dt_rank_databases = NULL;
@@ -87,6 +88,19 @@ _PG_init(void)
 							"from being rewritten by every writer; 0 tries the row every time.",
 							&dt_hot_key_memory,
 							1000,
+							0,
+							60000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("drivetribe.switch_lock_timeout",
+							"How long each try of a blue/green rebuild's switch waits for its locks.",
+							"The switch locks the log (writers wait from then to its commit) and the "
+							"projection tables; a try that does not get them in time lets go and tries "
+							"again, so that writers never queue behind a long wait.  0: one try that "
+							"waits as long as lock_timeout allows.",
+							&dt_switch_lock_timeout,
+							200,
 							0,
 							60000,
 							PGC_USERSET,

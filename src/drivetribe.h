@@ -248,6 +248,7 @@ extern void dt_call_remember_noop(const DtEvent *call, bool given);
 extern bool dt_allow_log_ddl;
 extern int	dt_idempotency_retention;
 extern int	dt_hot_key_memory;
+extern int	dt_switch_lock_timeout;
 
 /*
  * statements.c: every SQL statement the C code runs, prepared once per
