@@ -7,7 +7,9 @@
 -- An update that does not stop writers (docs/design.md, "Updates that do
 -- not stop writers").  ALTER EXTENSION runs this script in one
 -- transaction and holds every lock it takes to the end, so:
---   * everything that needs no lock a writer conflicts with comes first;
+--   * everything that needs no lock a writer conflicts with comes first
+--     (functions, views, the blue/green machinery), and the two tables
+--     that change come last;
 --   * the two tables that change (the log and comments) are then locked
 --     ACCESS EXCLUSIVE with 200 ms tries, so that a long transaction
 --     holding them makes the update retry instead of queueing every
@@ -61,74 +63,6 @@ AS 'MODULE_PATHNAME', 'drivetribe_event_is_valid';
 REVOKE ALL ON FUNCTION drivetribe_internal.event_is_valid(bigint, text, bigint, bigint, bigint, bigint, bigint, bigint, text, jsonb, smallint, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION drivetribe_internal.event_is_valid(bigint, text, bigint, bigint, bigint, bigint, bigint, bigint, text, jsonb, smallint, bigint) IS
   'internal: the CHECK of drivetribe.events (1.9: with the version and the parent comment); true, or an error (23514) saying what is wrong with the row';
-
-------------------------------------------------------------------------
--- The locks, with tries (see the top).  lock_timeout is this
--- transaction's for the tries only; the caller's setting comes back.
-------------------------------------------------------------------------
-DO $$
-DECLARE
-  saved text := pg_catalog.current_setting('lock_timeout');
-  tries int := 0;
-BEGIN
-  PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
-  LOOP
-    BEGIN
-      LOCK TABLE drivetribe.events, drivetribe.comments IN ACCESS EXCLUSIVE MODE;
-      EXIT;
-    EXCEPTION WHEN lock_not_available THEN
-      tries := tries OPERATOR(pg_catalog.+) 1;
-      IF tries OPERATOR(pg_catalog.>=) 150 THEN
-        RAISE EXCEPTION 'could not lock drivetribe.events and drivetribe.comments for the update in % tries of 200 ms', tries
-          USING ERRCODE = 'lock_not_available',
-                DETAIL = 'A transaction held one of them the whole time (drivetribe.log_horizon shows the oldest).',
-                HINT = 'End that transaction and run ALTER EXTENSION drivetribe UPDATE again: nothing was changed.';
-      END IF;
-      PERFORM pg_catalog.pg_sleep(0.05 OPERATOR(pg_catalog.*) tries::float8);
-    END;
-  END LOOP;
-  PERFORM pg_catalog.set_config('lock_timeout', saved, true);
-END
-$$;
-
--- The log: a column of a constant default and a nullable one are catalog
--- changes (the rows of 1.8 read as version 1, parent NULL: no rewrite).
--- The CHECK is replaced NOT VALID: no scan of the log under the lock.
--- The rows already there passed 1.1's CHECK (or were reported by it) and
--- read as version 1 with no parent, which the new one accepts; verify()
--- and rebuild() check every row they replay anyway.  A log still empty
--- here (a new installation) is validated at once.  The log's DDL guard
--- refuses to drop its CHECK, even in an extension script: the script says
--- it means it, for this statement only.
-SELECT pg_catalog.set_config('drivetribe.allow_log_ddl', 'on', true);
-ALTER TABLE drivetribe.events
-  ADD COLUMN version smallint NOT NULL DEFAULT 1,
-  ADD COLUMN parent_comment_id bigint,
-  DROP CONSTRAINT events_valid,
-  ADD CONSTRAINT events_valid CHECK (drivetribe_internal.event_is_valid(
-        seq, kind, user_id, tribe_id, article_id, comment_id, target_id,
-        recipient_id, body, context, version, parent_comment_id)) NOT VALID;
-SELECT pg_catalog.set_config('drivetribe.allow_log_ddl', 'off', true);
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM ONLY drivetribe.events) THEN
-    ALTER TABLE drivetribe.events VALIDATE CONSTRAINT events_valid;
-  END IF;
-END
-$$;
-COMMENT ON COLUMN drivetribe.events.version IS
-  'the version of its kind''s shape it was logged in (drivetribe.event_versions; 1 for every event logged before 1.9)';
-COMMENT ON COLUMN drivetribe.events.parent_comment_id IS
-  'comment_posted and comment_deleted (version 2): the comment replied to; NULL for a comment on the article itself';
-
--- Comments: the comment replied to, and each comment's live replies.
-ALTER TABLE drivetribe.comments
-  ADD COLUMN parent_comment_id bigint,
-  ADD COLUMN replies bigint NOT NULL DEFAULT 0;
-COMMENT ON COLUMN drivetribe.comments.parent_comment_id IS
-  'the comment it replies to (a comment of the same article), or NULL';
-COMMENT ON COLUMN drivetribe.comments.replies IS
-  'its live (not deleted) replies';
 
 ------------------------------------------------------------------------
 -- Every SQL reader of the log gets the current shape: read_log(), and
@@ -493,12 +427,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   saved text := pg_catalog.current_setting('lock_timeout');
-  try_ms int := pg_catalog.current_setting('drivetribe.switch_lock_timeout')::int;
+  try_timeout text := pg_catalog.current_setting('drivetribe.switch_lock_timeout');
   tries int := 0;
   t text;
 BEGIN
-  IF try_ms OPERATOR(pg_catalog.>) 0 THEN
-    PERFORM pg_catalog.set_config('lock_timeout', try_ms::text, true);
+  IF try_timeout OPERATOR(pg_catalog.<>) '0' THEN
+    PERFORM pg_catalog.set_config('lock_timeout', try_timeout, true);
   END IF;
   LOOP
     BEGIN
@@ -509,7 +443,7 @@ BEGIN
       EXIT;
     EXCEPTION WHEN lock_not_available THEN
       tries := tries OPERATOR(pg_catalog.+) 1;
-      IF try_ms OPERATOR(pg_catalog.=) 0 OR tries OPERATOR(pg_catalog.>=) 150 THEN
+      IF try_timeout OPERATOR(pg_catalog.=) '0' OR tries OPERATOR(pg_catalog.>=) 150 THEN
         RAISE EXCEPTION 'could not lock drivetribe.events and the projections for the switch in % tries', tries
           USING ERRCODE = 'lock_not_available',
                 DETAIL = 'A transaction held one of them the whole time (drivetribe.log_horizon shows the oldest).',
@@ -671,3 +605,74 @@ $$;
 REVOKE ALL ON PROCEDURE drivetribe.rebuild(boolean) FROM PUBLIC;
 COMMENT ON PROCEDURE drivetribe.rebuild(boolean) IS
   'with concurrently => true, the blue/green rebuild: every projection replayed from the log into green tables while reads and writes go on, caught up, and switched in one short transaction; cancellable at any point, CALL again to go on; a superuser''s, outside a transaction block';
+
+------------------------------------------------------------------------
+-- Last: the locks, with tries (see the top), and the two tables' new
+-- columns.  Writers wait from here to the commit: catalog work only.
+-- lock_timeout is this transaction's for the tries only; the caller's
+-- setting comes back.
+------------------------------------------------------------------------
+DO $$
+DECLARE
+  saved text := pg_catalog.current_setting('lock_timeout');
+  tries int := 0;
+BEGIN
+  PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
+  LOOP
+    BEGIN
+      LOCK TABLE drivetribe.events, drivetribe.comments IN ACCESS EXCLUSIVE MODE;
+      EXIT;
+    EXCEPTION WHEN lock_not_available THEN
+      tries := tries OPERATOR(pg_catalog.+) 1;
+      IF tries OPERATOR(pg_catalog.>=) 150 THEN
+        RAISE EXCEPTION 'could not lock drivetribe.events and drivetribe.comments for the update in % tries of 200 ms', tries
+          USING ERRCODE = 'lock_not_available',
+                DETAIL = 'A transaction held one of them the whole time (drivetribe.log_horizon shows the oldest).',
+                HINT = 'End that transaction and run ALTER EXTENSION drivetribe UPDATE again: nothing was changed.';
+      END IF;
+      PERFORM pg_catalog.pg_sleep(0.05 OPERATOR(pg_catalog.*) tries::float8);
+    END;
+  END LOOP;
+  PERFORM pg_catalog.set_config('lock_timeout', saved, true);
+END
+$$;
+
+-- The log: a column of a constant default and a nullable one are catalog
+-- changes (the rows of 1.8 read as version 1, parent NULL: no rewrite).
+-- The CHECK is replaced NOT VALID: no scan of the log under the lock.
+-- The rows already there passed 1.1's CHECK (or were reported by it) and
+-- read as version 1 with no parent, which the new one accepts; verify()
+-- and rebuild() check every row they replay anyway.  A log still empty
+-- here (a new installation) is validated at once.  The log's DDL guard
+-- refuses to drop its CHECK, even in an extension script: the script says
+-- it means it, for this statement only.
+SELECT pg_catalog.set_config('drivetribe.allow_log_ddl', 'on', true);
+ALTER TABLE drivetribe.events
+  ADD COLUMN version smallint NOT NULL DEFAULT 1,
+  ADD COLUMN parent_comment_id bigint,
+  DROP CONSTRAINT events_valid,
+  ADD CONSTRAINT events_valid CHECK (drivetribe_internal.event_is_valid(
+        seq, kind, user_id, tribe_id, article_id, comment_id, target_id,
+        recipient_id, body, context, version, parent_comment_id)) NOT VALID;
+SELECT pg_catalog.set_config('drivetribe.allow_log_ddl', 'off', true);
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM ONLY drivetribe.events) THEN
+    ALTER TABLE drivetribe.events VALIDATE CONSTRAINT events_valid;
+  END IF;
+END
+$$;
+COMMENT ON COLUMN drivetribe.events.version IS
+  'the version of its kind''s shape it was logged in (drivetribe.event_versions; 1 for every event logged before 1.9)';
+COMMENT ON COLUMN drivetribe.events.parent_comment_id IS
+  'comment_posted and comment_deleted (version 2): the comment replied to; NULL for a comment on the article itself';
+
+-- Comments: the comment replied to, and each comment's live replies.
+ALTER TABLE drivetribe.comments
+  ADD COLUMN parent_comment_id bigint,
+  ADD COLUMN replies bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN drivetribe.comments.parent_comment_id IS
+  'the comment it replies to (a comment of the same article), or NULL';
+COMMENT ON COLUMN drivetribe.comments.replies IS
+  'its live (not deleted) replies';
+
