@@ -320,6 +320,46 @@ next_batch(Reconcile *rc, Portal portal)
 				 row++, MemoryContextReset((rc)->row_cxt), \
 				 dt_progress_advance(1))
 
+/*
+ * The replayed entries of a table that no live row matched, in the order
+ * of the events holding their text (seq_offset: the ReplayText's seq in
+ * the entry): the rows rebuild() inserts then fetch their text from the
+ * log in seq order, which is the log's physical order, instead of at
+ * random.  Into an empty table (a green one, or emptied projections) that
+ * is most of the cost of writing it.  Returns an array of *n entries,
+ * allocated in rc->cxt.
+ */
+static int
+seq_order(const void *a, const void *b, void *arg)
+{
+	Size		offset = *(Size *) arg;
+	int64		x = *(const int64 *) (*(char *const *) a + offset);
+	int64		y = *(const int64 *) (*(char *const *) b + offset);
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static void **
+unseen_in_text_order(Reconcile *rc, HTAB *table, Size seen_offset,
+					 Size seq_offset, long *n)
+{
+	HASH_SEQ_STATUS scan;
+	char	   *entry;
+	void	  **entries;
+
+	/* not in the row context, which each row resets */
+	entries = MemoryContextAlloc(rc->cxt, sizeof(void *) *
+								 Max(hash_get_num_entries(table), 1));
+
+	*n = 0;
+	hash_seq_init(&scan, table);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+		if (!*(bool *) (entry + seen_offset))
+			entries[(*n)++] = entry;
+	qsort_arg(entries, *n, sizeof(void *), seq_order, &seq_offset);
+	return entries;
+}
+
 /* ---------- users ---------- */
 
 /*
@@ -348,7 +388,8 @@ INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
 static void
 reconcile_users(Reconcile *rc)
 {
-	HASH_SEQ_STATUS scan;
+	void	  **missing;
+	long		nmissing;
 	ReplayUser *u;
 	RowBatch	batch;
 
@@ -387,11 +428,11 @@ reconcile_users(Reconcile *rc)
 		}
 	}
 	batch_init(&batch, rc->cxt, DT_SQL_USER_RESTORE, 10, user_types);
-	hash_seq_init(&scan, rc->state->users);
-	while ((u = hash_seq_search(&scan)) != NULL)
+	missing = unseen_in_text_order(rc, rc->state->users, offsetof(ReplayUser, seen),
+								   offsetof(ReplayUser, name.seq), &nmissing);
+	for (long i = 0; i < nmissing; i++)
 	{
-		if (u->seen)
-			continue;
+		u = missing[i];
 		report(rc, "users", psprintf("user_id=" INT64_FORMAT, u->user_id), MISSING);
 		if (rc->repair)
 		{
@@ -406,6 +447,7 @@ reconcile_users(Reconcile *rc)
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
+	pfree(missing);
 }
 
 /* ---------- tribes ---------- */
@@ -427,7 +469,8 @@ INT8OID, INT8OID};
 static void
 reconcile_tribes(Reconcile *rc)
 {
-	HASH_SEQ_STATUS scan;
+	void	  **missing;
+	long		nmissing;
 	ReplayTribe *t;
 	RowBatch	batch;
 
@@ -462,11 +505,11 @@ reconcile_tribes(Reconcile *rc)
 		}
 	}
 	batch_init(&batch, rc->cxt, DT_SQL_TRIBE_RESTORE, 6, tribe_types);
-	hash_seq_init(&scan, rc->state->tribes);
-	while ((t = hash_seq_search(&scan)) != NULL)
+	missing = unseen_in_text_order(rc, rc->state->tribes, offsetof(ReplayTribe, seen),
+								   offsetof(ReplayTribe, name.seq), &nmissing);
+	for (long i = 0; i < nmissing; i++)
 	{
-		if (t->seen)
-			continue;
+		t = missing[i];
 		report(rc, "tribes", psprintf("tribe_id=" INT64_FORMAT, t->tribe_id), MISSING);
 		if (rc->repair)
 		{
@@ -481,6 +524,7 @@ reconcile_tribes(Reconcile *rc)
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
+	pfree(missing);
 }
 
 /* ---------- articles ---------- */
@@ -505,7 +549,8 @@ TIMESTAMPTZOID, BOOLOID, INT8OID, INT8OID, INT8OID};
 static void
 reconcile_articles(Reconcile *rc)
 {
-	HASH_SEQ_STATUS scan;
+	void	  **missing;
+	long		nmissing;
 	ReplayArticle *a;
 	RowBatch	batch;
 	bool		ranked = dt_schema_level() == DT_SCHEMA_RANKED;
@@ -552,11 +597,11 @@ reconcile_articles(Reconcile *rc)
 	batch_init(&batch, rc->cxt,
 			   ranked ? DT_SQL_ARTICLE_RESTORE_RANKED : DT_SQL_ARTICLE_RESTORE,
 			   9, article_types);
-	hash_seq_init(&scan, rc->state->articles);
-	while ((a = hash_seq_search(&scan)) != NULL)
+	missing = unseen_in_text_order(rc, rc->state->articles, offsetof(ReplayArticle, seen),
+								   offsetof(ReplayArticle, title.seq), &nmissing);
+	for (long i = 0; i < nmissing; i++)
 	{
-		if (a->seen)
-			continue;
+		a = missing[i];
 		report(rc, "articles", psprintf("article_id=" INT64_FORMAT, a->article_id), MISSING);
 		if (rc->repair)
 		{
@@ -571,6 +616,7 @@ reconcile_articles(Reconcile *rc)
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
+	pfree(missing);
 }
 
 /* ---------- article ranks (1.7 and later) ---------- */
@@ -647,7 +693,8 @@ comment_columns(void)
 static void
 reconcile_comments(Reconcile *rc)
 {
-	HASH_SEQ_STATUS scan;
+	void	  **missing;
+	long		nmissing;
 	ReplayComment *c;
 	RowBatch	batch;
 	int			columns = comment_columns();
@@ -708,11 +755,11 @@ reconcile_comments(Reconcile *rc)
 			   columns == 9 ? DT_SQL_COMMENT_RESTORE_1_9 :
 			   columns == 7 ? DT_SQL_COMMENT_RESTORE_POS : DT_SQL_COMMENT_RESTORE,
 			   columns, comment_types);
-	hash_seq_init(&scan, rc->state->comments);
-	while ((c = hash_seq_search(&scan)) != NULL)
+	missing = unseen_in_text_order(rc, rc->state->comments, offsetof(ReplayComment, seen),
+								   offsetof(ReplayComment, body.seq), &nmissing);
+	for (long i = 0; i < nmissing; i++)
 	{
-		if (c->seen)
-			continue;
+		c = missing[i];
 		report(rc, "comments", psprintf("comment_id=" INT64_FORMAT, c->comment_id), MISSING);
 		if (rc->repair)
 		{
@@ -727,6 +774,7 @@ reconcile_comments(Reconcile *rc)
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
+	pfree(missing);
 }
 
 /* ---------- edges: memberships, follows, bumps ---------- */
