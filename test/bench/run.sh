@@ -278,11 +278,19 @@ NOTES=$WORK/notes
 : >"$NOTES"
 note() { printf '%s\n' "$*" >>"$NOTES"; }   # (also from subshells)
 
-# record CASE LABEL FIGURE OURS BASE UNIT GOAL [speedup]
-#   (GOAL: ">= 0.9", "<= 1.5" or "-"); OURS/BASE are numbers or ERR;
-#   ratio = ours / baseline, or baseline / ours with speedup (times)
+# record CASE LABEL FIGURE OURS BASE UNIT GOAL [speedup | REASON]
+#   (GOAL: ">= 0.9", "<= 1.5" or "-"); OURS/BASE are numbers or ERR, or
+#   n/a for a figure that cannot be measured (met? says "n/a (REASON)":
+#   not an error); ratio = ours / baseline, or baseline / ours with
+#   speedup (times)
 record() {
   local case=$1 label=$2 figure=$3 ours=$4 base=$5 unit=$6 goal=$7 ratio met
+  if [ "$ours" = n/a ] || [ "$base" = n/a ]; then
+    met="n/a${8:+ ($8)}"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$label" "$figure" "$ours" "$base" "$unit" n/a "$goal" "$met" >>"$TSV"
+    say "$(printf '    %-44s ours %s  baseline %s  ratio n/a  goal %s  %s' "$label" "$ours" "$base" "$goal" "$met")"
+    return
+  fi
   if [ "${8:-}" = speedup ]; then   # times: ratio = baseline / ours
     ratio=$(awk -v a="$ours" -v b="$base" 'BEGIN { if (a == "ERR" || b == "ERR" || a + 0 == 0) print "ERR"; else printf "%.3f", b / a }')
   else
@@ -1266,12 +1274,13 @@ SQL
 fi
 
 # ------------------------------------------------------------------ rebuild
-# gen_log_db DB: a new database with the extension and a generated log of
-# about LOG_EVENTS events (test/bench/gen_log.sql, two sessions for the
-# activity), vacuumed; its projections are empty (rebuild() fills them)
+# gen_log_db DB [VERSION]: a new database with the extension (at VERSION,
+# default its default version) and a generated log of about LOG_EVENTS
+# events (test/bench/gen_log.sql, two sessions for the activity), vacuumed;
+# its projections are empty (rebuild() fills them)
 gen_log_db() {
   local db=$1 p0 r0 r1
-  createdb "$db" >>"$LOG" 2>&1 && sql -d "$db" -c "CREATE EXTENSION drivetribe" || fail "createdb $db failed"
+  createdb "$db" >>"$LOG" 2>&1 && sql -d "$db" -c "CREATE EXTENSION drivetribe${2:+ VERSION '$2'}" || fail "createdb $db failed"
   sql -d "$db" -v step=setup -v events="$LOG_EVENTS" -f test/bench/gen_log.sql || fail "gen_log.sql setup failed (see $LOG)"
   sql -d "$db" -v step=activity -v part=0 -v parts=2 -f test/bench/gen_log.sql & p0=$!
   sql -d "$db" -v step=activity -v part=1 -v parts=2 -f test/bench/gen_log.sql; r1=$?
@@ -1633,14 +1642,14 @@ ELAPSED=$((SECONDS - T_START))
 
 fmt() {  # a number with thousands separators, or as it is
   awk -v x="$1" -v u="$2" 'BEGIN {
-    if (x == "ERR") { print "ERR"; exit }
+    if (x == "ERR" || x == "n/a") { print x; exit }
     if (u == "s" || u == "ms/call" || u == "ms") { printf (x + 0 >= 100 ? "%.0f %s" : x + 0 >= 10 ? "%.1f %s" : "%.2f %s"), x, (u == "s" ? "s" : "ms"); exit }
     s = sprintf("%.0f", x); out = ""
     while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
     printf "%s%s/s", s, out }'
 }
 fmt_goal() { case $1 in ">= "*) echo "≥ ${1#>= }" ;; "<= "*) echo "≤ ${1#<= }" ;; *) echo "$1" ;; esac; }
-fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "ERR") print "ERR"; else if (r + 0 >= 10) printf "%.1f", r; else printf "%.2f", r }'; }
+fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "ERR" || r == "n/a") print r; else if (r + 0 >= 10) printf "%.1f", r; else printf "%.2f", r }'; }
 
 {
   printf 'case\tfigure\tlabel\tours\tbaseline\tunit\tratio\tgoal\tmet\n'
@@ -1699,8 +1708,8 @@ if [ $HAVE_GNUPLOT = 1 ] && [ -s "$TSV" ]; then
   awk -F'\t' -v OFS='\t' '{
       goal = ($8 == "-") ? "NaN" : substr($8, 4)
       color = ($9 == "yes") ? 3381555 : ($9 == "no") ? 14235942 : 10066329
-      ratio = ($7 == "ERR") ? "NaN" : $7
-      label = $2 (($8 == "-") ? " (info)" : " (" $8 ")")
+      ratio = ($7 == "ERR" || $7 == "n/a") ? "NaN" : $7
+      label = $2 (($9 ~ /^n\/a/) ? " (n/a)" : ($8 == "-") ? " (info)" : " (" $8 ")")
       print NR, "\"" label "\"", ratio, goal, color }' "$TSV" >"$WORK/chart.dat"
   nfig=$(wc -l <"$WORK/chart.dat")
   yr=$(awk -F'\t' '{ for (i = 3; i <= 4; i++) if ($i != "NaN") { if (min == "" || $i < min) min = $i; if ($i > max) max = $i } }
