@@ -1817,7 +1817,7 @@ B
   }
   # ol_note CASE WHAT: the figures of the last ol_run as a note
   ol_note() {
-    note "$1: writers during $2: $OL_CMD s, $OL_N calls overlapping it at $OL_RATE calls/s (those that ended in it), p99 $OL_P99 ms, longest $OL_MAX ms (started $OL_AT s after the command), $OL_RETRIES retries (deadlock or serialization) in them; in the $OL_BASE s before: $OL_BRATE calls/s, longest $OL_BMAX ms; $OL_FAILED calls failed after 10 tries; $OL_ALIVE of $OL_CLIENTS writers ran through it"
+    note "$1: writers during $2: $OL_CMD s, $OL_N calls overlapping it at $OL_RATE calls/s (those that ended in it), p99 $OL_P99 ms, longest $OL_MAX ms (started at $OL_AT s from the command's start), $OL_RETRIES retries (deadlock or serialization) in them; in the $OL_BASE s before: $OL_BRATE calls/s, longest $OL_BMAX ms; $OL_FAILED calls failed after 10 tries; $OL_ALIVE of $OL_CLIENTS writers ran through it"
   }
 fi
 
