@@ -1815,6 +1815,20 @@ B
     if [ $rc != 0 ] || [ "$OL_ALIVE" != "$OL_CLIENTS" ] || [ "${OL_N:-0}" = 0 ]; then OL_MAX=ERR; OL_RATE=ERR; fi
     return 0
   }
+  # ol_verify DB WHAT: OL_D, verify()'s number of differences in DB (or
+  # ERR), an error when not 0 (the first 10 rows and a count per projection in
+  # the log)
+  ol_verify() {
+    local d
+    d=$(val -d "$1" -c "SELECT count(*) FROM drivetribe.verify()")
+    if [ "$d" != 0 ]; then
+      ERRORS=$((ERRORS + 1)); say "    verify() found ${d:-ERR} differences after $2"
+      { echo "--- verify() after $2 (database $1), the first 10 rows and a count per projection:"
+        psql -X -d "$1" -c "SELECT * FROM drivetribe.verify() LIMIT 10" \
+                        -c "SELECT projection, count(*) FROM drivetribe.verify() GROUP BY 1 ORDER BY 1"; } >>"$LOG" 2>&1
+    fi
+    OL_D=${d:-ERR}
+  }
   # ol_note CASE WHAT: the figures of the last ol_run as a note
   ol_note() {
     note "$1: writers during $2: $OL_CMD s, $OL_N calls overlapping it at $OL_RATE calls/s (those that ended in it), p99 $OL_P99 ms, longest $OL_MAX ms (started at $OL_AT s from the command's start), $OL_RETRIES retries (deadlock or serialization) in them; in the $OL_BASE s before: $OL_BRATE calls/s, longest $OL_BMAX ms; $OL_FAILED calls failed after 10 tries; $OL_ALIVE of $OL_CLIENTS writers ran through it"
@@ -1864,8 +1878,7 @@ if want online_update; then
     [ "$uv" = "$UPD_TO" ] && [ "$qv" = "$UPD_TO" ] ||
       { ERRORS=$((ERRORS + 1)); say "    after the update the database is at ${uv:-?} (the copy with no load at ${qv:-?}), not $UPD_TO"; }
     step "online_update: verify() at $UPD_TO"
-    d=$(val -d online_update -c "SELECT count(*) FROM drivetribe.verify()")
-    [ "$d" = 0 ] || { ERRORS=$((ERRORS + 1)); say "    verify() found ${d:-ERR} differences after the update under load"; }
+    ol_verify online_update "the update under load"; d=$OL_D
     record online_update "update: longest write vs 1 s" "the longest write ($OL_CLIENTS clients, the write mix) that overlapped ALTER EXTENSION drivetribe UPDATE from $UPD_FROM to $UPD_TO ($OL_CMD s) on a log of $uevents events, vs the 1 s goal (ms)" "$OL_MAX" 1000 ms "<= 1"
     record online_update "update: writers' calls/s, during vs before" "the writers' calls/s while the update ran ($OL_CMD s) vs in the $OL_BASE s before it (calls/s; informative)" "$OL_RATE" "$OL_BRATE" calls/s -
     record online_update "update: wall time, writers vs none" "ALTER EXTENSION drivetribe UPDATE TO '$UPD_TO' wall time with the $OL_CLIENTS writers vs on a copy of the database with none (s; informative)" "$OL_CMD" "$u_quiet" s -
@@ -1916,6 +1929,9 @@ if want online_rebuild; then
     if [ "$q_bg" = NA ]; then
       note "online_rebuild: $BG_SQL raised feature_not_supported (0A000): counted as not implemented"
       BG_SQL=; q_bg=n/a
+    else
+      step "online_rebuild: verify() after it"
+      ol_verify "$RDB" "$BG_SQL with no load"; d_bgq=$OL_D
     fi
   else
     note "online_rebuild: drivetribe $(ol_version "$RDB") has no rebuild(concurrently => ...): the blue/green figures are n/a"
@@ -1925,10 +1941,16 @@ if want online_rebuild; then
   ol_run rebuild_plain "$RDB" "SELECT drivetribe.rebuild()" || fail "the writers of online_rebuild failed (see $LOG)"
   P_CMD=$OL_CMD P_RATE=$OL_RATE P_BRATE=$OL_BRATE P_MAX=$OL_MAX
   ol_note online_rebuild "SELECT drivetribe.rebuild()"
+  step "online_rebuild: verify() after it"
+  ol_verify "$RDB" "rebuild() under load"; d_plain=$OL_D
+  vnote="verify() after rebuild() under load: $d_plain differences"
   if [ -n "$BG_SQL" ]; then
     step "online_rebuild: $OL_CLIENTS writers, $OL_BASE s alone, then $BG_SQL"
     ol_run rebuild_bg "$RDB" "$BG_SQL" || fail "the writers of online_rebuild failed (see $LOG)"
     ol_note online_rebuild "$BG_SQL"
+    step "online_rebuild: verify() after it"
+    ol_verify "$RDB" "$BG_SQL under load"; d_bg=$OL_D
+    vnote="verify() after the blue/green rebuild with no load: $d_bgq differences, after rebuild() under load: $d_plain, after the blue/green rebuild under load: $d_bg"
     record online_rebuild "blue/green rebuild: writers' calls/s" "the writers' calls/s ($OL_CLIENTS clients, the write mix) while $BG_SQL of $revents events ran ($OL_CMD s) vs in the $OL_BASE s before it (calls/s)" "$OL_RATE" "$OL_BRATE" calls/s ">= 0.7"
     record online_rebuild "blue/green rebuild: longest write vs 1 s" "the longest write that overlapped $BG_SQL ($OL_N calls) vs the 1 s goal (ms)" "$OL_MAX" 1000 ms "<= 1"
   else
@@ -1938,10 +1960,7 @@ if want online_rebuild; then
   record online_rebuild "blue/green vs rebuild(), no load (time)" "rebuild(concurrently => true) vs SELECT drivetribe.rebuild() of $revents events, no writers (s; ratio = blue/green / plain)" "$q_bg" "$q_plain" s "<= 1.5" "$bg_why"
   record online_rebuild "rebuild() today: writers' calls/s" "the writers' calls/s while SELECT drivetribe.rebuild() of $revents events ran ($P_CMD s; every writer waits for the whole replay) vs in the $OL_BASE s before it (calls/s; informative)" "$P_RATE" "$P_BRATE" calls/s -
   record online_rebuild "rebuild() today: longest write vs 1 s" "the longest write that overlapped SELECT drivetribe.rebuild() vs 1 s (ms; informative)" "$P_MAX" 1000 ms -
-  step "online_rebuild: verify()"
-  d=$(val -d "$RDB" -c "SELECT count(*) FROM drivetribe.verify()")
-  note "online_rebuild: $revents events before the writers; with no load rebuild() took $q_plain s, the blue/green rebuild $([ "$q_bg" = n/a ] && echo "(not implemented)" || echo "$q_bg s"); verify() after the runs under load: ${d:-ERR} differences"
-  [ "$d" = 0 ] || { ERRORS=$((ERRORS + 1)); say "    verify() found ${d:-ERR} differences after the rebuilds under load"; }
+  note "online_rebuild: $revents events before the writers; with no load rebuild() took $q_plain s, the blue/green rebuild $([ "$q_bg" = n/a ] && echo "(not implemented)" || echo "$q_bg s"); $vnote"
 fi
 
 # ------------------------------------------------------------------ report
