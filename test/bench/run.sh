@@ -27,7 +27,7 @@
 #        --smoke), DT_BENCH_UPDATE_FROM / DT_BENCH_UPDATE_TO (the
 #        online_update case's versions, default 1.8 and 1.9),
 #        DT_BENCH_ONLINE_BASELINE (the online cases' baseline window, s,
-#        default DT_BENCH_SECONDS, 2 in --smoke), DT_BENCH_BLUEGREEN_SQL
+#        default DT_BENCH_SECONDS, 1 in --smoke), DT_BENCH_BLUEGREEN_SQL
 #        (the blue/green rebuild's command, default rebuild(concurrently =>
 #        true) when the installed version has it)
 #
@@ -153,12 +153,12 @@
 #            through the 1.0 write API, one call per transaction: 70%
 #            view_article, 8% bump, 4% unbump, 10% post_comment (ids from a
 #            sequence), 5% follow_user, 3% unfollow_user, articles and users
-#            spread over a generated log (gen_log.sql's live articles); after
-#            a baseline window (DT_BENCH_ONLINE_BASELINE s, after 1 s to
-#            connect) a command runs in a psql session of its own; the
-#            writers go on until 2 s (1 in --smoke) after it and every call
-#            that started before its end has ended, then their sessions are
-#            terminated.  Figures from pgbench's log: the writers' calls/s
+#            spread over a generated log (gen_log.sql's live articles);
+#            after a baseline window (DT_BENCH_ONLINE_BASELINE s, 1 s after
+#            they connected; 1 s, 0.5 s after, in --smoke) a command runs
+#            in a psql session of its own; the writers go on until 2 s (0.5
+#            in --smoke) after it and every call that started before its
+#            end has ended, then their sessions are terminated.  Figures from pgbench's log: the writers' calls/s
 #            (calls that ended while the command ran, per second of it) vs
 #            in the baseline window, the longest call that overlapped the
 #            command vs 1 s, the command's wall time; an error if the
@@ -1684,7 +1684,9 @@ fi
 # ended and every call that started before its end has ended.
 if want online_update || want online_rebuild; then
   OL_CLIENTS=16
-  if [ $SMOKE = 1 ]; then OL_BASE=2; OL_TAIL=1; else OL_BASE=${DT_BENCH_ONLINE_BASELINE:-$SECS}; OL_TAIL=2; fi
+  # OL_WARM s after the writers connected, OL_BASE s of baseline, OL_TAIL s after the command
+  if [ $SMOKE = 1 ]; then OL_WARM=0.5; OL_BASE=${DT_BENCH_ONLINE_BASELINE:-1}; OL_TAIL=0.5
+  else OL_WARM=1; OL_BASE=${DT_BENCH_ONLINE_BASELINE:-$SECS}; OL_TAIL=2; fi
   ol_now() { date +%s.%N; }
   ol_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
   # the write mix: every 100th article of gen_log.sql's log is deleted (a
@@ -1766,7 +1768,14 @@ B
     (cd "$dir" && PGDATABASE=$db exec pgbench -n -M simple -j 2 -c "$OL_CLIENTS" -T 86400 --max-tries=10 \
        -D parts="$OL_PARTS" -D users="$OL_USERS" "${OL_MIX[@]}" -l --log-prefix=tx >"$dir/out" 2>&1) &
     wpid=$!
-    sleep $((1 + OL_BASE))   # 1 s to connect, then the baseline window
+    # every client connected (at most 30 s), OL_WARM s more, then the baseline window
+    for _ in $(seq 1 300); do
+      n=$(val -d "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = current_database()")
+      [ "${n:-0}" -ge "$OL_CLIENTS" ] 2>/dev/null && break
+      kill -0 "$wpid" 2>/dev/null || break
+      sleep 0.1
+    done
+    sleep "$(awk -v w="$OL_WARM" -v b="$OL_BASE" 'BEGIN { print w + b }')"
     if ! kill -0 "$wpid" 2>/dev/null; then
       wait "$wpid"
       say "    the writers of $name stopped before the command (see $LOG)"
