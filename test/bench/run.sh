@@ -15,14 +15,21 @@
 #                 default OUT is test/bench/results/smoke
 #     --only C..  run only these cases (repeatable, or several names after
 #                 one --only): hot ceiling card vote plpgsql rename feeds
-#                 decode consume rebuild projections
+#                 decode consume rebuild projections online_update
+#                 online_rebuild
 #     --out DIR   where the results go (default test/bench/results)
 #   env: DT_BENCH_PORT (default 54350), DT_BENCH_SECONDS (seconds per
 #        pgbench run, default 8), DT_KEEP=1 (leave the cluster running),
 #        DT_CONSUME (the drivetribe-consume to run, default the installed
 #        one), DT_BENCH_STREAM_EVENTS (the consume case's backlog),
-#        DT_BENCH_LOG_EVENTS (the generated log of the rebuild and
-#        projections cases, default 10,000,000, 30,000 in --smoke)
+#        DT_BENCH_LOG_EVENTS (the generated log of the rebuild,
+#        projections and online cases, default 10,000,000, 30,000 in
+#        --smoke), DT_BENCH_UPDATE_FROM / DT_BENCH_UPDATE_TO (the
+#        online_update case's versions, default 1.8 and 1.9),
+#        DT_BENCH_ONLINE_BASELINE (the online cases' baseline window, s,
+#        default DT_BENCH_SECONDS, 1 in --smoke), DT_BENCH_BLUEGREEN_SQL
+#        (the blue/green rebuild's command, default rebuild(concurrently =>
+#        true) when the installed version has it)
 #
 # Cases (pgbench -n -M simple -j 2, one call per transaction unless said):
 #   hot      each hot key vs the same calls spread over 10,000 keys, at 8 and
@@ -140,6 +147,41 @@
 #            zz_lag_probe (applied after trending in each worker round),
 #            p99 vs 1 s (goal); the two projections caught up afterwards
 #            and trending equal to the SQL computation after every switch
+#   online_update, online_rebuild  change without downtime (issue 22):
+#            "writers during a command".  16 pgbench clients (-n -M simple
+#            -j 2, --max-tries 10, per-transaction log) make a write mix
+#            through the 1.0 write API, one call per transaction: 70%
+#            view_article, 8% bump, 4% unbump, 10% post_comment (ids from a
+#            sequence), 5% follow_user, 3% unfollow_user, articles and users
+#            spread over a generated log (gen_log.sql's live articles);
+#            after a baseline window (DT_BENCH_ONLINE_BASELINE s, 1 s after
+#            they connected; 1 s, 0.5 s after, in --smoke) a command runs
+#            in a psql session of its own; the writers go on until 2 s (0.5
+#            in --smoke) after it and every call that started before its
+#            end has ended, then their sessions are terminated.  Figures from pgbench's log: the writers' calls/s
+#            (calls that ended while the command ran, per second of it) vs
+#            in the baseline window, the longest call that overlapped the
+#            command vs 1 s, the command's wall time; an error if the
+#            command failed or a writer did not run through it.
+#            online_update: a log generated at DT_BENCH_UPDATE_FROM
+#            (CREATE EXTENSION ... VERSION, gen_log.sql, rebuild()), then
+#            ALTER EXTENSION drivetribe UPDATE TO DT_BENCH_UPDATE_TO under
+#            the writers: the longest write vs 1 s (goal), calls/s during
+#            vs before (informative), the update's wall time vs the same
+#            update with no load on a copy of the database made before it
+#            (informative); the version and verify() checked afterwards.
+#            When the update is not installed: n/a rows (--smoke, with
+#            neither variable set, falls back to the newest one-step
+#            update installed).  online_rebuild: on the log of the
+#            rebuild or projections case (else the update's, at the
+#            default version, else one of its own): rebuild() with no
+#            load, then under the writers (today's reference: informative
+#            calls/s and longest write); when rebuild(concurrently =>
+#            true) exists (pg_proc; a function or a procedure) the same
+#            for it with goals calls/s >= 0.7x and longest write <= 1 s,
+#            and its wall time with no load vs rebuild()'s (<= 1.5x);
+#            otherwise those rows are n/a (not implemented); verify()
+#            after the runs under load
 #
 # A benchmark, not a test: scripts/test.sh runs only the smoke run
 # (test/e2e/bench_smoke.sh).  Needs the extension installed (bash
@@ -152,7 +194,7 @@ ROOT=$(pwd)
 . scripts/cluster.sh
 DT_CONSUME=${DT_CONSUME:-$DT_PGBIN/drivetribe-consume}
 
-ALL_CASES=(hot ceiling card vote plpgsql rename feeds decode consume rebuild projections)
+ALL_CASES=(hot ceiling card vote plpgsql rename feeds decode consume rebuild projections online_update online_rebuild)
 SMOKE=0; ONLY=(); OUT=
 COMMAND="bash test/bench/run.sh${*:+ $*}"
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$ROOT/test/bench/run.sh"; }
@@ -278,11 +320,19 @@ NOTES=$WORK/notes
 : >"$NOTES"
 note() { printf '%s\n' "$*" >>"$NOTES"; }   # (also from subshells)
 
-# record CASE LABEL FIGURE OURS BASE UNIT GOAL [speedup]
-#   (GOAL: ">= 0.9", "<= 1.5" or "-"); OURS/BASE are numbers or ERR;
-#   ratio = ours / baseline, or baseline / ours with speedup (times)
+# record CASE LABEL FIGURE OURS BASE UNIT GOAL [speedup | REASON]
+#   (GOAL: ">= 0.9", "<= 1.5" or "-"); OURS/BASE are numbers or ERR, or
+#   n/a for a figure that cannot be measured (met? says "n/a (REASON)":
+#   not an error); ratio = ours / baseline, or baseline / ours with
+#   speedup (times)
 record() {
   local case=$1 label=$2 figure=$3 ours=$4 base=$5 unit=$6 goal=$7 ratio met
+  if [ "$ours" = n/a ] || [ "$base" = n/a ]; then
+    met="n/a${8:+ ($8)}"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$label" "$figure" "$ours" "$base" "$unit" n/a "$goal" "$met" >>"$TSV"
+    say "$(printf '    %-44s ours %s  baseline %s  ratio n/a  goal %s  %s' "$label" "$ours" "$base" "$goal" "$met")"
+    return
+  fi
   if [ "${8:-}" = speedup ]; then   # times: ratio = baseline / ours
     ratio=$(awk -v a="$ours" -v b="$base" 'BEGIN { if (a == "ERR" || b == "ERR" || a + 0 == 0) print "ERR"; else printf "%.3f", b / a }')
   else
@@ -1266,12 +1316,13 @@ SQL
 fi
 
 # ------------------------------------------------------------------ rebuild
-# gen_log_db DB: a new database with the extension and a generated log of
-# about LOG_EVENTS events (test/bench/gen_log.sql, two sessions for the
-# activity), vacuumed; its projections are empty (rebuild() fills them)
+# gen_log_db DB [VERSION]: a new database with the extension (at VERSION,
+# default its default version) and a generated log of about LOG_EVENTS
+# events (test/bench/gen_log.sql, two sessions for the activity), vacuumed;
+# its projections are empty (rebuild() fills them)
 gen_log_db() {
   local db=$1 p0 r0 r1
-  createdb "$db" >>"$LOG" 2>&1 && sql -d "$db" -c "CREATE EXTENSION drivetribe" || fail "createdb $db failed"
+  createdb "$db" >>"$LOG" 2>&1 && sql -d "$db" -c "CREATE EXTENSION drivetribe${2:+ VERSION '$2'}" || fail "createdb $db failed"
   sql -d "$db" -v step=setup -v events="$LOG_EVENTS" -f test/bench/gen_log.sql || fail "gen_log.sql setup failed (see $LOG)"
   sql -d "$db" -v step=activity -v part=0 -v parts=2 -f test/bench/gen_log.sql & p0=$!
   sql -d "$db" -v step=activity -v part=1 -v parts=2 -f test/bench/gen_log.sql; r1=$?
@@ -1624,6 +1675,303 @@ SQL
   [ "$d" = 0 ] || { ERRORS=$((ERRORS + 1)); say "    trending differs from the set-based SQL in ${d:-ERR} rows after the switches"; }
 fi
 
+# ------------------------------------------------------------------ online
+# Issue 22, change without downtime: "writers during a command".  OL_CLIENTS
+# pgbench clients make the write mix through the write API (the 1.0 calls:
+# they work at every version), one call per transaction, with pgbench's
+# per-transaction log; after a baseline window of OL_BASE s a command runs
+# in a psql session of its own; the writers go on until OL_TAIL s after it
+# ended and every call that started before its end has ended.
+if want online_update || want online_rebuild; then
+  OL_CLIENTS=16
+  # OL_WARM s after the writers connected, OL_BASE s of baseline, OL_TAIL s after the command
+  if [ $SMOKE = 1 ]; then OL_WARM=0.5; OL_BASE=${DT_BENCH_ONLINE_BASELINE:-1}; OL_TAIL=0.5
+  else OL_WARM=1; OL_BASE=${DT_BENCH_ONLINE_BASELINE:-$SECS}; OL_TAIL=2; fi
+  ol_now() { date +%s.%N; }
+  ol_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+  # the write mix: every 100th article of gen_log.sql's log is deleted (a
+  # view, bump or comment of it is an error), so articles 100h + 1..99
+  script ol_view <<'B'
+\set a 100 * random(0, :parts - 1) + random(1, 99)
+\set u random(1, :users)
+SELECT drivetribe.view_article(:a, :u);
+B
+  script ol_bump <<'B'
+\set a 100 * random(0, :parts - 1) + random(1, 99)
+\set u random(1, :users)
+SELECT drivetribe.bump(:a, :u);
+B
+  script ol_unbump <<'B'
+\set a 100 * random(0, :parts - 1) + random(1, 99)
+\set u random(1, :users)
+SELECT drivetribe.unbump(:a, :u);
+B
+  script ol_comment <<'B'
+\set a 100 * random(0, :parts - 1) + random(1, 99)
+\set u random(1, :users)
+SELECT drivetribe.post_comment(nextval('public.online_comment_ids'), :a, :u, 'a comment from the benchmark');
+B
+  script ol_follow <<'B'
+\set f random(1, :users)
+\set d random(1, :users - 1)
+\set e 1 + (:f - 1 + :d) % :users
+SELECT drivetribe.follow_user(:f, :e);
+B
+  script ol_unfollow <<'B'
+\set f random(1, :users)
+\set d random(1, :users - 1)
+\set e 1 + (:f - 1 + :d) % :users
+SELECT drivetribe.unfollow_user(:f, :e);
+B
+  OL_MIX=(-f "$WORK/ol_view.sql@70" -f "$WORK/ol_bump.sql@8" -f "$WORK/ol_unbump.sql@4"
+          -f "$WORK/ol_comment.sql@10" -f "$WORK/ol_follow.sql@5" -f "$WORK/ol_unfollow.sql@3")
+  OL_MIX_LABEL="70% view_article, 8% bump, 4% unbump, 10% post_comment, 5% follow_user, 3% unfollow_user"
+
+  # ol_version DB: the extension's version in DB
+  ol_version() { val -d "$1" -c "SELECT extversion FROM pg_extension WHERE extname = 'drivetribe'"; }
+  # ol_timed DB SQL: the wall time (s) of SQL in a psql session of its own,
+  # or ERR (NA when it failed with feature_not_supported, SQLSTATE 0A000)
+  ol_timed() {
+    local t0 t1 rc
+    t0=$(ol_now)
+    PGAPPNAME=dt-bench-command psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$1" -c "$2" >"$WORK/ol_timed.out" 2>&1; rc=$?
+    t1=$(ol_now)
+    { echo "--- $2 (database $1): exit $rc"; cat "$WORK/ol_timed.out"; } >>"$LOG"
+    if [ $rc = 0 ]; then ol_secs "$t0" "$t1"
+    elif grep -q 'ERROR: *0A000' "$WORK/ol_timed.out"; then echo NA
+    else echo ERR; fi
+  }
+  # ol_prepare DB: the comment id sequence, OL_PARTS (live articles are
+  # 100h + 1..99, h < OL_PARTS) and OL_USERS, from the read API
+  ol_prepare() {
+    sql -d "$1" -c "CREATE SEQUENCE IF NOT EXISTS public.online_comment_ids START 1000000000000" ||
+      fail "creating the comment id sequence in $1 failed (see $LOG)"
+    OL_PARTS=$(val -d "$1" -c "SELECT max(article_id) / 100 FROM drivetribe.article_view")
+    OL_USERS=$(val -d "$1" -c "SELECT max(user_id) FROM drivetribe.user_stats")
+    [ "${OL_PARTS:-0}" -ge 1 ] 2>/dev/null && [ "${OL_USERS:-0}" -ge 2 ] 2>/dev/null ||
+      fail "database $1 has no generated log to write to (articles / 100: ${OL_PARTS:-?}, users: ${OL_USERS:-?})"
+  }
+  # ol_run NAME DB SQL: the writers on DB, OL_BASE s of baseline, then SQL;
+  # sets OL_CMD (its wall time, s, or ERR), OL_RATE (the writers' calls/s
+  # that ended while it ran), OL_MAX / OL_P99 / OL_N (the longest call, p99,
+  # number of calls overlapping it, ms), OL_AT (when the longest started, s
+  # from the command's start), OL_BRATE / OL_BMAX (calls/s and longest call
+  # in the OL_BASE s before it), OL_FAILED (calls failed after retries),
+  # OL_RETRIES (retries during the command), OL_ALIVE (clients that ran
+  # through it); OL_MAX and OL_RATE are ERR when the command failed or a
+  # writer did not run through it
+  ol_run() {
+    local name=$1 db=$2 cmd=$3 dir=$WORK/ol-$1 wpid t0 t1 rc n b0 stats
+    OL_CMD=ERR OL_RATE=ERR OL_BRATE=ERR OL_MAX=ERR OL_BMAX=ERR OL_P99=ERR OL_N=0 OL_AT=- OL_FAILED=0 OL_RETRIES=0 OL_ALIVE=0
+    rm -rf "$dir"; mkdir -p "$dir"
+    sql -d "$db" -c CHECKPOINT
+    (cd "$dir" && PGDATABASE=$db exec pgbench -n -M simple -j 2 -c "$OL_CLIENTS" -T 86400 --max-tries=10 \
+       -D parts="$OL_PARTS" -D users="$OL_USERS" "${OL_MIX[@]}" -l --log-prefix=tx >"$dir/out" 2>&1) &
+    wpid=$!
+    # every client connected (at most 30 s), OL_WARM s more, then the baseline window
+    for _ in $(seq 1 300); do
+      n=$(val -d "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = current_database()")
+      [ "${n:-0}" -ge "$OL_CLIENTS" ] 2>/dev/null && break
+      kill -0 "$wpid" 2>/dev/null || break
+      sleep 0.1
+    done
+    sleep "$(awk -v w="$OL_WARM" -v b="$OL_BASE" 'BEGIN { print w + b }')"
+    if ! kill -0 "$wpid" 2>/dev/null; then
+      wait "$wpid"
+      say "    the writers of $name stopped before the command (see $LOG)"
+      { echo "--- writers of $name:"; grep -E 'error|ERROR|abort' "$dir/out" | head -n 5; } >>"$LOG"
+      return 1
+    fi
+    t0=$(ol_now)
+    PGAPPNAME=dt-bench-command psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$db" -c "$cmd" >"$dir/command.out" 2>&1; rc=$?
+    t1=$(ol_now)
+    { echo "--- $name: $cmd (database $db, under load): exit $rc"; cat "$dir/command.out"; } >>"$LOG"
+    sleep "$OL_TAIL"
+    # every call that started before the command's end has ended (and is
+    # in the log) before the writers are stopped, by terminating their sessions
+    for _ in $(seq 1 600); do
+      n=$(val -d "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = current_database()
+                             AND state = 'active' AND query_start < to_timestamp($t1)")
+      [ "$n" = 0 ] && break
+      sleep 0.1
+    done
+    sql -d "$db" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = current_database()"
+    wait "$wpid"
+    grep -E '^(number of (transactions actually processed|failed transactions|transactions retried)|tps)' "$dir/out" |
+      sed "s/^/    $name writers: /" >>"$LOG"
+    b0=$(awk -v t="$t0" -v b="$OL_BASE" 'BEGIN { printf "%.6f", t - b }')
+    # pgbench's log: client, tx, latency us (or "failed"), script, end epoch s, end us, retries
+    : >"$dir/lat"
+    stats=$(cat "$dir"/tx.* 2>/dev/null | awk -v t0="$t0" -v t1="$t1" -v b0="$b0" -v lat="$dir/lat" '
+      $3 !~ /^[0-9]+$/ { failed++; next }
+      { e = $5 + $6 / 1e6; s = e - $3 / 1e6
+        if (e >= t0 && s <= t1) { n++; print $3 / 1000 > lat; retries += $7; if ($3 + 0 > max) { max = $3 + 0; at = s - t0 } }
+        if (e >= t0 && e <= t1) ended++
+        if (e >= b0 && e < t0) { bn++; if ($3 + 0 > bmax) bmax = $3 + 0 }
+        if (e >= t1) alive[$1] = 1 }
+      END { na = 0; for (c in alive) na++
+            printf "%d %.1f %.1f %s %d %.1f %d %d %d\n", n, max / 1000, (t1 > t0 ? ended / (t1 - t0) : 0),
+                   (n ? sprintf("%.2f", at) : "-"), bn, bmax / 1000, failed, retries, na }')
+    read -r OL_N OL_MAX OL_RATE OL_AT n OL_BMAX OL_FAILED OL_RETRIES OL_ALIVE <<<"$stats"
+    OL_BRATE=$(awk -v n="$n" -v b="$OL_BASE" 'BEGIN { printf "%.1f", n / b }')
+    OL_P99=$(sort -n "$dir/lat" | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", v[int((NR - 1) * 0.99) + 1]; else print "ERR" }')
+    [ "${n:-0}" -gt 0 ] 2>/dev/null || { say "    $name: no writer call ended in the baseline window (see $LOG)"; OL_BRATE=ERR; OL_BMAX=ERR; }
+    if [ $rc = 0 ]; then OL_CMD=$(ol_secs "$t0" "$t1"); else say "    $name: the command failed: $cmd (see $LOG)"; fi
+    if [ "$OL_ALIVE" != "$OL_CLIENTS" ]; then
+      say "    $name: $OL_ALIVE of $OL_CLIENTS writers ran through the command; their errors:"
+      grep -E 'error|ERROR|abort' "$dir/out" | grep -v 'administrator command' | head -n 5 | sed 's/^/      /' | tee -a "$LOG"
+    fi
+    if [ $rc != 0 ] || [ "$OL_ALIVE" != "$OL_CLIENTS" ] || [ "${OL_N:-0}" = 0 ]; then OL_MAX=ERR; OL_RATE=ERR; fi
+    return 0
+  }
+  # ol_verify DB WHAT: OL_D, verify()'s number of differences in DB (or
+  # ERR), an error when not 0 (the first 10 rows and a count per projection in
+  # the log)
+  ol_verify() {
+    local d
+    d=$(val -d "$1" -c "SELECT count(*) FROM drivetribe.verify()")
+    if [ "$d" != 0 ]; then
+      ERRORS=$((ERRORS + 1)); say "    verify() found ${d:-ERR} differences after $2"
+      { echo "--- verify() after $2 (database $1), the first 10 rows and a count per projection:"
+        psql -X -d "$1" -c "SELECT * FROM drivetribe.verify() LIMIT 10" \
+                        -c "SELECT projection, count(*) FROM drivetribe.verify() GROUP BY 1 ORDER BY 1"; } >>"$LOG" 2>&1
+    fi
+    OL_D=${d:-ERR}
+  }
+  # ol_note CASE WHAT: the figures of the last ol_run as a note
+  ol_note() {
+    note "$1: writers during $2: $OL_CMD s, $OL_N calls overlapping it at $OL_RATE calls/s (those that ended in it), p99 $OL_P99 ms, longest $OL_MAX ms (started at $OL_AT s from the command's start), $OL_RETRIES retries (deadlock or serialization) in them; in the $OL_BASE s before: $OL_BRATE calls/s, longest $OL_BMAX ms; $OL_FAILED calls failed after 10 tries; $OL_ALIVE of $OL_CLIENTS writers ran through it"
+  }
+fi
+
+if want online_update; then
+  UPD_FROM=${DT_BENCH_UPDATE_FROM:-1.8}; UPD_TO=${DT_BENCH_UPDATE_TO:-1.9}
+  upd_path() { val -c "SELECT path FROM pg_extension_update_paths('drivetribe') WHERE source = '$1' AND target = '$2'"; }
+  installed=$(val -c "SELECT string_agg(version, ', ' ORDER BY string_to_array(version, '.')::int[]) FROM pg_available_extension_versions WHERE name = 'drivetribe'")
+  upath=$(upd_path "$UPD_FROM" "$UPD_TO")
+  if [ -z "$upath" ] && [ $SMOKE = 1 ] && [ -z "${DT_BENCH_UPDATE_FROM:-}${DT_BENCH_UPDATE_TO:-}" ]; then
+    # the smoke run tests the harness: the newest one-step update installed
+    asked="$UPD_FROM to $UPD_TO"
+    UPD_TO=$(val -c "SELECT default_version FROM pg_available_extensions WHERE name = 'drivetribe'")
+    UPD_FROM=$(val -c "SELECT source FROM pg_extension_update_paths('drivetribe')
+                        WHERE target = '$UPD_TO' AND path = source || '--' || target
+                        ORDER BY string_to_array(source, '.')::int[] DESC LIMIT 1")
+    upath=$(upd_path "$UPD_FROM" "$UPD_TO")
+    note "online_update: no update from $asked among the installed versions ($installed): the smoke run updates from $UPD_FROM to $UPD_TO instead"
+  fi
+  if [ -z "$upath" ]; then
+    why="no $UPD_FROM to $UPD_TO installed"
+    step "online_update: $why (installed: $installed)"
+    record online_update "update: longest write vs 1 s" "the longest write during ALTER EXTENSION drivetribe UPDATE from $UPD_FROM to $UPD_TO (not installed: $installed) vs the 1 s goal (ms)" n/a 1000 ms "<= 1" "$why"
+    record online_update "update: writers' calls/s, during vs before" "the writers' calls/s during the update vs before it (calls/s; informative)" n/a n/a calls/s - "$why"
+    record online_update "update: wall time, writers vs none" "the update's wall time with the writers vs with none (s; informative)" n/a n/a s - "$why"
+    note "online_update: no update path from $UPD_FROM to $UPD_TO among the installed versions ($installed): DT_BENCH_UPDATE_FROM / DT_BENCH_UPDATE_TO choose others"
+  else
+    step "online_update: a log of about $LOG_EVENTS events at drivetribe $UPD_FROM (database online_update), rebuild()"
+    gen_log_db online_update "$UPD_FROM"
+    sql -d online_update -c "SELECT drivetribe.rebuild()" -c "VACUUM ANALYZE" || fail "rebuild() at $UPD_FROM failed (see $LOG)"
+    uevents=$(val -d online_update -c "SELECT count(*) FROM drivetribe.events")
+    [ "$(ol_version online_update)" = "$UPD_FROM" ] || fail "database online_update is not at version $UPD_FROM"
+    # the same update with no load, on a copy made before it
+    step "online_update: ALTER EXTENSION drivetribe UPDATE TO '$UPD_TO' ($upath) with no load, on a copy (database online_update_quiet)"
+    sql -c "CREATE DATABASE online_update_quiet TEMPLATE online_update STRATEGY FILE_COPY" || fail "copying database online_update failed (see $LOG)"
+    sql -d online_update_quiet -c CHECKPOINT
+    u_quiet=$(ol_timed online_update_quiet "ALTER EXTENSION drivetribe UPDATE TO '$UPD_TO'")
+    [ "$u_quiet" != NA ] || u_quiet=ERR
+    qv=$(ol_version online_update_quiet)
+    sql -c "DROP DATABASE online_update_quiet"
+    ol_prepare online_update
+    step "online_update: $OL_CLIENTS writers ($OL_MIX_LABEL), $OL_BASE s alone, then ALTER EXTENSION drivetribe UPDATE TO '$UPD_TO' in another session"
+    ol_run update online_update "ALTER EXTENSION drivetribe UPDATE TO '$UPD_TO'" || fail "the writers of online_update failed (see $LOG)"
+    uv=$(ol_version online_update)
+    [ "$uv" = "$UPD_TO" ] && [ "$qv" = "$UPD_TO" ] ||
+      { ERRORS=$((ERRORS + 1)); say "    after the update the database is at ${uv:-?} (the copy with no load at ${qv:-?}), not $UPD_TO"; }
+    step "online_update: verify() at $UPD_TO"
+    ol_verify online_update "the update under load"; d=$OL_D
+    record online_update "update: longest write vs 1 s" "the longest write ($OL_CLIENTS clients, the write mix) that overlapped ALTER EXTENSION drivetribe UPDATE from $UPD_FROM to $UPD_TO ($OL_CMD s) on a log of $uevents events, vs the 1 s goal (ms)" "$OL_MAX" 1000 ms "<= 1"
+    record online_update "update: writers' calls/s, during vs before" "the writers' calls/s while the update ran ($OL_CMD s) vs in the $OL_BASE s before it (calls/s; informative)" "$OL_RATE" "$OL_BRATE" calls/s -
+    record online_update "update: wall time, writers vs none" "ALTER EXTENSION drivetribe UPDATE TO '$UPD_TO' wall time with the $OL_CLIENTS writers vs on a copy of the database with none (s; informative)" "$OL_CMD" "$u_quiet" s -
+    ol_note online_update "ALTER EXTENSION drivetribe UPDATE from $UPD_FROM to $UPD_TO ($upath)"
+    note "online_update: $uevents events generated at $UPD_FROM; the update took $u_quiet s with no load (a copy of the database), $OL_CMD s with the writers; verify() afterwards: ${d:-ERR} differences"
+  fi
+fi
+
+if want online_rebuild; then
+  DEFV=$(val -c "SELECT default_version FROM pg_available_extensions WHERE name = 'drivetribe'")
+  # a generated log at the default version, rebuilt: the rebuild case's, the
+  # projections case's, the update case's when it ended at the default
+  # version, or one of its own
+  RDB=
+  if want rebuild; then RDB=rebuild
+  elif want projections; then RDB=projlog
+  elif want online_update && [ "$(ol_version online_update 2>/dev/null)" = "$DEFV" ]; then RDB=online_update
+  fi
+  if [ -n "$RDB" ] && [ "$(ol_version "$RDB")" = "$DEFV" ]; then
+    step "online_rebuild: the log of database $RDB"
+  else
+    RDB=online_rebuild
+    step "online_rebuild: generating a log of about $LOG_EVENTS events (database online_rebuild), then rebuild() (untimed)"
+    gen_log_db online_rebuild
+    sql -d online_rebuild -c "SELECT drivetribe.rebuild()" || fail "rebuild() of the online_rebuild log failed (see $LOG)"
+  fi
+  sql -d "$RDB" -c "VACUUM ANALYZE" || fail "VACUUM failed"
+  revents=$(val -d "$RDB" -c "SELECT count(*) FROM drivetribe.events")
+  # the blue/green rebuild: rebuild(concurrently => true), a function or a
+  # procedure, when the installed version has it (DT_BENCH_BLUEGREEN_SQL: another command)
+  BG_SQL=${DT_BENCH_BLUEGREEN_SQL:-}
+  if [ -z "$BG_SQL" ]; then
+    case $(val -d "$RDB" -c "SELECT prokind FROM pg_proc WHERE pronamespace = 'drivetribe'::regnamespace AND proname = 'rebuild'
+                              AND 'concurrently' = ANY (proargnames) ORDER BY prokind LIMIT 1") in
+      f) BG_SQL="SELECT drivetribe.rebuild(concurrently => true)" ;;
+      p) BG_SQL="CALL drivetribe.rebuild(concurrently => true)" ;;
+    esac
+  fi
+  step "online_rebuild: $revents events (drivetribe $(ol_version "$RDB")); SELECT drivetribe.rebuild() with no load"
+  sql -d "$RDB" -c CHECKPOINT
+  q_plain=$(ol_timed "$RDB" "SELECT drivetribe.rebuild()")
+  [ "$q_plain" != NA ] || q_plain=ERR
+  q_bg=n/a; bg_why="not implemented"
+  if [ -n "$BG_SQL" ]; then
+    step "online_rebuild: $BG_SQL with no load"
+    sql -d "$RDB" -c CHECKPOINT
+    q_bg=$(ol_timed "$RDB" "$BG_SQL")
+    if [ "$q_bg" = NA ]; then
+      note "online_rebuild: $BG_SQL raised feature_not_supported (0A000): counted as not implemented"
+      BG_SQL=; q_bg=n/a
+    else
+      step "online_rebuild: verify() after it"
+      ol_verify "$RDB" "$BG_SQL with no load"; d_bgq=$OL_D
+    fi
+  else
+    note "online_rebuild: drivetribe $(ol_version "$RDB") has no rebuild(concurrently => ...): the blue/green figures are n/a"
+  fi
+  ol_prepare "$RDB"
+  step "online_rebuild: $OL_CLIENTS writers ($OL_MIX_LABEL), $OL_BASE s alone, then SELECT drivetribe.rebuild() (today's: the writers wait for the whole replay)"
+  ol_run rebuild_plain "$RDB" "SELECT drivetribe.rebuild()" || fail "the writers of online_rebuild failed (see $LOG)"
+  P_CMD=$OL_CMD P_RATE=$OL_RATE P_BRATE=$OL_BRATE P_MAX=$OL_MAX
+  ol_note online_rebuild "SELECT drivetribe.rebuild()"
+  step "online_rebuild: verify() after it"
+  ol_verify "$RDB" "rebuild() under load"; d_plain=$OL_D
+  vnote="verify() after rebuild() under load: $d_plain differences"
+  if [ -n "$BG_SQL" ]; then
+    step "online_rebuild: $OL_CLIENTS writers, $OL_BASE s alone, then $BG_SQL"
+    ol_run rebuild_bg "$RDB" "$BG_SQL" || fail "the writers of online_rebuild failed (see $LOG)"
+    ol_note online_rebuild "$BG_SQL"
+    step "online_rebuild: verify() after it"
+    ol_verify "$RDB" "$BG_SQL under load"; d_bg=$OL_D
+    vnote="verify() after the blue/green rebuild with no load: $d_bgq differences, after rebuild() under load: $d_plain, after the blue/green rebuild under load: $d_bg"
+    record online_rebuild "blue/green rebuild: writers' calls/s" "the writers' calls/s ($OL_CLIENTS clients, the write mix) while $BG_SQL of $revents events ran ($OL_CMD s) vs in the $OL_BASE s before it (calls/s)" "$OL_RATE" "$OL_BRATE" calls/s ">= 0.7"
+    record online_rebuild "blue/green rebuild: longest write vs 1 s" "the longest write that overlapped $BG_SQL ($OL_N calls) vs the 1 s goal (ms)" "$OL_MAX" 1000 ms "<= 1"
+  else
+    record online_rebuild "blue/green rebuild: writers' calls/s" "the writers' calls/s ($OL_CLIENTS clients, the write mix) while rebuild(concurrently => true) of $revents events runs vs before it (calls/s)" n/a n/a calls/s ">= 0.7" "$bg_why"
+    record online_rebuild "blue/green rebuild: longest write vs 1 s" "the longest write that overlaps rebuild(concurrently => true) vs the 1 s goal (ms)" n/a 1000 ms "<= 1" "$bg_why"
+  fi
+  record online_rebuild "blue/green vs rebuild(), no load (time)" "rebuild(concurrently => true) vs SELECT drivetribe.rebuild() of $revents events, no writers (s; ratio = blue/green / plain)" "$q_bg" "$q_plain" s "<= 1.5" "$bg_why"
+  record online_rebuild "rebuild() today: writers' calls/s" "the writers' calls/s while SELECT drivetribe.rebuild() of $revents events ran ($P_CMD s; every writer waits for the whole replay) vs in the $OL_BASE s before it (calls/s; informative)" "$P_RATE" "$P_BRATE" calls/s -
+  record online_rebuild "rebuild() today: longest write vs 1 s" "the longest write that overlapped SELECT drivetribe.rebuild() vs 1 s (ms; informative)" "$P_MAX" 1000 ms -
+  note "online_rebuild: $revents events before the writers; with no load rebuild() took $q_plain s, the blue/green rebuild $([ "$q_bg" = n/a ] && echo "(not implemented)" || echo "$q_bg s"); $vnote"
+fi
+
 # ------------------------------------------------------------------ report
 SO_AFTER=$(so_sum)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -1633,14 +1981,14 @@ ELAPSED=$((SECONDS - T_START))
 
 fmt() {  # a number with thousands separators, or as it is
   awk -v x="$1" -v u="$2" 'BEGIN {
-    if (x == "ERR") { print "ERR"; exit }
+    if (x == "ERR" || x == "n/a") { print x; exit }
     if (u == "s" || u == "ms/call" || u == "ms") { printf (x + 0 >= 100 ? "%.0f %s" : x + 0 >= 10 ? "%.1f %s" : "%.2f %s"), x, (u == "s" ? "s" : "ms"); exit }
     s = sprintf("%.0f", x); out = ""
     while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
     printf "%s%s/s", s, out }'
 }
 fmt_goal() { case $1 in ">= "*) echo "≥ ${1#>= }" ;; "<= "*) echo "≤ ${1#<= }" ;; *) echo "$1" ;; esac; }
-fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "ERR") print "ERR"; else if (r + 0 >= 10) printf "%.1f", r; else printf "%.2f", r }'; }
+fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "ERR" || r == "n/a") print r; else if (r + 0 >= 10) printf "%.1f", r; else printf "%.2f", r }'; }
 
 {
   printf 'case\tfigure\tlabel\tours\tbaseline\tunit\tratio\tgoal\tmet\n'
@@ -1656,7 +2004,7 @@ MACHINE="$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cp
   echo "- machine: $MACHINE; load average $LOAD_BEFORE before, $LOAD_AFTER after (other work on the machine shows in the numbers)"
   echo "- PostgreSQL $PGVERSION, durable commits (fsync on, synchronous_commit on), shared_buffers $SHARED_BUFFERS; drivetribe $EXTVERSION (drivetribe.so md5 $SO_BEFORE)"
   echo "- pgbench -n -j 2, $RUN_LABEL, a CHECKPOINT before each run; -M simple unless the figure says otherwise; calls/s = transactions/s x calls per transaction"
-  echo "- every ratio is ours / baseline (for page latencies: baseline / ours, the speedup); goals from issues 9 and 10"
+  echo "- every ratio is ours / baseline (for page latencies: baseline / ours, the speedup); goals from issues 9, 10, 21 and 22"
   echo
   echo "| figure | ours | baseline | ratio | goal | met? |"
   echo "|---|---:|---:|---:|:---:|:---:|"
@@ -1681,6 +2029,7 @@ MACHINE="$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cp
   echo "- C vs PL/pgSQL: test/bench/plpgsql_dt.sql, the same validation, log and projections as PL/pgSQL functions and an AFTER INSERT row trigger"
   echo "- rebuild: test/bench/gen_log.sql writes a consistent log set-based; rebuild() runs on emptied projections; the baseline is test/bench/recompute.sql (INSERT ... SELECT ... GROUP BY into copies of the projection tables), checked equal to drivetribe's read API"
   echo "- projections: examples/trending/trending.sql registered as a projection; its backfill (create_projection over the rebuild case's generated log) vs test/bench/trending_sql.sql (one INSERT ... SELECT ... GROUP BY into copies of its tables), checked equal; the longest view_article call (8 clients) overlapping a backfill, from pgbench's per-transaction log; view_article spread in a database of the same world with trending none, inline, async (interleaved rounds); the async lag from occurred_at (the writer's transaction start) to a second async projection's handler (zz_lag_probe, after trending in each worker round) at 2,000 calls/s"
+  echo "- online_update, online_rebuild (issue 22, writers during a command): 16 pgbench clients, one write API call per transaction (70% view_article, 8% bump, 4% unbump, 10% post_comment, 5% follow_user, 3% unfollow_user, spread over the generated log's live articles and users), pgbench's per-transaction log; a baseline window, then the command in a session of its own; calls/s = calls that ended while it ran per second of it, vs the baseline window's; the longest call that overlapped it vs 1 s; the update: ALTER EXTENSION drivetribe UPDATE on a log generated at the older version (its wall time also on a copy with no load); the rebuild: rebuild() (today's, informative) and rebuild(concurrently => true) when it exists (n/a otherwise), and both with no load"
   echo "- rename: rename_user of an author of $PROLIFIC_ARTICLES articles and $PROLIFIC_COMMENTS comments vs of a new author, 1 client, alternating two names"
   echo "- decode: three slots (drivetribe; wal2json with format-version 2, add-tables drivetribe.events, include-transaction false; test_decoding with skip-empty-xacts) created before one workload of API calls, each then read with pg_logical_slot_peek_changes (best of 3, so all three decode exactly the same WAL); events/s counts event objects"
   echo "- feeds: test/bench/gen_feeds.sql generates the world (sizes in the notes); a page is \`SELECT * FROM drivetribe.feed(:r, 20)\` for a random reader of the kind; the baseline computes the same 20 cards at read time over plain normalised tables (the reader's tribes and followees by IN, each article's views, comments and bumps by count(), SPEC's score, ORDER BY ... LIMIT 20); latencies from pgbench's per-transaction log; posts, joins and follows are time per call, 8 clients, big key vs small key"
@@ -1699,8 +2048,8 @@ if [ $HAVE_GNUPLOT = 1 ] && [ -s "$TSV" ]; then
   awk -F'\t' -v OFS='\t' '{
       goal = ($8 == "-") ? "NaN" : substr($8, 4)
       color = ($9 == "yes") ? 3381555 : ($9 == "no") ? 14235942 : 10066329
-      ratio = ($7 == "ERR") ? "NaN" : $7
-      label = $2 (($8 == "-") ? " (info)" : " (" $8 ")")
+      ratio = ($7 == "ERR" || $7 == "n/a") ? "NaN" : $7
+      label = $2 (($9 ~ /^n\/a/) ? " (n/a)" : ($8 == "-") ? " (info)" : " (" $8 ")")
       print NR, "\"" label "\"", ratio, goal, color }' "$TSV" >"$WORK/chart.dat"
   nfig=$(wc -l <"$WORK/chart.dat")
   yr=$(awk -F'\t' '{ for (i = 3; i <= 4; i++) if ($i != "NaN") { if (min == "" || $i < min) min = $i; if ($i > max) max = $i } }

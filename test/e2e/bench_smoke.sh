@@ -26,7 +26,7 @@ done
 [ "$(head -c 4 "$out/latest.png" | tail -c 3)" = PNG ] || { echo "latest.png is not a PNG"; exit 1; }
 
 bad=0
-for c in hot ceiling card vote plpgsql rebuild rename projections; do
+for c in hot ceiling card vote plpgsql rebuild rename projections online_update online_rebuild; do
   n=$(awk -F'\t' -v c="$c" 'NR > 1 && $1 == c' "$out/latest.tsv" | wc -l)
   if [ "$n" -lt 1 ]; then echo "no row for case $c in latest.tsv"; bad=1; fi
 done
