@@ -606,6 +606,36 @@ REVOKE ALL ON PROCEDURE drivetribe.rebuild(boolean) FROM PUBLIC;
 COMMENT ON PROCEDURE drivetribe.rebuild(boolean) IS
   'with concurrently => true, the blue/green rebuild: every projection replayed from the log into green tables while reads and writes go on, caught up, and switched in one short transaction; cancellable at any point, CALL again to go on; a superuser''s, outside a transaction block';
 
+-- the operator's view: a row while a blue/green rebuild is in progress
+CREATE FUNCTION drivetribe_internal.rebuild_status_rows()
+RETURNS TABLE (area text, item text, value text, detail text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT 'maintenance',
+         'blue/green rebuild',
+         CASE WHEN drivetribe_internal.green_running() THEN 'running' ELSE 'stopped' END
+           OPERATOR(pg_catalog.||) ', ' OPERATOR(pg_catalog.||)
+           CASE s.phase WHEN 'created' THEN 'loading' ELSE 'catching up' END,
+         CASE WHEN s.phase OPERATOR(pg_catalog.=) 'created'
+              THEN pg_catalog.format('started %s; loading the green tables from the log', s.started_at)
+              ELSE pg_catalog.format('started %s, loaded %s; %s catch-up rounds, %s events applied since the load',
+                                     s.started_at, s.loaded_at, s.rounds, s.events_caught_up) END
+           OPERATOR(pg_catalog.||)
+         CASE WHEN drivetribe_internal.green_running() THEN ''
+              ELSE '.  CALL drivetribe.rebuild(concurrently => true) goes on (the live read models are untouched)' END
+    FROM drivetribe.rebuild_state s
+$$;
+COMMENT ON FUNCTION drivetribe_internal.rebuild_status_rows() IS
+  'internal (drivetribe.status_rows, the status view): a row while a blue/green rebuild is in progress: running or stopped, its phase, and what to do';
+REVOKE ALL ON FUNCTION drivetribe_internal.rebuild_status_rows() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION drivetribe.status_rows()
+RETURNS TABLE (area text, item text, value text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'SELECT * FROM drivetribe_internal.status_rows() UNION ALL SELECT * FROM drivetribe_internal.projection_status_rows() UNION ALL SELECT * FROM drivetribe_internal.rebuild_status_rows()';
+
 ------------------------------------------------------------------------
 -- Last: the locks, with tries (see the top), and the two tables' new
 -- columns.  Writers wait from here to the commit: catalog work only.
