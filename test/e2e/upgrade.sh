@@ -13,20 +13,50 @@
 # and a fresh `CREATE EXTENSION` in
 # another database has the same objects, columns, constraints, indexes,
 # triggers, function definitions and privileges as the upgraded one.
-# Needs PGHOST/PGPORT/PGUSER of a running server with drivetribe installed.
+# Replies (1.9 on): a drivetribe slot created under 1.0 (before the
+# comments of the 1.0 calls), read with pg_logical_slot_get_changes() after
+# the update, gives the events of 1.0 with "version":1 and
+# "parent_comment_id":null and the replies with version 2 and their parent;
+# read_log() reads every event of 1.0 as version 1 with no parent; replies
+# to comments of 1.0 (by a role made a writer under 1.0) notify the old
+# comment's author and show in the old comments' reply counts; verify()
+# stays empty and rebuild() writes nothing.  The fresh database is then fed
+# the same calls (the same generated community, the 1.0 calls, the writes
+# after the update) and gives the same reads as the upgraded one, times
+# aside: every article's comment page, user_stats, tribe_stats,
+# article_view, the log.
+# Needs PGHOST/PGPORT/PGUSER of a running server with drivetribe installed,
+# wal_level = logical and drivetribe in output_plugin_libraries (15.19+).
 set -euo pipefail
 PATH=/usr/lib/postgresql/15/bin:$PATH
 root=${DT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 db=dt_e2e_upgrade
 fresh=dt_e2e_upgrade_fresh
+slot=dt_e2e_upgrade_slot
+writer=dt_e2e_upgrade_writer
 work=$(mktemp -d)
-trap 'rm -rf "$work"; dropdb --if-exists "$db" >/dev/null 2>&1 || true; dropdb --if-exists "$fresh" >/dev/null 2>&1 || true' EXIT
+cleanup() {
+  rm -rf "$work"
+  psql -X -q -d "$db" -c "SELECT pg_drop_replication_slot('$slot')" >/dev/null 2>&1 || true
+  dropdb --if-exists "$db" >/dev/null 2>&1 || true
+  dropdb --if-exists "$fresh" >/dev/null 2>&1 || true
+  psql -X -q -d postgres -c "DROP ROLE IF EXISTS $writer" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 
 fail() { echo "upgrade: FAILED: $*"; exit 1; }
+# the installed scripts and library, to tell a difference between the
+# upgraded and the fresh database from a `make install` during the run
+installed() { cat "$(pg_config --sharedir)"/extension/drivetribe* "$(pg_config --pkglibdir)"/drivetribe.so 2>/dev/null | md5sum; }
+installed_at_start=$(installed)
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }       # one value
 qf() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$fresh" "$@"; }
 
+psql -X -q -d postgres -c "SELECT pg_drop_replication_slot('$slot') FROM pg_replication_slots WHERE slot_name = '$slot'" >/dev/null 2>&1 || true
 for d in "$db" "$fresh"; do dropdb --if-exists "$d" >/dev/null 2>&1 || true; createdb "$d"; done
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS $writer" -c "CREATE ROLE $writer" >/dev/null ||
+  fail "could not create role $writer"
+[ "$(q -c "SHOW wal_level")" = logical ] || fail "wal_level is $(q -c "SHOW wal_level"), the stream part needs logical"
 
 # ---------------------------------------------------------------- 1.0 + data
 q -c "CREATE EXTENSION drivetribe VERSION '1.0'"
@@ -34,6 +64,15 @@ q -c "CREATE EXTENSION drivetribe VERSION '1.0'"
   fail "CREATE EXTENSION drivetribe VERSION '1.0' did not install 1.0"
 psql -X -q -v ON_ERROR_STOP=1 -v users=80 -v tribes=8 -v articles=300 -v events=4000 -v batch=1000 \
      -f "$root/scripts/generate_community.sql" "$db" >/dev/null
+
+# Under 1.0: a role made a writer (1.9 gives it the new forms of
+# post_comment), and a drivetribe slot: the stream of the calls below is read
+# after the update.  (No slot before the generated community: its events
+# are imported history, not part of what the stream check looks at.)
+q -c "SELECT drivetribe.grant_writer('$writer')" >/dev/null
+q -c "SELECT 'created' FROM pg_create_logical_replication_slot('$slot', 'drivetribe')" >/dev/null ||
+  fail "could not create a drivetribe slot (is drivetribe in output_plugin_libraries?)"
+slot_seq=$(q -c "SELECT max(seq) FROM drivetribe.events")
 
 # Calls with event_ids under 1.0, each remembered as NAME<TAB>SQL<TAB>SEQ:
 # a retry after the update must return the same seq.  Ids 9001.. are new.
@@ -53,6 +92,12 @@ call follow    "drivetribe.follow_user(9001, 1, 'a0000000-0000-4000-8000-0000000
 call join      "drivetribe.join_tribe(1, 9001, 'a0000000-0000-4000-8000-000000000008')"
 call edit      "drivetribe.edit_article(9001, 'Upgrading in place, step by step', 'a0000000-0000-4000-8000-000000000009')"
 call rename    "drivetribe.rename_user(9001, 'Upgrade Tester (1.0)', 'a0000000-0000-4000-8000-00000000000a')"
+# comments of 1.0 that get replies after the update (9002 by user 2, 9004
+# by 9001 on a generated article) and one deleted under 1.0
+call comment2  "drivetribe.post_comment(9002, 9001, 2, 'Which version did you start from?', 'a0000000-0000-4000-8000-00000000000c')"
+call comment3  "drivetribe.post_comment(9003, 9001, 3, 'Never mind', 'a0000000-0000-4000-8000-00000000000d')"
+call uncomment "drivetribe.delete_comment(9003, 'a0000000-0000-4000-8000-00000000000e')"
+call comment4  "drivetribe.post_comment(9004, 1, 9001, 'Old article, comment of 1.0', 'a0000000-0000-4000-8000-00000000000f')"
 # the no-op: user 2 has bumped article 9001 already
 call noop_bump "drivetribe.bump(9001, 2, 'a0000000-0000-4000-8000-00000000000b')"
 # a retry under 1.0 itself returns the first seq
@@ -83,12 +128,14 @@ read_sql() {
                            UNION SELECT unnest(ARRAY[0, 424242])) i
                      LEFT JOIN LATERAL drivetribe.article(i.id) a ON true
                     ORDER BY i.id, a.article_id" ;;
-    # every article with a comment, deleted articles and deleted comments included
+    # every article with a comment, deleted articles and deleted comments
+    # included (SPEC's columns: later versions add some; WITH ORDINALITY
+    # without a column alias list, which would rename those)
     article_comments) echo "SELECT i.id, c.ord, c.comment_id, c.author_id, c.author_name, c.body, c.posted_at
                               FROM (SELECT DISTINCT article_id AS id FROM drivetribe.events
                                      WHERE kind = 'comment_posted') i
-                              LEFT JOIN LATERAL drivetribe.article_comments(i.id, 1000)
-                                        WITH ORDINALITY AS c(comment_id, author_id, author_name, body, posted_at, ord)
+                              LEFT JOIN LATERAL (SELECT f.*, f.ordinality AS ord
+                                                   FROM drivetribe.article_comments(i.id, 1000) WITH ORDINALITY f) c
                                      ON true
                              ORDER BY i.id, c.ord" ;;
     # the second page of two after each article's first live comment
@@ -96,8 +143,8 @@ read_sql() {
                               FROM (SELECT DISTINCT article_id AS id FROM drivetribe.events
                                      WHERE kind = 'comment_posted') i
                               LEFT JOIN LATERAL (SELECT f.comment_id FROM drivetribe.article_comments(i.id, 1) f) p ON true
-                              LEFT JOIN LATERAL drivetribe.article_comments(i.id, 2, p.comment_id)
-                                        WITH ORDINALITY AS c(comment_id, author_id, author_name, body, posted_at, ord)
+                              LEFT JOIN LATERAL (SELECT f.*, f.ordinality AS ord
+                                                   FROM drivetribe.article_comments(i.id, 2, p.comment_id) WITH ORDINALITY f) c
                                      ON true
                              ORDER BY i.id, c.ord" ;;
     # every current bump, every pair ever bumped or unbumped, and a grid of
@@ -161,7 +208,10 @@ for v in "${steps[@]}"; do
   prev=$v
   q -c "ALTER EXTENSION drivetribe UPDATE TO '$v'" 2>"$work/alter.err" ||
     { cat "$work/alter.err"; fail "ALTER EXTENSION drivetribe UPDATE TO '$v' failed"; }
-  if grep -q WARNING "$work/alter.err"; then cat "$work/alter.err"; fail "warnings in the update to $v"; fi
+  # (1.7 warns that the writer made under 1.0 loses read_log(), as documented)
+  if grep WARNING "$work/alter.err" | grep -v "WARNING:  drivetribe 1.7: role $writer may no longer call read_log()" >/dev/null; then
+    cat "$work/alter.err"; fail "warnings in the update to $v"
+  fi
   [ "$(q -c "SELECT extversion FROM pg_extension WHERE extname = 'drivetribe'")" = "$v" ] ||
     fail "extversion is not $v after the update to $v"
   same_as_before "$work/at-$v" "after the update to $v"
@@ -226,7 +276,7 @@ err=$(psql -X -q -At -d "$db" -v VERBOSITY=verbose \
 same_as_before "$work/after-retries" "after the retries"
 
 # ---------------------------------------------------------------- new writes
-q >/dev/null <<'SQL' || fail "new writes after the update failed"
+cat >"$work/new_writes.sql" <<'SQL'
 SELECT drivetribe.register_user(9100, 'After Update', 'b0000000-0000-4000-8000-000000000001');
 SELECT drivetribe.register_user(9101, 'Second After');
 SELECT drivetribe.rename_user(9100, 'After Update (renamed)');
@@ -259,6 +309,7 @@ SELECT drivetribe.delete_article(9101);
 SELECT drivetribe.join_tribe(9101, 9100, 'b0000000-0000-4000-8000-000000000002');
 SELECT drivetribe.join_tribe(9101, 9100, 'b0000000-0000-4000-8000-000000000002');
 SQL
+q -f "$work/new_writes.sql" >/dev/null || fail "new writes after the update failed"
 [ "$(q -c "SELECT drivetribe.register_user(9100, 'After Update', 'b0000000-0000-4000-8000-000000000001')")" = \
   "$(q -c "SELECT seq FROM drivetribe.events WHERE event_id = 'b0000000-0000-4000-8000-000000000001'")" ] ||
   fail "a retry of a call made after the update did not return its seq"
@@ -281,6 +332,130 @@ if [ "$has_read_log" = t ]; then
     fail "read_log() after the last pre-update event did not return the $new_events new events"
   [ "$(q -c "SELECT count(*) FROM drivetribe.read_log('$pre_txid', $pre_seq, 10000) WHERE txid = '0' OR seq <= $pre_seq")" = 0 ] ||
     fail "read_log() returned an old event after the cursor"
+fi
+
+# ---------------------------------------------------------------- replies (1.9 on)
+has_replies=$(q -c "SELECT to_regclass('drivetribe.event_versions') IS NOT NULL")
+if [ "$has_replies" = t ]; then
+  # every event of 1.0 is version 1 with no parent, in the log and as
+  # read_log() reads it
+  [ "$(q -c "SELECT count(*) FROM drivetribe.events WHERE seq <= $last_seq AND (version <> 1 OR parent_comment_id IS NOT NULL)")" = 0 ] ||
+    fail "events logged under 1.0 are not version 1 with no parent after the update"
+  old_events=$(q -c "SELECT count(*) FROM drivetribe.events WHERE seq <= $last_seq")
+  # every row of the log passes the newest CHECK (event_is_valid() is true
+  # or raises 23514 naming what is wrong), validated or not
+  q -c "SELECT count(*) FROM ONLY drivetribe.events e
+         WHERE NOT drivetribe_internal.event_is_valid(seq, kind, user_id, tribe_id, article_id, comment_id,
+                                                      target_id, recipient_id, body, context, version, parent_comment_id)" \
+    >"$work/valid.txt" 2>&1 && [ "$(cat "$work/valid.txt")" = 0 ] ||
+    fail "a row of the upgraded log fails the CHECK of $target: $(cat "$work/valid.txt")"
+  got=$(q -c "SELECT format('%s %s', count(*), count(*) FILTER (WHERE version = 1 AND parent_comment_id IS NULL))
+                FROM drivetribe.read_log('0', 0, 10000) WHERE seq <= $last_seq")
+  [ "$got" = "$old_events $old_events" ] ||
+    fail "read_log() after the update: of the $old_events events of 1.0, (read, version 1 with no parent) = $got"
+
+  # replies to comments of 1.0, by the role made a writer under 1.0: 9110
+  # to 9001 (user 1's), 9111 to 9002 (user 2's), 9112 to the reply 9110,
+  # 9113 to 9004 on a generated article, 9114 to 9002 then deleted; then
+  # 9002 itself deleted (its reply 9111 stays)
+  cat >"$work/replies.sql" <<SQL
+SET ROLE $writer;
+SELECT drivetribe.post_comment(9110, 9001, 9101, 'Reply to a comment of 1.0', 9001);
+SELECT drivetribe.post_comment(9111, 9001, 9100, 'Reply with an id', parent_comment_id => 9002,
+                               event_id => 'b0000000-0000-4000-8000-000000000010');
+SELECT drivetribe.post_comment(9112, 9001, 1, 'Reply to a reply', 9110);
+SELECT drivetribe.post_comment(9113, 1, 9101, 'Reply on a generated article', 9004, NULL);
+SELECT drivetribe.post_comment(9114, 9001, 9101, 'Soon deleted reply', 9002);
+SELECT drivetribe.delete_comment(9114);
+SELECT drivetribe.delete_comment(9002);
+SELECT drivetribe.post_comment(9115, 9001, 3, 'A comment of 1.9 on the article', 'b0000000-0000-4000-8000-000000000011');
+RESET ROLE;
+SQL
+  q -f "$work/replies.sql" >/dev/null || fail "replies after the update failed"
+  got=$(q -c "SELECT string_agg(format('%s:%s:%s:%s:%s', kind, comment_id, version, coalesce(parent_comment_id::text, '-'),
+                                       coalesce(recipient_id::text, '-')), ' ' ORDER BY seq)
+                FROM drivetribe.events WHERE comment_id BETWEEN 9110 AND 9115 OR (comment_id = 9002 AND kind = 'comment_deleted')")
+  want="comment_posted:9110:2:9001:1 comment_posted:9111:2:9002:2 comment_posted:9112:2:9110:9101"
+  want+=" comment_posted:9113:2:9004:9001 comment_posted:9114:2:9002:2 comment_deleted:9114:2:9002:-"
+  want+=" comment_deleted:9002:2:-:- comment_posted:9115:2:-:9001"
+  [ "$got" = "$want" ] ||
+    fail "replies to comments of 1.0: (kind:comment:version:parent:recipient) expected $want, got $got"
+  # a comment deleted under 1.0 cannot be replied to
+  err=$(psql -X -q -At -d "$db" -v VERBOSITY=verbose \
+          -c "SELECT drivetribe.post_comment(9119, 9001, 1, 'x', 9003)" 2>&1 || true)
+  [ "$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' <<<"$err")" = 55000 ] ||
+    fail "a reply to a comment deleted under 1.0: expected 55000, got: $err"
+  # the old comments' pages and reply counts
+  got=$(q -c "SELECT string_agg(format('%s:%s:%s', comment_id, coalesce(parent_comment_id::text, '-'), replies), ' ')
+                FROM drivetribe.article_comments(9001)")
+  [ "$got" = "9001:-:1 9110:9001:1 9111:9002:0 9112:9110:0 9115:-:0" ] ||
+    fail "article_comments(9001) after the replies (comment:parent:replies): $got"
+  got=$(q -c "SELECT format('%s %s', (SELECT replies FROM drivetribe.article_comments(1, 1000) WHERE comment_id = 9004),
+                                     (SELECT replies FROM drivetribe.comments WHERE comment_id = 9002))")
+  [ "$got" = "1 1" ] ||
+    fail "reply counts of old comments: 9004 on its page, the deleted 9002 in drivetribe.comments (expected 1 1): $got"
+  [ "$(q -c "SELECT count(*) FROM drivetribe.comments WHERE comment_id < 9110 AND replies <> 0 AND comment_id NOT IN (9001, 9002, 9004)")" = 0 ] ||
+    fail "generated comments have replies after the update"
+  # the writer of 1.0 has every form of post_comment
+  [ "$(q -c "SELECT bool_and(has_function_privilege('$writer', f, 'EXECUTE')) FROM unnest(ARRAY[
+               'drivetribe.post_comment(bigint,bigint,bigint,text,uuid)',
+               'drivetribe.post_comment(bigint,bigint,bigint,text,text)',
+               'drivetribe.post_comment(bigint,bigint,bigint,text,bigint,uuid)',
+               'drivetribe.article_comments(bigint,integer,bigint)']) f")" = t ] ||
+    fail "a role made a writer under 1.0 lacks a form of post_comment or article_comments after the update"
+  # verify() empty; rebuild() writes nothing and changes no read
+  diffs=$(q -c "SELECT count(*) FROM drivetribe.verify()")
+  [ "$diffs" = 0 ] || { q -c "SELECT * FROM drivetribe.verify() LIMIT 20"; fail "verify() after the replies: $diffs differences"; }
+  comments_sql="SELECT comment_id, article_id, author_id, body, posted_at, deleted, parent_comment_id, replies
+                  FROM drivetribe.comments ORDER BY comment_id"
+  q -c "COPY ($comments_sql) TO STDOUT" >"$work/comments-before-rebuild" || fail "reading drivetribe.comments failed"
+  snapshot "$work/replies-before-rebuild"
+  versions=$(row_versions)
+  q -c "SELECT drivetribe.rebuild()" >/dev/null || fail "rebuild() after the replies failed"
+  [ "$(row_versions)" = "$versions" ] || fail "rebuild() after the replies rewrote projection rows"
+  snapshot "$work/replies-after-rebuild"
+  q -c "COPY ($comments_sql) TO STDOUT" >"$work/comments-after-rebuild" || fail "reading drivetribe.comments failed"
+  diff -r -q "$work/replies-before-rebuild" "$work/replies-after-rebuild" >/dev/null &&
+    cmp -s "$work/comments-before-rebuild" "$work/comments-after-rebuild" ||
+    fail "rebuild() after the replies changed a read"
+  [ "$(q -c "SELECT count(*) FROM drivetribe.verify()")" = 0 ] || fail "verify() after rebuild() after the replies is not empty"
+
+  # the stream of the slot made under 1.0: every comment event since then,
+  # the ones of 1.0 as version 1 with no parent, each as the log has it
+  # (decoding reads flushed WAL only: one commit that flushes first; the
+  # test cluster runs with synchronous_commit off)
+  stream=$(q <<SQL
+BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_current_xact_id() IS NOT NULL AS flushing \\gset
+COMMIT;
+CREATE TEMP TABLE s AS
+SELECT data, data::jsonb AS j
+  FROM pg_logical_slot_get_changes('$slot', NULL, NULL, 'kinds', 'comment_posted,comment_deleted');
+CREATE TEMP TABLE want AS
+SELECT seq, kind, version, parent_comment_id, recipient_id FROM drivetribe.events
+ WHERE kind IN ('comment_posted', 'comment_deleted') AND seq > $slot_seq;
+SELECT format('objects=%s old=%s old_v1_null_parent=%s key_order=%s differ=%s reply=%s',
+  (SELECT count(*) FROM s),
+  (SELECT count(*) FROM s WHERE (j->>'seq')::bigint <= $last_seq),
+  (SELECT count(*) FROM s WHERE (j->>'seq')::bigint <= $last_seq AND j->'version' = '1'
+                                AND j ? 'parent_comment_id' AND j->'parent_comment_id' = 'null'),
+  (SELECT count(*) FROM s WHERE data ~ '"kind":"comment_(posted|deleted)","version":[12],'),
+  (SELECT count(*) FROM (
+     (SELECT (j->>'seq')::bigint, j->>'kind', (j->>'version')::smallint,
+             (j->>'parent_comment_id')::bigint, (j->>'recipient_id')::bigint FROM s
+      EXCEPT ALL SELECT * FROM want)
+     UNION ALL
+     (SELECT * FROM want EXCEPT ALL
+      SELECT (j->>'seq')::bigint, j->>'kind', (j->>'version')::smallint,
+             (j->>'parent_comment_id')::bigint, (j->>'recipient_id')::bigint FROM s)) d),
+  (SELECT format('%s/%s/%s', j->'version', j->'parent_comment_id', j->'recipient_id')
+     FROM s WHERE j->>'kind' = 'comment_posted' AND j->'comment_id' = '9110'));
+SQL
+) || fail "reading the slot made under 1.0 failed"
+  want_stream="objects=$(q -c "SELECT count(*) FROM drivetribe.events WHERE kind IN ('comment_posted', 'comment_deleted') AND seq > $slot_seq")"
+  want_stream+=" old=5 old_v1_null_parent=5 key_order=$(q -c "SELECT count(*) FROM drivetribe.events WHERE kind IN ('comment_posted', 'comment_deleted') AND seq > $slot_seq")"
+  want_stream+=" differ=0 reply=2/9001/1"
+  [ "$stream" = "$want_stream" ] ||
+    fail "the stream of a slot made under 1.0: expected $want_stream, got $stream"
 fi
 
 # ---------------------------------------------------------------- feeds (1.3 on)
@@ -320,6 +495,53 @@ fi
 qf -c "CREATE EXTENSION drivetribe"
 [ "$(qf -c "SELECT extversion FROM pg_extension WHERE extname = 'drivetribe'")" = "$target" ] ||
   fail "a fresh CREATE EXTENSION did not install the default version $target"
+
+# The fresh database fed the same calls: the same generated community, the
+# 1.0 calls, the writes after the update (the retries and refused calls
+# append nothing).  Every read is the same as the upgraded database's,
+# times aside (posted_at, and the score that depends on it): every
+# article's comment page (the columns of the newest version), user_stats,
+# tribe_stats, article_view, and the log (seq, ids, bodies, context; not
+# event_id, generated where the call gave none, nor version: the comments
+# of the 1.0 calls are version 1 in one and 2 in the other).
+qf -c "SELECT drivetribe.grant_writer('$writer')" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -v users=80 -v tribes=8 -v articles=300 -v events=4000 -v batch=1000 \
+     -f "$root/scripts/generate_community.sql" "$fresh" >/dev/null || fail "generating the community in the fresh database failed"
+while IFS=$'\t' read -r name sql seq; do
+  got=$(qf -c "SELECT $sql") || fail "the fresh database: call $name failed: $sql"
+  [ "$got" = "$seq" ] || fail "the fresh database: call $name returned '$got', under 1.0 '$seq': $sql"
+done <"$work/calls"
+qf -f "$work/new_writes.sql" >/dev/null || fail "the fresh database: the writes after the update failed"
+if [ "$has_replies" = t ]; then
+  qf -f "$work/replies.sql" >/dev/null || fail "the fresh database: the replies failed"
+fi
+same_names=(pages user_stats tribe_stats article_view events)
+same_sql() {
+  case $1 in
+    pages) echo "SELECT i.id, c.*
+                   FROM (SELECT DISTINCT article_id AS id FROM drivetribe.events
+                          WHERE kind IN ('article_posted', 'comment_posted')) i
+                   LEFT JOIN LATERAL (SELECT to_jsonb(f) - 'posted_at' AS r
+                                        FROM drivetribe.article_comments(i.id, 1000) WITH ORDINALITY f) c ON true
+                  ORDER BY i.id, (c.r->>'ordinality')::bigint" ;;
+    user_stats) echo "SELECT to_jsonb(u) FROM drivetribe.user_stats u ORDER BY user_id" ;;
+    tribe_stats) echo "SELECT to_jsonb(t) FROM drivetribe.tribe_stats t ORDER BY tribe_id" ;;
+    article_view) echo "SELECT to_jsonb(a) - 'posted_at' - 'score' FROM drivetribe.article_view a ORDER BY article_id" ;;
+    events) echo "SELECT to_jsonb(e) - 'event_id' - 'occurred_at' - 'txid' - 'version'
+                    FROM drivetribe.events e ORDER BY seq" ;;
+  esac
+}
+mkdir -p "$work/same-upgraded" "$work/same-fresh"
+for n in "${same_names[@]}"; do
+  q -c "COPY ($(same_sql "$n")) TO STDOUT" >"$work/same-upgraded/$n" || fail "read $n failed"
+  qf -c "COPY ($(same_sql "$n")) TO STDOUT" >"$work/same-fresh/$n" || fail "read $n failed (fresh)"
+done
+if ! diff -r -q "$work/same-upgraded" "$work/same-fresh" >/dev/null; then
+  echo "upgrade: the upgraded database (<) and a fresh one fed the same calls (>) read differently:"
+  diff -r "$work/same-upgraded" "$work/same-fresh" | head -n 40
+  fail "the upgraded database and a fresh one fed the same calls read differently"
+fi
+same_rows=$(for n in "${same_names[@]}"; do printf '%s=%d\n' "$n" "$(wc -l <"$work/same-fresh/$n")"; done | paste -sd ' ')
 shape_names=(members columns constraints indexes triggers functions views sequences privileges config event_triggers)
 shape_sql() {
   case $1 in
@@ -372,8 +594,10 @@ done
 if ! diff -r -q "$work/shape-upgraded" "$work/shape-fresh" >/dev/null; then
   echo "upgrade: the upgraded database (<) and a fresh install (>) differ:"
   diff -r "$work/shape-upgraded" "$work/shape-fresh" | head -n 60
+  [ "$(installed)" = "$installed_at_start" ] ||
+    echo "upgrade: (the installed extension changed during the run: a make install from another tree?)"
   fail "fresh and upgraded installs differ"
 fi
 members=$(($(wc -l <"$work/shape-fresh/members.csv") - 1))
 
-echo "upgrade: 1.0 -> $target along $path (rebuild() replayed ${replays[*]} events) with $(q -c "SELECT count(*) FROM drivetribe.events") events: reads identical ($rows), verify() empty and rebuild() a no-op after each step, $(wc -l <"$work/calls") 1.0 event_id retries returned their seq, $new_events new events keep verify() empty, fresh install = upgraded ($members members)$([ "$has_read_log" = t ] && echo ", read_log() returned every pre-update event once, then the new ones")"
+echo "upgrade: 1.0 -> $target along $path (rebuild() replayed ${replays[*]} events) with $(q -c "SELECT count(*) FROM drivetribe.events") events: reads identical ($rows), verify() empty and rebuild() a no-op after each step, $(wc -l <"$work/calls") 1.0 event_id retries returned their seq, $new_events new events keep verify() empty, fresh install = upgraded ($members members), fed the same calls it reads the same ($same_rows)$([ "$has_read_log" = t ] && echo ", read_log() returned every pre-update event once, then the new ones")"
