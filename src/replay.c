@@ -236,8 +236,20 @@ replay_comment_created(void *ctx, int64 comment_id, int64 article_id,
 	(void) existing(state, state->articles, article_id, "article");
 	(void) existing(state, state->users, author_id, "user");
 	if (parent_comment_id != 0)
-		((ReplayComment *) existing(state, state->comments, parent_comment_id,
-									  "comment"))->replies++;
+	{
+		/* what post_comment checks of a reply's parent (write_api.c) */
+		ReplayComment *parent = existing(state, state->comments,
+										 parent_comment_id, "comment");
+
+		if (parent->article_id != article_id)
+			corrupt(state, psprintf("its parent comment " INT64_FORMAT " is a comment of article "
+									INT64_FORMAT ", not of article " INT64_FORMAT,
+									parent_comment_id, parent->article_id, article_id));
+		if (parent->deleted)
+			corrupt(state, psprintf("its parent comment " INT64_FORMAT " is deleted",
+									parent_comment_id));
+		parent->replies++;
+	}
 	c = created(state, state->comments, comment_id, "comment",
 				sizeof(ReplayComment));
 	c->article_id = article_id;
@@ -254,6 +266,11 @@ replay_comment_deleted(void *ctx, int64 comment_id, int64 parent_comment_id)
 	ReplayState *state = ctx;
 	ReplayComment *c = existing(state, state->comments, comment_id, "comment");
 
+	/* v1 events name no parent: every comment of 1.8 and before had none */
+	if (c->parent_comment_id != parent_comment_id)
+		corrupt(state, psprintf("it names parent comment " INT64_FORMAT
+								" of comment " INT64_FORMAT ", whose parent is " INT64_FORMAT,
+								parent_comment_id, comment_id, c->parent_comment_id));
 	c->deleted = true;
 	if (parent_comment_id != 0)
 		((ReplayComment *) existing(state, state->comments, parent_comment_id,

@@ -780,14 +780,16 @@ drivetribe_view_article(PG_FUNCTION_ARGS)
 /*
  * lock_parent_comment: a reply's parent, locked FOR NO KEY UPDATE to
  * commit (a delete of the parent waits for the reply, and the reply adds
- * to the parent's live replies), checked: it exists (23503), is a comment
- * of the same article (22023), is live (55000).  Caller holds the
- * article's lock (shared); a comment's row lock comes before its parent's
- * everywhere (delete_comment), so no two calls wait for each other in a
- * circle.  Returns the parent's author.
+ * to the parent's live replies), checked as an id is: it exists (23503)
+ * and is a comment of the same article (22023); whether it is live (55000)
+ * the caller checks after the other calls' 23505 and 55000 checks
+ * ("Errors": unknown ids first).  Caller holds the article's lock
+ * (shared); a comment's row lock comes before its parent's everywhere
+ * (delete_comment), so no two calls wait for each other in a circle.
+ * Returns the parent's author; *deleted says whether it is deleted.
  */
 static int64
-lock_parent_comment(int64 parent_comment_id, int64 article_id)
+lock_parent_comment(int64 parent_comment_id, int64 article_id, bool *deleted)
 {
 	Datum		v[1] = {Int64GetDatum(parent_comment_id)};
 	int64		parent_article;
@@ -804,17 +806,12 @@ lock_parent_comment(int64 parent_comment_id, int64 article_id)
 						parent_comment_id, parent_article, article_id),
 				 errdetail("A reply is posted on the article of the comment it replies to."),
 				 dt_errentity(DT_ENTITY_COMMENT)));
-	if (dt_result_bool(0, 3))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("comment " INT64_FORMAT " is deleted", parent_comment_id),
-				 errdetail("A deleted comment cannot be replied to."),
-				 dt_errentity(DT_ENTITY_COMMENT)));
+	*deleted = dt_result_bool(0, 3);
 	return dt_result_int64(0, 2, NULL);
 }
 
 /*
- * post_comment in its three SQL forms (docs/reference.md, "Replies"):
+ * post_comment in its three SQL forms (docs/reference.md, "Write API"):
  * (comment_id, article_id, author_id, body, event_id uuid) of 1.0;
  * the same with event_id text (1.9), which an untyped fifth argument
  * resolves to, so that a call of 1.0 with an untyped event_id still means
@@ -830,6 +827,7 @@ post_comment(FunctionCallInfo fcinfo, int parent_argno, bool event_id_text)
 	DtEvent		ev;
 	bool		given;
 	ArticleRow	article;
+	bool		parent_deleted = false;
 
 	require_args(fcinfo, 4, names);
 	dt_event_init(&ev, DT_COMMENT_POSTED);
@@ -862,13 +860,20 @@ post_comment(FunctionCallInfo fcinfo, int parent_argno, bool event_id_text)
 	dt_lock_ids(DT_LOCK_COMMENT_ID, ev.comment_id, 0, ExclusiveLock);
 	use_article(ev.article_id, ShareLock, false, &article);
 	ev.user_name = user_name(ev.user_id, false);
-	require_new(DT_SQL_COMMENT_EXISTS, DT_ENTITY_COMMENT, ev.comment_id);
-	require_live(ev.article_id, &article, "commented on");
 	ev.target_id = article.author_id;
 	ev.recipient_id = article.author_id;
 	/* a reply notifies the author of the comment it replies to */
 	if (ev.parent_comment_id != 0)
-		ev.recipient_id = lock_parent_comment(ev.parent_comment_id, ev.article_id);
+		ev.recipient_id = lock_parent_comment(ev.parent_comment_id, ev.article_id,
+											  &parent_deleted);
+	require_new(DT_SQL_COMMENT_EXISTS, DT_ENTITY_COMMENT, ev.comment_id);
+	require_live(ev.article_id, &article, "commented on");
+	if (parent_deleted)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("comment " INT64_FORMAT " is deleted", ev.parent_comment_id),
+				 errdetail("A deleted comment cannot be replied to."),
+				 dt_errentity(DT_ENTITY_COMMENT)));
 	ev.tribe_id = article.tribe_id;
 	ev.title = article.title;
 	return accept_comment(&ev);
