@@ -555,7 +555,8 @@ BEGIN
        SET phase = 'catching_up', since_snapshot = snap, loaded_at = pg_catalog.clock_timestamp();
     COMMIT;
   ELSE
-    RAISE NOTICE 'drivetribe.rebuild(concurrently): going on from round %, seq %', st.rounds OPERATOR(pg_catalog.+) 1, st.after_seq;
+    RAISE NOTICE 'drivetribe.rebuild(concurrently): going on from round %, seq %',
+                 st.rounds OPERATOR(pg_catalog.+) 1, st.after_seq;
   END IF;
 
   -- catch-up rounds, each committed batch by batch, until one is short
@@ -576,7 +577,8 @@ BEGIN
       UPDATE drivetribe.rebuild_state
          SET since_snapshot = upto_snapshot, upto_snapshot = NULL, after_seq = 0,
              rounds = rounds OPERATOR(pg_catalog.+) 1, last_round_events = round_events,
-             last_round_seconds = EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) round_started_at)
+             last_round_seconds = EXTRACT(epoch FROM pg_catalog.clock_timestamp()
+                                                     OPERATOR(pg_catalog.-) round_started_at)
        RETURNING * INTO st;
       COMMIT;
       RAISE NOTICE 'drivetribe.rebuild(concurrently): catch-up round % applied % events in % s',
@@ -634,7 +636,11 @@ CREATE OR REPLACE FUNCTION drivetribe.status_rows()
 RETURNS TABLE (area text, item text, value text, detail text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS 'SELECT * FROM drivetribe_internal.status_rows() UNION ALL SELECT * FROM drivetribe_internal.projection_status_rows() UNION ALL SELECT * FROM drivetribe_internal.rebuild_status_rows()';
+AS $$
+  SELECT * FROM drivetribe_internal.status_rows()
+  UNION ALL SELECT * FROM drivetribe_internal.projection_status_rows()
+  UNION ALL SELECT * FROM drivetribe_internal.rebuild_status_rows()
+$$;
 
 ------------------------------------------------------------------------
 -- Last: the locks, with tries (see the top), and the two tables' new
