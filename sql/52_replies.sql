@@ -358,6 +358,29 @@ SELECT * FROM drivetribe.verify();
 SELECT st() = :'state_before' AS projections_identical;
 ROLLBACK;
 
+-- Registered projections get every event in the current shape, its
+-- version as logged: the backfill gets the comments of 1.8 (version 1, no
+-- parent) and of 1.9, an inline handler the next reply and its delete.
+CREATE TABLE public.seen_comments (seq bigint, kind text, version smallint, parent bigint,
+                                   recipient bigint);
+CREATE FUNCTION public.note_comments(events drivetribe.events[]) RETURNS void
+LANGUAGE sql AS $$
+  INSERT INTO public.seen_comments
+  SELECT e.seq, e.kind, e.version, e.parent_comment_id, e.recipient_id FROM unnest(events) e
+$$;
+CALL drivetribe.create_projection('seen_comments', 'public.note_comments(drivetribe.events[])',
+                                  ARRAY['comment_posted', 'comment_deleted']);
+SELECT s.version, s.parent IS NULL AS no_parent, count(*)
+  FROM public.seen_comments s GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT count(*) = (SELECT count(*) FROM drivetribe.events
+                    WHERE kind IN ('comment_posted', 'comment_deleted')) AS every_comment_event_once
+  FROM public.seen_comments;
+TRUNCATE public.seen_comments;
+SELECT drivetribe.post_comment(1900, 101, 2, 'seen inline', 1100) IS NOT NULL AS posted;
+SELECT drivetribe.delete_comment(1900) IS NOT NULL AS deleted;
+SELECT kind, version, parent, recipient FROM public.seen_comments ORDER BY seq;
+SELECT drivetribe.drop_projection('seen_comments');
+
 \c :orig_db
 SET client_min_messages = warning;
 DROP DATABASE dt_replies;
