@@ -12,7 +12,10 @@
 #     follows and unfollows) at DT_BG_RATE calls/s in all.  Every error of
 #     a call is caught and kept (SQLSTATE, message): only 55000 (an article
 #     of the log deleted) and 23503 (a comment of ours not posted yet) may
-#     occur.
+#     occur.  DT_BG_READERS clients (default 2), as a role with
+#     grant_reader() only, read at DT_BG_READ_RATE reads/s in all: a card
+#     of article_view, article(), a user_stats row, an article's comments,
+#     has_bumped(), a feed page; none of them may fail.
 #  3. CALL rebuild(concurrently => true), cancelled (pg_cancel_backend)
 #     while it replays the log (pg_stat_activity says so): the CALL fails
 #     with 57014, the session goes on and no longer runs one
@@ -38,10 +41,10 @@
 #     article_view against test/bench/recompute.sql; a plain rebuild()
 #     afterwards corrects 0 rows (its LOG line) and leaves every read as
 #     it was (a checksum of them); every writer call succeeded or failed
-#     with 55000/23503 (no 42P01, no 40P01, nothing else), and every
-#     pgbench run ended normally; a pg_dump of the database restores into
+#     with 55000/23503 (no 42P01, no 40P01, nothing else), every read
+#     succeeded, and every pgbench run ended normally; a pg_dump of the database restores into
 #     a new one where verify() is empty and the reads are the same.
-# Prints the writers' longest single call (pgbench --log; the 1 s goal is
+# Prints the writers' (and readers') longest single call (pgbench --log; the 1 s goal is
 # a benchmark's, not asserted here), the catch-up rounds, and the time of
 # each step.
 #
@@ -50,6 +53,7 @@
 # knob, default 1002000: 1,001,991 events), DT_BG_CLIENTS (default 16),
 # DT_BG_RATE (the writers' calls/s in all, default 1000; 0: as fast as they
 # can, which on 2 cores leaves the rebuild too little to catch up),
+# DT_BG_READERS (default 2; 0: none), DT_BG_READ_RATE (default 200),
 # DT_BG_AFTER_SECONDS (writers after the switch, default 3), DT_BG_DUMP
 # (1: the pg_dump check, default 1).
 set -euo pipefail
@@ -57,10 +61,13 @@ root=${DT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 db=dt_e2e_bluegreen
 restored=dt_e2e_bluegreen_restored
 writer=dt_e2e_bg_writer
+reader=dt_e2e_bg_reader
 app=dt_bg_rebuild
 events_knob=${DT_BG_EVENTS:-1002000}
 clients=${DT_BG_CLIENTS:-16}
 rate=${DT_BG_RATE:-1000}; [ "$rate" != 0 ] || rate=
+readers=${DT_BG_READERS:-2}
+read_rate=${DT_BG_READ_RATE:-200}; [ "$read_rate" != 0 ] || read_rate=
 after_seconds=${DT_BG_AFTER_SECONDS:-3}
 dump=${DT_BG_DUMP:-1}
 T0=$SECONDS
@@ -79,7 +86,7 @@ cleanup() {
   rm -rf "$work"
   dropdb --if-exists --force "$db" >/dev/null 2>&1 || true
   dropdb --if-exists --force "$restored" >/dev/null 2>&1 || true
-  psql -X -q -d postgres -c "DROP ROLE IF EXISTS $writer" >/dev/null 2>&1 || true
+  psql -X -q -d postgres -c "DROP ROLE IF EXISTS $writer" -c "DROP ROLE IF EXISTS $reader" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -101,8 +108,10 @@ q >/dev/null <<SQL
 CREATE EXTENSION drivetribe CASCADE;
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$writer') THEN CREATE ROLE $writer LOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$reader') THEN CREATE ROLE $reader LOGIN; END IF;
 END \$\$;
 SELECT drivetribe.grant_writer('$writer');
+SELECT drivetribe.grant_reader('$reader');
 SQL
 t=$(now)
 gen() { psql -X -q -v ON_ERROR_STOP=1 -v step="$1" "${@:2}" -f "$root/test/bench/gen_log.sql" "$db" >>"$work/gen.out" 2>&1; }
@@ -163,8 +172,28 @@ EXCEPTION WHEN OTHERS THEN
 END
 \$\$;
 GRANT USAGE, UPDATE ON SEQUENCE public.new_ids TO $writer;
-GRANT INSERT ON public.call_errors TO $writer;
+GRANT INSERT ON public.call_errors TO $writer, $reader;
 GRANT EXECUTE ON FUNCTION public.write_call(int, bigint, bigint) TO $writer;
+-- One read (op 100 and up in call_errors): none may fail.
+CREATE FUNCTION public.read_call(op int, a bigint, b bigint) RETURNS void
+LANGUAGE plpgsql AS \$\$
+DECLARE
+  u bigint := a % $nusers + 1;
+  art bigint := CASE WHEN b % 10 < 3 THEN a % 20 + 1 ELSE a % $narticles + 1 END;
+BEGIN
+  CASE op
+    WHEN 0 THEN PERFORM * FROM drivetribe.article_view WHERE article_id = art;
+    WHEN 1 THEN PERFORM * FROM drivetribe.article(art);
+    WHEN 2 THEN PERFORM * FROM drivetribe.user_stats WHERE user_id = u;
+    WHEN 3 THEN PERFORM * FROM drivetribe.article_comments(art);
+    WHEN 4 THEN PERFORM drivetribe.has_bumped(art, u);
+    ELSE PERFORM * FROM drivetribe.feed(u);
+  END CASE;
+EXCEPTION WHEN OTHERS THEN
+  INSERT INTO public.call_errors (op, sqlstate, message) VALUES (100 + op, SQLSTATE, SQLERRM);
+END
+\$\$;
+GRANT EXECUTE ON FUNCTION public.read_call(int, bigint, bigint) TO $reader;
 
 -- the projection tables, by name, with their relation ids
 CREATE TABLE public.tables_before AS
@@ -214,6 +243,12 @@ cat >"$work/mix.sql" <<'EOF'
 \set b random(1, 1000000000)
 SELECT public.write_call(:op, :a, :b);
 EOF
+cat >"$work/read.sql" <<'EOF'
+\set op random(0, 5)
+\set a random(1, 1000000000)
+\set b random(1, 1000000000)
+SELECT public.read_call(:op, :a, :b);
+EOF
 # pgbench runs of 3 s back to back until $work/stop exists; per-call
 # latencies in $work/lat; a run that fails leaves $work/failed
 writers() {
@@ -226,14 +261,26 @@ writers() {
     fi
   done
 }
+readers() {
+  local run=0
+  while [ ! -e "$work/stop" ]; do
+    run=$((run + 1))
+    if ! pgbench -n -U "$reader" -c "$readers" -j 1 -T 3 ${read_rate:+--rate="$read_rate"} -l --log-prefix="$work/lat/r.$run" \
+                 -f "$work/read.sql" "$db" >"$work/pgbench.r$run.out" 2>&1; then
+      echo "r$run" >>"$work/failed"
+    fi
+  done
+}
 writers & bg+=($!); wpid=$!
+rpid=
+if [ "$readers" -gt 0 ]; then readers & bg+=($!); rpid=$!; fi
 for _ in $(seq 1 200); do
   [ "$(q -c "SELECT count(*) >= 200 FROM drivetribe.events WHERE seq > $base_seq")" = t ] && break
   sleep 0.05
 done
 [ "$(q -c "SELECT count(*) > 0 FROM drivetribe.events WHERE seq > $base_seq")" = t ] ||
   { cat "$work"/pgbench.*.out | tail -20; fail "the writers appended nothing"; }
-step "writers: $clients clients, ${rate:-unlimited} calls/s in all"
+step "writers: $clients clients, ${rate:-unlimited} calls/s in all; readers: $readers clients, ${read_rate:-unlimited} reads/s"
 
 # a CALL in the background (psql goes on after an error: the last command
 # says whether the session still runs one)
@@ -328,6 +375,7 @@ step "CALL 3 went on from round $((rounds2 + 1)), seq $seq2 and switched after $
 sleep "$after_seconds"
 touch "$work/stop"
 wait "$wpid" || true
+[ -z "$rpid" ] || wait "$rpid" || true
 
 # ---------------------------------------------------------------- 6. checks
 # pgbench: every run ended normally; every call's error an expected one
@@ -337,10 +385,18 @@ if grep -hE 'aborted|ERROR|FATAL' "$work"/pgbench.*.out | head -5 | grep -q .; t
   fail "a writer client failed"
 fi
 bad=$(q -F ' ' -c "SELECT sqlstate || ' (' || count(*) || ', op ' || min(op) || '): ' || min(message)
-                     FROM public.call_errors WHERE sqlstate NOT IN ('55000', '23503') GROUP BY sqlstate")
+                     FROM public.call_errors WHERE op < 100 AND sqlstate NOT IN ('55000', '23503') GROUP BY sqlstate")
 [ -z "$bad" ] || fail "writer calls failed with errors not expected: $bad"
+bad=$(q -F ' ' -c "SELECT sqlstate || ' (' || count(*) || ', read ' || min(op) - 100 || '): ' || min(message)
+                     FROM public.call_errors WHERE op >= 100 GROUP BY sqlstate")
+[ -z "$bad" ] || fail "reads failed: $bad"
 errors=$(q -F ' ' -c "SELECT coalesce(string_agg(sqlstate || ' ' || n, ', ' ORDER BY sqlstate), 'none')
-                       FROM (SELECT sqlstate, count(*) AS n FROM public.call_errors GROUP BY 1) s")
+                       FROM (SELECT sqlstate, count(*) AS n FROM public.call_errors WHERE op < 100 GROUP BY 1) s")
+read_calls=0; read_longest=0
+if compgen -G "$work/lat/r.*" >/dev/null; then
+  read -r read_calls read_longest <<<"$(awk '$3 ~ /^[0-9]+$/ { lat = $3 - (NF >= 7 ? $7 : 0); n++; if (lat > max) max = lat }
+                                           END { printf "%d %d\n", n, max / 1000 }' "$work"/lat/r.*)"
+fi
 read -r calls longest <<<"$(awk '$3 ~ /^[0-9]+$/ { lat = $3 - (NF >= 7 ? $7 : 0); n++; if (lat > max) max = lat }
                                  END { printf "%d %d\n", n, max / 1000 }' "$work"/lat/w.*)"
 [ "$calls" -gt 0 ] || fail "no writer call logged"
@@ -349,7 +405,7 @@ awk -v s="$t_switched" '$3 ~ /^[0-9]+$/ { lat = $3 - (NF >= 7 ? $7 : 0);
        printf "%d %.1f\n", lat / 1000, $5 + $6 / 1e6 - s }' "$work"/lat/w.* | sort -rn >"$work/latencies"
 longest3=$(awk 'NR <= 3 { printf "%s%s ms (ended %+.1f s)", (NR > 1 ? ", " : ""), $1, $2 }' "$work/latencies")
 appended=$(q -c "SELECT count(*) FROM drivetribe.events WHERE seq > $base_seq")
-step "writers stopped: $calls calls ($appended events appended), errors kept: $errors; longest call ${longest} ms: $longest3 (relative to the end of CALL 3)"
+step "writers stopped: $calls calls ($appended events appended), errors kept: $errors; longest call ${longest} ms: $longest3 (relative to the end of CALL 3); readers: $read_calls reads, longest ${read_longest} ms"
 
 t=$(now)
 n=$(live_same)
