@@ -192,6 +192,7 @@ drivetribe_green_load(PG_FUNCTION_ARGS)
 	DtReconcileCounts counts;
 	char	   *snapshot;
 	int64		events;
+	MemoryContext caller_cxt = CurrentMemoryContext;
 
 	dt_progress_begin("drivetribe.rebuild(concurrently)");
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -206,7 +207,8 @@ drivetribe_green_load(PG_FUNCTION_ARGS)
 	dt_target_green(false);
 	events = state->events;
 	MemoryContextDelete(state->cxt);
-	snapshot = pstrdup(snapshot);
+	/* out of SPI's context, which SPI_finish() frees */
+	snapshot = MemoryContextStrdup(caller_cxt, snapshot);
 	SPI_finish();
 	dt_progress_end(psprintf("%s replayed into the green tables, %s written",
 							 dt_count_noun(events, "events"),
