@@ -304,6 +304,13 @@ AS 'MODULE_PATHNAME', 'drivetribe_green_running';
 COMMENT ON FUNCTION drivetribe_internal.green_running() IS
   'internal (blue/green rebuild): whether a session runs one now';
 
+CREATE FUNCTION drivetribe_internal.green_hold_log(hold boolean)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drivetribe_green_hold_log';
+COMMENT ON FUNCTION drivetribe_internal.green_hold_log(boolean) IS
+  'internal (blue/green rebuild): take (hold) or let go of a session lock on the log in SHARE mode, held across the switch''s two transactions';
+
 CREATE FUNCTION drivetribe_internal.green_load()
 RETURNS text
 LANGUAGE c
@@ -321,9 +328,10 @@ COMMENT ON FUNCTION drivetribe_internal.green_catch_up(pg_catalog.pg_snapshot, p
   'internal (blue/green rebuild): apply to the green tables up to max_events events after after_seq of the transactions visible in upto and not in since; returns {events applied, last seq}';
 
 -- The green tables: the live ones' columns, defaults, constraints,
--- storage, statistics targets, comments, owner, grants and storage
--- parameters, without their indexes (built after the load).  Made members
--- of the extension at once, so DROP EXTENSION removes them.
+-- storage, statistics targets, comments, owner, grants (the extension's
+-- initial ones recorded as such) and storage parameters, without their
+-- indexes (built after the load).  Made members of the extension at once,
+-- so DROP EXTENSION removes them.
 CREATE FUNCTION drivetribe_internal.green_create()
 RETURNS void
 LANGUAGE plpgsql
@@ -342,6 +350,10 @@ BEGIN
     END IF;
     blue := pg_catalog.format('drivetribe.%I', t)::pg_catalog.regclass;
     SELECT r.reloptions, r.relowner::pg_catalog.regrole AS owner, r.relacl,
+           (SELECT i.initprivs FROM pg_catalog.pg_init_privs i
+             WHERE i.objoid OPERATOR(pg_catalog.=) r.oid
+               AND i.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+               AND i.objsubid OPERATOR(pg_catalog.=) 0) AS initprivs,
            pg_catalog.obj_description(r.oid, 'pg_class') AS comment
       INTO c FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) blue;
     EXECUTE pg_catalog.format(
@@ -349,16 +361,40 @@ BEGIN
       t, t, CASE WHEN c.reloptions IS NULL THEN ''
                  ELSE pg_catalog.format(' WITH (%s)', pg_catalog.array_to_string(c.reloptions, ', ')) END);
     EXECUTE pg_catalog.format('ALTER TABLE drivetribe_green.%I OWNER TO %s', t, c.owner);
-    FOR a IN SELECT x.grantee, x.privilege_type FROM pg_catalog.aclexplode(c.relacl) x
+    -- the extension's own privileges first, so that ADD records them as
+    -- its initial ones (pg_init_privs: pg_dump dumps the others); an
+    -- explicit ACL (REVOKE from PUBLIC makes the default one explicit) where
+    -- the live table has initial privileges ...
+    IF c.initprivs IS NOT NULL THEN
+      EXECUTE pg_catalog.format('REVOKE ALL ON drivetribe_green.%I FROM PUBLIC', t);
+    END IF;
+    FOR a IN SELECT x.grantee, x.privilege_type FROM pg_catalog.aclexplode(c.initprivs) x
               WHERE x.grantee OPERATOR(pg_catalog.<>) c.owner::pg_catalog.oid LOOP
       EXECUTE pg_catalog.format('GRANT %s ON drivetribe_green.%I TO %s', a.privilege_type, t,
+                                CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                     ELSE a.grantee::pg_catalog.regrole::pg_catalog.text END);
+    END LOOP;
+    EXECUTE pg_catalog.format('ALTER EXTENSION drivetribe ADD TABLE drivetribe_green.%I', t);
+    -- ... then the ones granted or revoked since
+    FOR a IN SELECT x.grantee, x.privilege_type, true AS grant
+               FROM pg_catalog.aclexplode(c.relacl) x
+              WHERE x.grantee OPERATOR(pg_catalog.<>) c.owner::pg_catalog.oid
+             EXCEPT
+             SELECT x.grantee, x.privilege_type, true FROM pg_catalog.aclexplode(c.initprivs) x
+             UNION ALL
+             (SELECT x.grantee, x.privilege_type, false FROM pg_catalog.aclexplode(c.initprivs) x
+               WHERE x.grantee OPERATOR(pg_catalog.<>) c.owner::pg_catalog.oid
+              EXCEPT
+              SELECT x.grantee, x.privilege_type, false FROM pg_catalog.aclexplode(c.relacl) x) LOOP
+      EXECUTE pg_catalog.format(CASE WHEN a.grant THEN 'GRANT %s ON drivetribe_green.%I TO %s'
+                                     ELSE 'REVOKE %s ON drivetribe_green.%I FROM %s' END,
+                                a.privilege_type, t,
                                 CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
                                      ELSE a.grantee::pg_catalog.regrole::pg_catalog.text END);
     END LOOP;
     IF c.comment IS NOT NULL THEN
       EXECUTE pg_catalog.format('COMMENT ON TABLE drivetribe_green.%I IS %L', t, c.comment);
     END IF;
-    EXECUTE pg_catalog.format('ALTER EXTENSION drivetribe ADD TABLE drivetribe_green.%I', t);
   END LOOP;
 END
 $$;
@@ -416,11 +452,31 @@ $$;
 COMMENT ON FUNCTION drivetribe_internal.green_index(boolean) IS
   'internal (blue/green rebuild): the green tables'' key constraints (keys), or their other indexes and ANALYZE, as the live ones';
 
+-- The views over the live projection tables (the switch defines them again)
+CREATE FUNCTION drivetribe_internal.green_views()
+RETURNS pg_catalog.oid[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.ev_class), '{}')
+    FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                               AND d.objid OPERATOR(pg_catalog.=) r.oid
+    JOIN pg_catalog.pg_class w ON w.oid OPERATOR(pg_catalog.=) r.ev_class
+   WHERE w.relkind OPERATOR(pg_catalog.=) 'v'
+     AND d.refobjid OPERATOR(pg_catalog.=) ANY (
+           SELECT pg_catalog.format('drivetribe.%I', t)::pg_catalog.regclass::pg_catalog.oid
+             FROM pg_catalog.unnest(drivetribe_internal.green_tables()) t)
+$$;
+COMMENT ON FUNCTION drivetribe_internal.green_views() IS
+  'internal (blue/green rebuild): the views over the live projection tables';
+
 -- The switch's locks, with tries of drivetribe.switch_lock_timeout (200
 -- ms): SHARE on the log (writers wait, and it waits for the writers in
--- progress), then ACCESS EXCLUSIVE on every live projection table
--- (readers wait a moment).  All or none.
-CREATE FUNCTION drivetribe_internal.green_lock()
+-- progress), then ACCESS EXCLUSIVE on the views over the projections and
+-- on every live projection table (readers wait a moment): the views
+-- first, as a reader takes them.  All or none.
+CREATE FUNCTION drivetribe_internal.green_lock(hold_log boolean)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -430,13 +486,21 @@ DECLARE
   try_timeout text := pg_catalog.current_setting('drivetribe.switch_lock_timeout');
   tries int := 0;
   t text;
+  v pg_catalog.oid;
 BEGIN
   IF try_timeout OPERATOR(pg_catalog.<>) '0' THEN
     PERFORM pg_catalog.set_config('lock_timeout', try_timeout, true);
   END IF;
   LOOP
     BEGIN
+      IF hold_log THEN
+        PERFORM drivetribe_internal.green_hold_log(true);
+        EXIT;
+      END IF;
       LOCK TABLE drivetribe.events IN SHARE MODE;
+      FOREACH v IN ARRAY drivetribe_internal.green_views() LOOP
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v::pg_catalog.regclass);
+      END LOOP;
       FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
         EXECUTE pg_catalog.format('LOCK TABLE drivetribe.%I IN ACCESS EXCLUSIVE MODE', t);
       END LOOP;
@@ -455,8 +519,8 @@ BEGIN
   PERFORM pg_catalog.set_config('lock_timeout', saved, true);
 END
 $$;
-COMMENT ON FUNCTION drivetribe_internal.green_lock() IS
-  'internal (blue/green rebuild): the switch''s locks, with tries';
+COMMENT ON FUNCTION drivetribe_internal.green_lock(boolean) IS
+  'internal (blue/green rebuild): the switch''s locks, with tries: with hold_log, the session lock on the log; else the log, the views and the tables for this transaction';
 
 -- The swap: the live tables move to a schema of their own, the green ones
 -- into drivetribe (with their index and constraint names), the views over
@@ -471,7 +535,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t text;
-  v record;
   views pg_catalog.oid[];
   defs text[];
   blue pg_catalog.oid[] := '{}';
@@ -482,15 +545,9 @@ BEGIN
     green := green OPERATOR(pg_catalog.||) pg_catalog.format('drivetribe_green.%I', t)::pg_catalog.regclass::pg_catalog.oid;
   END LOOP;
   -- the views over the live tables, as their text reads now
-  SELECT pg_catalog.array_agg(w.oid ORDER BY w.oid), pg_catalog.array_agg(pg_catalog.pg_get_viewdef(w.oid) ORDER BY w.oid)
-    INTO views, defs
-    FROM pg_catalog.pg_class w
-   WHERE w.relkind OPERATOR(pg_catalog.=) 'v'
-     AND EXISTS (SELECT FROM pg_catalog.pg_rewrite r
-                   JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-                                              AND d.objid OPERATOR(pg_catalog.=) r.oid
-                  WHERE r.ev_class OPERATOR(pg_catalog.=) w.oid
-                    AND d.refobjid OPERATOR(pg_catalog.=) ANY (blue));
+  views := drivetribe_internal.green_views();
+  SELECT pg_catalog.array_agg(pg_catalog.pg_get_viewdef(w.oid) ORDER BY w.n) INTO defs
+    FROM pg_catalog.unnest(views) WITH ORDINALITY AS w(oid, n);
   CREATE SCHEMA drivetribe_blue;
   FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
     EXECUTE pg_catalog.format('ALTER TABLE drivetribe.%I SET SCHEMA drivetribe_blue', t);
@@ -513,11 +570,13 @@ $$;
 COMMENT ON FUNCTION drivetribe_internal.green_swap() IS
   'internal (blue/green rebuild): make the green tables the live ones and drop the old ones';
 
-REVOKE ALL ON FUNCTION drivetribe_internal.green_tables(), drivetribe_internal.green_claim(boolean),
+REVOKE ALL ON FUNCTION drivetribe_internal.green_tables(), drivetribe_internal.green_views(),
+  drivetribe_internal.green_claim(boolean),
   drivetribe_internal.green_running(), drivetribe_internal.green_load(),
   drivetribe_internal.green_catch_up(pg_catalog.pg_snapshot, pg_catalog.pg_snapshot, bigint, integer),
   drivetribe_internal.green_create(), drivetribe_internal.green_index(boolean),
-  drivetribe_internal.green_lock(), drivetribe_internal.green_swap() FROM PUBLIC;
+  drivetribe_internal.green_lock(boolean), drivetribe_internal.green_swap(),
+  drivetribe_internal.green_hold_log(boolean) FROM PUBLIC;
 
 -- No SET clause and no SECURITY DEFINER: a procedure with either cannot
 -- commit.  Every name is qualified.  A superuser's (green_claim()).
@@ -592,16 +651,23 @@ BEGIN
     END IF;
   END LOOP;
 
-  -- the switch, one transaction: writers wait from the lock to the commit
-  PERFORM drivetribe_internal.green_lock();
+  -- the switch: writers wait from the log's session lock to the end;
+  -- first the last events, committed, then the swap, which writes no row
+  PERFORM drivetribe_internal.green_lock(true);
   SELECT * INTO st FROM drivetribe.rebuild_state;
-  r := drivetribe_internal.green_catch_up(st.since_snapshot, pg_catalog.pg_current_snapshot(), 0, 2147483647);
+  snap := pg_catalog.pg_current_snapshot();
+  r := drivetribe_internal.green_catch_up(st.since_snapshot, snap, 0, 2147483647);
+  UPDATE drivetribe.rebuild_state
+     SET since_snapshot = snap, events_caught_up = events_caught_up OPERATOR(pg_catalog.+) r[1]
+   RETURNING * INTO st;
+  COMMIT;
+  PERFORM drivetribe_internal.green_lock(false);
   PERFORM drivetribe_internal.green_swap();
   DELETE FROM drivetribe.rebuild_state;
   COMMIT;
   PERFORM drivetribe_internal.green_claim(true);
   RAISE NOTICE 'drivetribe.rebuild(concurrently): switched (% events in the last step, % after the load in all)',
-               r[1], st.events_caught_up OPERATOR(pg_catalog.+) r[1];
+               r[1], st.events_caught_up;
 END
 $$;
 REVOKE ALL ON PROCEDURE drivetribe.rebuild(boolean) FROM PUBLIC;

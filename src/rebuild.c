@@ -24,11 +24,14 @@
  *	   to their commit, write_api.c), so applying it later gives what a
  *	   replay in seq order gives.  Each event is applied exactly once: a
  *	   transaction visible in since is visible in every later snapshot.
- *	3. switch: one short transaction locks the log in SHARE mode (writers
- *	   wait; it waits for the writers in progress), applies the last round,
- *	   and swaps the schemas of the blue and green tables
- *	   (drivetribe_internal.green_swap(), SQL): every reader and writer
- *	   then resolves the names to the green tables.
+ *	3. switch: a session lock on the log in SHARE mode (writers wait; it
+ *	   waits for the writers in progress), held across two short
+ *	   transactions: the first applies the last round and commits it, the
+ *	   second locks the views and tables (readers wait) and swaps the
+ *	   schemas of the blue and green tables (drivetribe_internal.
+ *	   green_swap(), SQL), writing no row, so that a reader that waited for
+ *	   it sees every green row; every reader and writer then resolves the
+ *	   names to the green tables.
  *
  * The state lives in drivetribe.rebuild_state and the green tables, and
  * every step commits with it, so a cancel (or an error, or a crash) at
@@ -45,6 +48,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -52,6 +56,7 @@
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
 #include "drivetribe.h"
@@ -82,11 +87,28 @@ green_tag(LOCKTAG *tag)
 	dt_lock_tag(tag, MyDatabaseId, DT_LOCK_GREEN_REBUILD, 0);
 }
 
+/* the log, held SHARE across the switch's two transactions, or InvalidOid */
+static Oid	held_log = InvalidOid;
+
+static void
+release_log(void)
+{
+	LockRelId	relid;
+
+	if (!OidIsValid(held_log))
+		return;
+	relid.dbId = MyDatabaseId;
+	relid.relId = held_log;
+	UnlockRelationIdForSession(&relid, ShareLock);
+	held_log = InvalidOid;
+}
+
 static void
 green_release(void)
 {
 	LOCKTAG		tag;
 
+	release_log();
 	if (!claimed)
 		return;
 	green_tag(&tag);
@@ -163,6 +185,43 @@ drivetribe_green_running(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(true);
 	LockRelease(&tag, ExclusiveLock, true);
 	PG_RETURN_BOOL(false);
+}
+
+/*
+ * drivetribe_internal.green_hold_log(hold boolean): take (hold) or let go
+ * of a session lock on the log in SHARE mode: writers wait from here to the
+ * release, across commits.  The switch's first transaction applies the
+ * last events to the green tables and commits them, so that the second,
+ * which swaps the tables, writes no row: a reader that waited for the swap
+ * sees every green row with its snapshot.  Waits as lock_timeout allows
+ * (the caller's tries).  An abort lets go (green_xact_callback).
+ */
+PG_FUNCTION_INFO_V1(drivetribe_green_hold_log);
+Datum
+drivetribe_green_hold_log(PG_FUNCTION_ARGS)
+{
+	bool		hold = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
+
+	if (!hold)
+	{
+		release_log();
+		PG_RETURN_VOID();
+	}
+	if (!claimed)
+		elog(ERROR, "drivetribe: green_hold_log() outside a blue/green rebuild");
+	if (!OidIsValid(held_log))
+	{
+		Oid			nsp = get_namespace_oid("drivetribe", false);
+		LockRelId	relid;
+
+		relid.dbId = MyDatabaseId;
+		relid.relId = get_relname_relid("events", nsp);
+		if (!OidIsValid(relid.relId))
+			elog(ERROR, "drivetribe: no drivetribe.events");
+		LockRelationIdForSession(&relid, ShareLock);
+		held_log = relid.relId;
+	}
+	PG_RETURN_VOID();
 }
 
 /* ---------- the steps ---------- */
