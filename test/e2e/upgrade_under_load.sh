@@ -149,6 +149,7 @@ expected_locks() {  # SCRIPT (e.g. 1.0--1.1)
     1.2--1.3) echo "articles memberships" ;;
     1.3--1.4) echo "events" ;;
     1.6--1.7) echo "articles comments events" ;;
+    1.8--1.9) echo "comments events" ;;
     *) echo "" ;;
   esac
 }
