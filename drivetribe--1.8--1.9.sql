@@ -229,6 +229,55 @@ COMMENT ON FUNCTION drivetribe_internal.api_functions(boolean) IS
   'internal (grants): the functions of the read API, and of the write API too when writer (read_log() is not among them: grant_log_reader())';
 
 ------------------------------------------------------------------------
+-- Locks with tries (this update's and the blue/green switch's): each try
+-- runs the statements of locks, all in one subtransaction, waiting at most
+-- try_timeout for each ('0': one try that waits as lock_timeout allows);
+-- a try that times out lets go of what it took, sleeps a little longer
+-- each time, and tries again, up to 150 times.  So a long transaction
+-- holding a table makes the caller retry instead of queueing every writer
+-- behind its lock request.  lock_timeout is the caller's again afterwards.
+------------------------------------------------------------------------
+CREATE FUNCTION drivetribe_internal.lock_with_tries(locks text[], try_timeout text,
+                                                    what text, hint text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  saved text := pg_catalog.current_setting('lock_timeout');
+  tries int := 0;
+  stmt text;
+BEGIN
+  IF try_timeout OPERATOR(pg_catalog.<>) '0' THEN
+    PERFORM pg_catalog.set_config('lock_timeout', try_timeout, true);
+  END IF;
+  LOOP
+    BEGIN
+      FOREACH stmt IN ARRAY locks LOOP
+        EXECUTE stmt;
+      END LOOP;
+      EXIT;
+    EXCEPTION WHEN lock_not_available THEN
+      tries := tries OPERATOR(pg_catalog.+) 1;
+      IF try_timeout OPERATOR(pg_catalog.=) '0' OR tries OPERATOR(pg_catalog.>=) 150 THEN
+        RAISE EXCEPTION 'could not lock % in % tries%', what, tries,
+                        CASE WHEN try_timeout OPERATOR(pg_catalog.=) '0' THEN ''
+                             ELSE ' of ' OPERATOR(pg_catalog.||) try_timeout END
+          USING ERRCODE = 'lock_not_available',
+                DETAIL = 'A transaction held one of them the whole time (drivetribe.log_horizon shows the oldest).',
+                HINT = hint;
+      END IF;
+      PERFORM pg_catalog.pg_sleep(0.05 OPERATOR(pg_catalog.*) tries::float8);
+    END;
+  END LOOP;
+  PERFORM pg_catalog.set_config('lock_timeout', saved, true);
+END
+$$;
+REVOKE ALL ON FUNCTION drivetribe_internal.lock_with_tries(text[], text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION drivetribe_internal.lock_with_tries(text[], text, text, text) IS
+  'internal (updates, the blue/green switch): run the LOCK statements in tries of try_timeout, letting go between tries, up to 150';
+
+------------------------------------------------------------------------
 -- The blue/green rebuild (src/rebuild.c; docs/design.md, "The blue/green
 -- rebuild"): CALL drivetribe.rebuild(concurrently => true) replays the
 -- log into green copies of the projection tables in schema
@@ -327,6 +376,19 @@ AS 'MODULE_PATHNAME', 'drivetribe_green_catch_up';
 COMMENT ON FUNCTION drivetribe_internal.green_catch_up(pg_catalog.pg_snapshot, pg_catalog.pg_snapshot, bigint, integer) IS
   'internal (blue/green rebuild): apply to the green tables up to max_events events after after_seq of the transactions visible in upto and not in since; returns {events applied, last seq}';
 
+-- a grantee of aclexplode() as GRANT and REVOKE name it
+CREATE FUNCTION drivetribe_internal.acl_grantee(grantee pg_catalog.oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+              ELSE grantee::pg_catalog.regrole::pg_catalog.text END
+$$;
+REVOKE ALL ON FUNCTION drivetribe_internal.acl_grantee(pg_catalog.oid) FROM PUBLIC;
+COMMENT ON FUNCTION drivetribe_internal.acl_grantee(pg_catalog.oid) IS
+  'internal (blue/green rebuild): a grantee of aclexplode() as GRANT and REVOKE name it (0: PUBLIC)';
+
 -- The green tables: the live ones' columns, defaults, constraints,
 -- storage, statistics targets, comments, owner, grants (the extension's
 -- initial ones recorded as such) and storage parameters, without their
@@ -371,8 +433,7 @@ BEGIN
     FOR a IN SELECT x.grantee, x.privilege_type FROM pg_catalog.aclexplode(c.initprivs) x
               WHERE x.grantee OPERATOR(pg_catalog.<>) c.owner::pg_catalog.oid LOOP
       EXECUTE pg_catalog.format('GRANT %s ON drivetribe_green.%I TO %s', a.privilege_type, t,
-                                CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                                     ELSE a.grantee::pg_catalog.regrole::pg_catalog.text END);
+                                drivetribe_internal.acl_grantee(a.grantee));
     END LOOP;
     EXECUTE pg_catalog.format('ALTER EXTENSION drivetribe ADD TABLE drivetribe_green.%I', t);
     -- ... then the ones granted or revoked since
@@ -388,9 +449,7 @@ BEGIN
               SELECT x.grantee, x.privilege_type, false FROM pg_catalog.aclexplode(c.relacl) x) LOOP
       EXECUTE pg_catalog.format(CASE WHEN a.grant THEN 'GRANT %s ON drivetribe_green.%I TO %s'
                                      ELSE 'REVOKE %s ON drivetribe_green.%I FROM %s' END,
-                                a.privilege_type, t,
-                                CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                                     ELSE a.grantee::pg_catalog.regrole::pg_catalog.text END);
+                                a.privilege_type, t, drivetribe_internal.acl_grantee(a.grantee));
     END LOOP;
     IF c.comment IS NOT NULL THEN
       EXECUTE pg_catalog.format('COMMENT ON TABLE drivetribe_green.%I IS %L', t, c.comment);
@@ -485,42 +544,21 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  saved text := pg_catalog.current_setting('lock_timeout');
-  try_timeout text := pg_catalog.current_setting('drivetribe.switch_lock_timeout');
-  tries int := 0;
-  t text;
-  v pg_catalog.oid;
 BEGIN
-  IF try_timeout OPERATOR(pg_catalog.<>) '0' THEN
-    PERFORM pg_catalog.set_config('lock_timeout', try_timeout, true);
-  END IF;
-  LOOP
-    BEGIN
-      IF hold_log THEN
-        PERFORM drivetribe_internal.green_hold_log(true);
-        EXIT;
-      END IF;
-      LOCK TABLE drivetribe.events IN SHARE MODE;
-      FOREACH v IN ARRAY drivetribe_internal.green_views() LOOP
-        EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v::pg_catalog.regclass);
-      END LOOP;
-      FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
-        EXECUTE pg_catalog.format('LOCK TABLE drivetribe.%I IN ACCESS EXCLUSIVE MODE', t);
-      END LOOP;
-      EXIT;
-    EXCEPTION WHEN lock_not_available THEN
-      tries := tries OPERATOR(pg_catalog.+) 1;
-      IF try_timeout OPERATOR(pg_catalog.=) '0' OR tries OPERATOR(pg_catalog.>=) 150 THEN
-        RAISE EXCEPTION 'could not lock drivetribe.events and the projections for the switch in % tries', tries
-          USING ERRCODE = 'lock_not_available',
-                DETAIL = 'A transaction held one of them the whole time (drivetribe.log_horizon shows the oldest).',
-                HINT = 'End that transaction and CALL drivetribe.rebuild(concurrently => true) again: it goes on where it stopped.';
-      END IF;
-      PERFORM pg_catalog.pg_sleep(0.05 OPERATOR(pg_catalog.*) tries::float8);
-    END;
-  END LOOP;
-  PERFORM pg_catalog.set_config('lock_timeout', saved, true);
+  PERFORM drivetribe_internal.lock_with_tries(
+    CASE WHEN hold_log THEN ARRAY['SELECT drivetribe_internal.green_hold_log(true)']
+         ELSE ARRAY['LOCK TABLE drivetribe.events IN SHARE MODE']
+              OPERATOR(pg_catalog.||)
+              (SELECT pg_catalog.array_agg(pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE',
+                                                             v::pg_catalog.regclass))
+                 FROM pg_catalog.unnest(drivetribe_internal.green_views()) v)
+              OPERATOR(pg_catalog.||)
+              (SELECT pg_catalog.array_agg(pg_catalog.format('LOCK TABLE drivetribe.%I IN ACCESS EXCLUSIVE MODE', t)
+                                           ORDER BY o)
+                 FROM pg_catalog.unnest(drivetribe_internal.green_tables()) WITH ORDINALITY AS g(t, o)) END,
+    pg_catalog.current_setting('drivetribe.switch_lock_timeout'),
+    'drivetribe.events and the projections for the switch',
+    'End that transaction and CALL drivetribe.rebuild(concurrently => true) again: it goes on where it stopped.');
 END
 $$;
 COMMENT ON FUNCTION drivetribe_internal.green_lock(boolean) IS
@@ -713,35 +751,14 @@ AS $$
 $$;
 
 ------------------------------------------------------------------------
--- Last: the locks, with tries (see the top), and the two tables' new
--- columns.  Writers wait from here to the commit: catalog work only.
--- lock_timeout is this transaction's for the tries only; the caller's
--- setting comes back.
+-- Last: the locks, with tries (see the top; lock_with_tries()), and the
+-- two tables' new columns.  Writers wait from here to the commit: catalog
+-- work only.
 ------------------------------------------------------------------------
-DO $$
-DECLARE
-  saved text := pg_catalog.current_setting('lock_timeout');
-  tries int := 0;
-BEGIN
-  PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
-  LOOP
-    BEGIN
-      LOCK TABLE drivetribe.events, drivetribe.comments IN ACCESS EXCLUSIVE MODE;
-      EXIT;
-    EXCEPTION WHEN lock_not_available THEN
-      tries := tries OPERATOR(pg_catalog.+) 1;
-      IF tries OPERATOR(pg_catalog.>=) 150 THEN
-        RAISE EXCEPTION 'could not lock drivetribe.events and drivetribe.comments for the update in % tries of 200 ms', tries
-          USING ERRCODE = 'lock_not_available',
-                DETAIL = 'A transaction held one of them the whole time (drivetribe.log_horizon shows the oldest).',
-                HINT = 'End that transaction and run ALTER EXTENSION drivetribe UPDATE again: nothing was changed.';
-      END IF;
-      PERFORM pg_catalog.pg_sleep(0.05 OPERATOR(pg_catalog.*) tries::float8);
-    END;
-  END LOOP;
-  PERFORM pg_catalog.set_config('lock_timeout', saved, true);
-END
-$$;
+SELECT drivetribe_internal.lock_with_tries(
+  ARRAY['LOCK TABLE drivetribe.events, drivetribe.comments IN ACCESS EXCLUSIVE MODE'], '200ms',
+  'drivetribe.events and drivetribe.comments for the update',
+  'End that transaction and run ALTER EXTENSION drivetribe UPDATE again: nothing was changed.');
 
 -- The log: a column of a constant default and a nullable one are catalog
 -- changes (the rows of 1.8 read as version 1, parent NULL: no rewrite).

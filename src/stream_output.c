@@ -213,7 +213,7 @@ is_event_log(Relation relation)
 				strcmp(NameStr(att->attname), event_column_names[c]) == 0)
 				events_attnum[c] = i;
 		}
-		if (events_attnum[c] < 0 && c < EC_FIRST_OPTIONAL)
+		if (c < EC_FIRST_OPTIONAL && events_attnum[c] < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("drivetribe.events has no column \"%s\"",

@@ -97,6 +97,7 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/gen_log.sh"
 e2e_use_server_bindir
 
 dropdb --if-exists "$db" >/dev/null 2>&1 || true
@@ -113,22 +114,7 @@ END \$\$;
 SELECT drivetribe.grant_writer('$writer');
 SELECT drivetribe.grant_reader('$reader');
 SQL
-t=$(now)
-gen() { psql -X -q -v ON_ERROR_STOP=1 -v step="$1" "${@:2}" -f "$root/test/bench/gen_log.sql" "$db" >>"$work/gen.out" 2>&1; }
-gen setup -v events="$events_knob" || { tail -20 "$work/gen.out"; fail "gen_log.sql setup failed"; }
-gen activity -v part=0 -v parts=2 & p0=$!
-gen activity -v part=1 -v parts=2 || { tail -20 "$work/gen.out"; fail "gen_log.sql activity (part 1) failed"; }
-wait "$p0" || { tail -20 "$work/gen.out"; fail "gen_log.sql activity (part 0) failed"; }
-gen finish || { tail -20 "$work/gen.out"; fail "gen_log.sql finish failed"; }
-gen_s=$(secs "$t" "$(now)")
-read -r log_events nusers narticles ncomments <<<"$(q -F ' ' -c "SELECT count(*),
-       max(user_id) FILTER (WHERE kind = 'user_registered'),
-       max(article_id) FILTER (WHERE kind = 'article_posted'),
-       max(comment_id) FILTER (WHERE kind = 'comment_posted') FROM drivetribe.events")"
-[ "$log_events" -ge 1000000 ] || fail "gen_log.sql wrote $log_events events, fewer than 1,000,000"
-t=$(now)
-q -c "SET client_min_messages = warning" -c "SELECT drivetribe.rebuild()" >/dev/null || fail "rebuild() failed"
-step "log: $log_events events ($nusers users, $narticles articles, comments up to $ncomments): gen_log.sql ${gen_s} s, rebuild() $(secs "$t" "$(now)") s"
+dt_gen_log "$events_knob"
 
 # ---------------------------------------------------------------- 2. writers
 q >/dev/null <<SQL

@@ -90,6 +90,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # The binaries of the server under test (the cluster of our own must run
 # the same installation).
 . "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/gen_log.sh"
 e2e_use_server_bindir
 . "$root/scripts/cluster.sh"
 if ! DT_PG_CONF="synchronous_commit = on" dt_cluster_temp "${DT_PROJ_CRASH_PORT:-$((PGPORT + 21))}" postgres test; then
@@ -110,23 +111,7 @@ SELECT drivetribe.grant_projector('$projector');
 SELECT drivetribe.grant_writer('$projector');
 SELECT drivetribe.grant_writer('$writer');
 SQL
-t=$(now)
-gen() { psql -X -q -v ON_ERROR_STOP=1 -v step="$1" "${@:2}" -f "$root/test/bench/gen_log.sql" "$db" >>"$work/gen.out" 2>&1; }
-gen setup -v events="$events_knob" || { tail -20 "$work/gen.out"; fail "gen_log.sql setup failed"; }
-gen activity -v part=0 -v parts=2 & p0=$!
-gen activity -v part=1 -v parts=2 || { tail -20 "$work/gen.out"; fail "gen_log.sql activity (part 1) failed"; }
-wait "$p0" || { tail -20 "$work/gen.out"; fail "gen_log.sql activity (part 0) failed"; }
-gen finish || { tail -20 "$work/gen.out"; fail "gen_log.sql finish failed"; }
-gen_s=$(secs "$t" "$(now)")
-read -r log_events nusers narticles ncomments <<<"$(q -F ' ' -c "SELECT count(*),
-       max(user_id) FILTER (WHERE kind = 'user_registered'),
-       max(article_id) FILTER (WHERE kind = 'article_posted'),
-       max(comment_id) FILTER (WHERE kind = 'comment_posted') FROM drivetribe.events")"
-[ "$log_events" -ge 1000000 ] || fail "gen_log.sql wrote $log_events events, fewer than 1,000,000"
-t=$(now)
-q -c "SET client_min_messages = warning" -c "SELECT drivetribe.rebuild()" >/dev/null || fail "rebuild() failed"
-rebuild_s=$(secs "$t" "$(now)")
-step "log: $log_events events ($nusers users, $narticles articles, comments up to $ncomments): gen_log.sql ${gen_s} s, rebuild() ${rebuild_s} s"
+dt_gen_log "$events_knob"
 
 # ---------------------------------------------------------------- 2. the projector's tables and handler
 q >/dev/null <<SQL
