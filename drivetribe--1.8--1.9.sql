@@ -313,7 +313,7 @@ COMMENT ON TABLE drivetribe.rebuild_state IS
   'the blue/green rebuild in progress, if any (one row): what the next CALL drivetribe.rebuild(concurrently => true) goes on from';
 COMMENT ON COLUMN drivetribe.rebuild_state.only_row IS 'always true: one row at most';
 COMMENT ON COLUMN drivetribe.rebuild_state.phase IS 'created (green tables being loaded: a CALL starts the load over) or catching_up';
-COMMENT ON COLUMN drivetribe.rebuild_state.since_snapshot IS 'the green tables hold every event of the transactions visible in this snapshot';
+COMMENT ON COLUMN drivetribe.rebuild_state.since_snapshot IS 'the green tables hold (catching_up) or are being loaded with (created) every event of the transactions visible in this snapshot';
 COMMENT ON COLUMN drivetribe.rebuild_state.upto_snapshot IS 'the round in progress: the events of the transactions visible in it and not in since_snapshot';
 COMMENT ON COLUMN drivetribe.rebuild_state.after_seq IS 'the round in progress has applied its events up to this seq';
 COMMENT ON COLUMN drivetribe.rebuild_state.started_at IS 'when this rebuild started';
@@ -360,12 +360,12 @@ AS 'MODULE_PATHNAME', 'drivetribe_green_hold_log';
 COMMENT ON FUNCTION drivetribe_internal.green_hold_log(boolean) IS
   'internal (blue/green rebuild): take (hold) or let go of a session lock on the log in SHARE mode, held across the switch''s two transactions';
 
-CREATE FUNCTION drivetribe_internal.green_load()
-RETURNS text
+-- a procedure: it commits at least every second (src/rebuild.c)
+CREATE PROCEDURE drivetribe_internal.green_load()
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'drivetribe_green_load';
-COMMENT ON FUNCTION drivetribe_internal.green_load() IS
-  'internal (blue/green rebuild): replay the log under one snapshot into the empty green tables; returns that snapshot (as text)';
+COMMENT ON PROCEDURE drivetribe_internal.green_load() IS
+  'internal (blue/green rebuild): replay the events of one snapshot into the empty green tables, committing as it goes; records that snapshot as rebuild_state.since_snapshot';
 
 CREATE FUNCTION drivetribe_internal.green_catch_up(since pg_catalog.pg_snapshot,
                                                    upto pg_catalog.pg_snapshot,
@@ -463,7 +463,7 @@ COMMENT ON FUNCTION drivetribe_internal.green_create() IS
 -- Their indexes and key constraints, named as the live ones (the names
 -- are per schema): with keys, those of the primary and unique keys (the
 -- load's upserts need them), else the others, then ANALYZE.
-CREATE FUNCTION drivetribe_internal.green_index(keys boolean)
+CREATE FUNCTION drivetribe_internal.green_index(keys boolean, only_table text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -474,6 +474,7 @@ DECLARE
   i record;
 BEGIN
   FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
+    CONTINUE WHEN t OPERATOR(pg_catalog.<>) COALESCE(only_table, t);
     blue := pg_catalog.format('drivetribe.%I', t)::pg_catalog.regclass;
     FOR i IN
       SELECT ic.relname AS name, pg_catalog.pg_get_indexdef(x.indexrelid) AS def,
@@ -512,8 +513,8 @@ BEGIN
   END LOOP;
 END
 $$;
-COMMENT ON FUNCTION drivetribe_internal.green_index(boolean) IS
-  'internal (blue/green rebuild): the green tables'' key constraints (keys), or their other indexes and ANALYZE (not of the counter stripes), as the live ones';
+COMMENT ON FUNCTION drivetribe_internal.green_index(boolean, text) IS
+  'internal (blue/green rebuild): the green tables'' (or only_table''s) key constraints (keys), or their other indexes and ANALYZE (not of the counter stripes), as the live ones';
 
 -- The views over the live projection tables (the switch defines them again)
 CREATE FUNCTION drivetribe_internal.green_views()
@@ -614,11 +615,12 @@ COMMENT ON FUNCTION drivetribe_internal.green_swap() IS
 
 REVOKE ALL ON FUNCTION drivetribe_internal.green_tables(), drivetribe_internal.green_views(),
   drivetribe_internal.green_claim(boolean),
-  drivetribe_internal.green_running(), drivetribe_internal.green_load(),
+  drivetribe_internal.green_running(),
   drivetribe_internal.green_catch_up(pg_catalog.pg_snapshot, pg_catalog.pg_snapshot, bigint, integer),
-  drivetribe_internal.green_create(), drivetribe_internal.green_index(boolean),
+  drivetribe_internal.green_create(), drivetribe_internal.green_index(boolean, text),
   drivetribe_internal.green_lock(boolean), drivetribe_internal.green_swap(),
   drivetribe_internal.green_hold_log(boolean) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE drivetribe_internal.green_load() FROM PUBLIC;
 
 -- No SET clause and no SECURITY DEFINER: a procedure with either cannot
 -- commit.  Every name is qualified.  A superuser's (green_claim()).
@@ -628,6 +630,7 @@ AS $$
 DECLARE
   st record;
   snap pg_catalog.pg_snapshot;
+  t text;
   r bigint[];
   batch constant integer := 10000;
 BEGIN
@@ -642,18 +645,22 @@ BEGIN
   SELECT * INTO st FROM drivetribe.rebuild_state;
   IF st.phase IS NULL OR st.phase OPERATOR(pg_catalog.=) 'created'
      OR pg_catalog.to_regclass('drivetribe_green.users') IS NULL THEN
-    -- the load: green tables from the log, under one snapshot
+    -- the load: green tables from the events of one snapshot, in steps
+    -- that commit (no transaction holds the cleanup horizon for long)
     DELETE FROM drivetribe.rebuild_state;
     PERFORM drivetribe_internal.green_create();
     PERFORM drivetribe_internal.green_index(true);
     INSERT INTO drivetribe.rebuild_state (phase) VALUES ('created');
     COMMIT;
     RAISE NOTICE 'drivetribe.rebuild(concurrently): loading the green tables from the log';
-    snap := drivetribe_internal.green_load()::pg_catalog.pg_snapshot;
+    CALL drivetribe_internal.green_load();
     RAISE NOTICE 'drivetribe.rebuild(concurrently): building the green tables'' indexes';
-    PERFORM drivetribe_internal.green_index(false);
+    FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
+      PERFORM drivetribe_internal.green_index(false, t);
+      COMMIT;
+    END LOOP;
     UPDATE drivetribe.rebuild_state
-       SET phase = 'catching_up', since_snapshot = snap, loaded_at = pg_catalog.clock_timestamp();
+       SET phase = 'catching_up', loaded_at = pg_catalog.clock_timestamp();
     COMMIT;
   ELSE
     RAISE NOTICE 'drivetribe.rebuild(concurrently): going on from round %, seq %',

@@ -42,6 +42,7 @@ int64		dt_progress_pending = 0;
 typedef struct Progress
 {
 	bool		active;
+	bool		across_commits; /* a procedure's: commits do not end it */
 	SubTransactionId subid;		/* where dt_progress_begin() ran */
 	const char *function;		/* static strings, from the caller */
 	const char *status;			/* before the first phase */
@@ -235,8 +236,8 @@ xact_callback(XactEvent event, void *arg)
 		return;
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		abort_call();
-	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE ||
-			 event == XACT_EVENT_PARALLEL_COMMIT)
+	else if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE ||
+			  event == XACT_EVENT_PARALLEL_COMMIT) && !progress.across_commits)
 	{
 		/* cannot happen (end comes first); never leave the text behind */
 		restore_activity();
@@ -261,6 +262,17 @@ dt_progress_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
 	RegisterSubXactCallback(subxact_callback, NULL);
+}
+
+/*
+ * dt_progress_across_commits: the call being tracked commits as it goes
+ * (a procedure's, SPI_commit()): a commit does not end it, an abort still
+ * does.  Caller has called dt_progress_begin().
+ */
+void
+dt_progress_across_commits(void)
+{
+	progress.across_commits = true;
 }
 
 /*
@@ -289,6 +301,7 @@ dt_progress_begin(const char *function)
 		}
 	}
 	progress.active = true;
+	progress.across_commits = false;
 	progress.subid = GetCurrentSubTransactionId();
 	progress.function = function;
 	progress.status = NULL;

@@ -38,6 +38,7 @@ extern int	dt_progress_interval;
 
 extern void dt_progress_init(void);
 extern void dt_progress_begin(const char *function);
+extern void dt_progress_across_commits(void);
 extern void dt_progress_status(const char *status);
 extern void dt_progress_phase(int phase, int phases, const char *name,
 							  const char *unit, int64 total);

@@ -8,11 +8,17 @@
  * same tables with the same columns, constraints, indexes, grants and
  * comments) is built from the log beside them:
  *
- *	1. load: the log is replayed into memory (replay.c) under one snapshot
- *	   S0, and the green tables are written from it in bulk, by the same
- *	   reconcile code as rebuild() (reconcile.c), its statements retargeted
- *	   at the green tables (dt_target_green(), statements.c); then their
- *	   indexes are built and they are analyzed.
+ *	1. load: the events of the transactions visible in one snapshot S0 are
+ *	   replayed into memory (replay.c), and the green tables are written
+ *	   from it in bulk, by the same reconcile code as rebuild()
+ *	   (reconcile.c), its statements retargeted at the green tables
+ *	   (dt_target_green(), statements.c); then their indexes are built and
+ *	   they are analyzed.  The load is a procedure that commits at least
+ *	   every LOAD_STEP_MS, keeping the replay in memory that survives
+ *	   commits: S0 is kept as a value, not as the snapshot of a
+ *	   transaction, and each step reads the log under a snapshot of its
+ *	   own, the events of S0 only (the log is append-only: what S0 sees,
+ *	   every later snapshot sees).
  *	2. catch up: the events committed since, applied to the green tables by
  *	   the live sink (the write path's own code, retargeted), in rounds.  A
  *	   round has two snapshots, since (the previous round's) and upto (taken
@@ -53,23 +59,48 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "drivetribe.h"
 #include "locks.h"
 #include "progress.h"
 #include "replay.h"
 
+/* an event's columns as dt_event_from_row() reads them (1.9) */
+#define GREEN_EVENT_COLUMNS \
+	"seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
+	"comment_id, target_id, recipient_id, body, " \
+	"context OPERATOR(pg_catalog.->>) 'bumps' AS bumps, version, parent_comment_id "
+
+/*
+ * the events the load replays after seq $1: those of the transactions
+ * visible in its snapshot ($3), none after the last of them ($2).  The
+ * log is append-only, so any later snapshot sees each of them.
+ */
+#define LOAD_SQL \
+	"SELECT " GREEN_EVENT_COLUMNS "FROM ONLY drivetribe.events e " \
+	"WHERE e.seq OPERATOR(pg_catalog.>) $1 AND e.seq OPERATOR(pg_catalog.<=) $2 " \
+	"AND pg_catalog.pg_visible_in_snapshot(e.txid, $3::pg_catalog.pg_snapshot) " \
+	"ORDER BY e.seq"
+
+/*
+ * The load commits at least this often (ms): a transaction that held its
+ * snapshot or its transaction id over the whole load would hold the
+ * cleanup horizon as long, and the writers' counter stripes, which every
+ * view rewrites in place, would pile up versions that nothing can prune
+ * (docs/benchmarks.md: at 10M events, writes waited 33 s).
+ */
+#define LOAD_STEP_MS 1000
+
 /* the events a catch-up round reads after a cursor; $1 since, $2 upto */
 #define CATCH_UP_SQL \
-	"SELECT " "seq, event_id, kind, occurred_at, user_id, tribe_id, article_id, " \
-	"comment_id, target_id, recipient_id, body, " \
-	"context OPERATOR(pg_catalog.->>) 'bumps' AS bumps, version, parent_comment_id " \
-	"FROM ONLY drivetribe.events e " \
+	"SELECT " GREEN_EVENT_COLUMNS "FROM ONLY drivetribe.events e " \
 	"WHERE e.txid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin($1) " \
 	"AND NOT pg_catalog.pg_visible_in_snapshot(e.txid, $1) " \
 	"AND pg_catalog.pg_visible_in_snapshot(e.txid, $2) " \
@@ -237,43 +268,152 @@ snapshot_text(void)
 }
 
 /*
- * drivetribe_internal.green_load() returns text (a pg_snapshot): phase 1.  Replays
- * the log under one snapshot into memory and writes the (empty) green
- * tables from it; returns that snapshot, the first catch-up round's
- * since.  Caller (the procedure) has created the green tables without
- * their indexes, and builds them next.
+ * The load's steps.  Caller is connected to SPI non-atomically and has
+ * pushed the step's snapshot; no cursor is open.  Once the step has run
+ * LOAD_STEP_MS, its work is committed and the next one starts with a new
+ * snapshot (and, while the green tables are written, their statements
+ * retargeted again: dt_target_green() ends with each transaction).
+ */
+typedef struct GreenLoad
+{
+	TimestampTz step_started;
+	bool		writing;		/* the green tables are being written */
+} GreenLoad;
+
+static bool
+load_step_due(GreenLoad *load)
+{
+	return TimestampDifferenceExceeds(load->step_started, GetCurrentTimestamp(),
+									  LOAD_STEP_MS);
+}
+
+static void
+load_next_step(void *arg)
+{
+	GreenLoad  *load = arg;
+
+	if (!load_step_due(load))
+		return;
+	PopActiveSnapshot();
+	SPI_commit();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (load->writing)
+		dt_target_green(true);
+	load->step_started = GetCurrentTimestamp();
+}
+
+/* its seq range under the active snapshot: {last seq, seqs from first to last} */
+static void
+log_extent(int64 *last, int64 *extent)
+{
+	if (SPI_execute("SELECT COALESCE(pg_catalog.max(seq), 0), "
+					"COALESCE(pg_catalog.max(seq) OPERATOR(pg_catalog.-) "
+					"pg_catalog.min(seq) OPERATOR(pg_catalog.+) 1, 0) "
+					"FROM ONLY drivetribe.events", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "drivetribe: could not read the log's extent");
+	*last = dt_result_int64(0, 1, NULL);
+	*extent = dt_result_int64(0, 2, NULL);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * CALL drivetribe_internal.green_load(): phase 1.  Replays the events of
+ * the transactions visible in one snapshot, S0, into memory, and writes
+ * the (empty) green tables from it, committing as it goes; records S0 in
+ * drivetribe.rebuild_state.since_snapshot (the first catch-up round's
+ * since) in its first step.  Caller (the procedure, non-atomic) has
+ * created the green tables with their keys and no other index, and
+ * builds those next.  A cancel leaves the green tables part written: the
+ * next CALL starts the load over.
  */
 PG_FUNCTION_INFO_V1(drivetribe_green_load);
 Datum
 drivetribe_green_load(PG_FUNCTION_ARGS)
 {
+	static Oid	types[3] = {INT8OID, INT8OID, TEXTOID};
+	GreenLoad	load = {0};
 	ReplayState *state;
 	DtReconcileCounts counts;
+	Datum		args[3];
 	char	   *snapshot;
+	int64		last_seq;
+	int64		extent;
 	int64		events;
-	MemoryContext caller_cxt = CurrentMemoryContext;
 
-	dt_progress_begin("drivetribe.rebuild(concurrently)");
-	if (SPI_connect() != SPI_OK_CONNECT)
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
+		castNode(CallContext, fcinfo->context)->atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("drivetribe_internal.green_load() commits as it goes"),
+				 errhint("CALL it outside a transaction block, as drivetribe.rebuild(concurrently => true) does.")));
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "drivetribe: SPI_connect failed");
-	/* one snapshot for the log read and the snapshot recorded */
+	/* in the SPI procedure context, which a non-atomic call's commits keep */
+	dt_progress_begin("drivetribe.rebuild(concurrently)");
+	dt_progress_across_commits();
+
+	/* S0, the last seq it sees, and where the next round starts from */
 	PushActiveSnapshot(GetTransactionSnapshot());
+	load.step_started = GetCurrentTimestamp();
 	snapshot = snapshot_text();
-	state = dt_replay_log(true);
-	PopActiveSnapshot();
+	log_extent(&last_seq, &extent);
+	args[0] = CStringGetTextDatum(snapshot);
+	if (SPI_execute_with_args("UPDATE drivetribe.rebuild_state "
+							  "SET since_snapshot = $1::pg_catalog.pg_snapshot",
+							  1, &types[2], args, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != 1)
+		elog(ERROR, "drivetribe: drivetribe.rebuild_state has no row");
+
+	/* the replay, a step at a time, each step's cursor after the last seq */
+	state = dt_replay_begin(false);
+	dt_progress_phase(1, 2, "replaying the log", "events", extent);
+	args[1] = Int64GetDatum(last_seq);
+	args[2] = CStringGetTextDatum(snapshot);
+	for (;;)
+	{
+		Portal		portal;
+		bool		more = false;
+
+		args[0] = Int64GetDatum(state->seq);
+		/* planned for its first rows: the (seq) index, not a sort of the log */
+		portal = SPI_cursor_open_with_args(NULL, LOAD_SQL, 3, types, args,
+										   NULL, true, CURSOR_OPT_FAST_PLAN);
+		for (;;)
+		{
+			SPI_cursor_fetch(portal, true, DT_REPLAY_BATCH);
+			if (SPI_processed == 0)
+				break;
+			dt_replay_rows(state);
+			SPI_freetuptable(SPI_tuptable);
+			CHECK_FOR_INTERRUPTS();
+			if (load_step_due(&load))
+			{
+				more = true;
+				break;
+			}
+		}
+		SPI_cursor_close(portal);
+		if (!more)
+			break;
+		load_next_step(&load);
+	}
+	dt_replay_done(state);
+
+	/* the green tables, from it, committing between batches */
+	load.writing = true;
 	dt_target_green(true);
-	(void) dt_reconcile(state, true, NULL, &counts);
+	(void) dt_reconcile(state, true, NULL, &counts, load_next_step, &load);
 	dt_target_green(false);
 	events = state->events;
 	MemoryContextDelete(state->cxt);
-	/* out of SPI's context, which SPI_finish() frees */
-	snapshot = MemoryContextStrdup(caller_cxt, snapshot);
+	PopActiveSnapshot();
 	SPI_finish();
 	dt_progress_end(psprintf("%s replayed into the green tables, %s written",
 							 dt_count_noun(events, "events"),
 							 dt_count_noun(counts.inserted, "rows")),
 					events);
-	PG_RETURN_TEXT_P(cstring_to_text(snapshot));
+	PG_RETURN_VOID();
 }
 
 /*

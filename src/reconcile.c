@@ -73,6 +73,8 @@ typedef struct Reconcile
 	DtReconcileCounts counts;	/* rebuild(): rows written */
 	MemoryContext row_cxt;		/* reset after every row */
 	MemoryContext cxt;			/* the caller's, for what outlives a row */
+	DtBetweenBatches between;	/* called after each batch of inserts */
+	void	   *between_arg;
 } Reconcile;
 
 /* ---------- reporting ---------- */
@@ -213,6 +215,7 @@ remove_row(DtStatement stmt, int64 key)
 
 typedef struct RowBatch
 {
+	Reconcile  *rc;
 	DtStatement stmt;
 	int			ncolumns;
 	Oid			types[MAX_BATCH_COLUMNS];	/* INT8OID, TIMESTAMPTZOID, BOOLOID */
@@ -222,20 +225,26 @@ typedef struct RowBatch
 
 /* a batch for a statement; its arrays live in cxt (not a row's context) */
 static void
-batch_init(RowBatch *b, MemoryContext cxt, DtStatement stmt, int ncolumns,
+batch_init(RowBatch *b, Reconcile *rc, DtStatement stmt, int ncolumns,
 		   const Oid *types)
 {
+	b->rc = rc;
 	b->stmt = stmt;
 	b->ncolumns = ncolumns;
 	b->rows = 0;
 	for (int c = 0; c < ncolumns; c++)
 	{
 		b->types[c] = types[c];
-		b->columns[c] = MemoryContextAlloc(cxt, sizeof(Datum) * RESTORE_BATCH);
+		b->columns[c] = MemoryContextAlloc(rc->cxt, sizeof(Datum) * RESTORE_BATCH);
 	}
 }
 
-/* write the gathered rows; every one must be inserted */
+/*
+ * write the gathered rows; every one must be inserted.  Then the caller's
+ * between-batches hook, which may commit (the blue/green load, rebuild.c):
+ * no cursor is open and no hash table is being scanned while rows are
+ * gathered (they are walked from arrays, unseen_entries()).
+ */
 static void
 batch_flush(RowBatch *b)
 {
@@ -262,6 +271,8 @@ batch_flush(RowBatch *b)
 	SPI_processed = saved_processed;
 	MemoryContextSwitchTo(saved_cxt);
 	b->rows = 0;
+	if (b->rc->between != NULL)
+		b->rc->between(b->rc->between_arg);
 }
 
 static void
@@ -321,16 +332,20 @@ next_batch(Reconcile *rc, Portal portal)
 				 dt_progress_advance(1))
 
 /*
- * The replayed entries of a table that no live row matched, in the order
- * of the events holding their text (seq_offset: the ReplayText's seq in
- * the entry): the rows rebuild() inserts then fetch their text from the
- * log in seq order, which is the log's physical order, instead of at
- * random.  Into an empty table (a green one, or emptied projections) that
- * is most of the cost of writing it.  Returns an array of *n entries,
- * allocated in rc->cxt.
+ * The replayed entries of a table that no live row matched, sorted by
+ * compare (qsort_arg() over the entries' pointers, arg its argument):
+ * the rows rebuild() inserts, gathered into an array so that no hash
+ * table scan is open while they are written (a scan must not outlive a
+ * transaction, and the blue/green load commits between batches).  Rows
+ * with text go in the order of the events holding it (text_order): their
+ * text is then fetched from the log in seq order, which is its physical
+ * order, instead of at random; into an empty table (a green one, or
+ * emptied projections) that is most of the cost of writing it.  Edges go
+ * in key order (edge_order): their primary key is then filled at its
+ * right end.  Returns an array of *n entries, allocated in rc->cxt.
  */
 static int
-seq_order(const void *a, const void *b, void *arg)
+text_order(const void *a, const void *b, void *arg)
 {
 	Size		offset = *(Size *) arg;
 	int64		x = *(const int64 *) (*(char *const *) a + offset);
@@ -339,9 +354,20 @@ seq_order(const void *a, const void *b, void *arg)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+static int
+edge_order(const void *a, const void *b, void *arg)
+{
+	const EdgeKey *x = &(*(ReplayEdge *const *) a)->key;
+	const EdgeKey *y = &(*(ReplayEdge *const *) b)->key;
+
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return x->b < y->b ? -1 : x->b > y->b ? 1 : 0;
+}
+
 static void **
-unseen_in_text_order(Reconcile *rc, HTAB *table, Size seen_offset,
-					 Size seq_offset, long *n)
+unseen_entries(Reconcile *rc, HTAB *table, Size seen_offset,
+			   qsort_arg_comparator compare, void *arg, long *n)
 {
 	HASH_SEQ_STATUS scan;
 	char	   *entry;
@@ -356,8 +382,16 @@ unseen_in_text_order(Reconcile *rc, HTAB *table, Size seen_offset,
 	while ((entry = hash_seq_search(&scan)) != NULL)
 		if (!*(bool *) (entry + seen_offset))
 			entries[(*n)++] = entry;
-	qsort_arg(entries, *n, sizeof(void *), seq_order, &seq_offset);
+	qsort_arg(entries, *n, sizeof(void *), compare, arg);
 	return entries;
+}
+
+/* unseen_entries() in the order of the events holding their text */
+static void **
+unseen_in_text_order(Reconcile *rc, HTAB *table, Size seen_offset,
+					 Size seq_offset, long *n)
+{
+	return unseen_entries(rc, table, seen_offset, text_order, &seq_offset, n);
 }
 
 /* ---------- users ---------- */
@@ -427,7 +461,7 @@ reconcile_users(Reconcile *rc)
 			rc->counts.updated++;
 		}
 	}
-	batch_init(&batch, rc->cxt, DT_SQL_USER_RESTORE, 10, user_types);
+	batch_init(&batch, rc, DT_SQL_USER_RESTORE, 10, user_types);
 	missing = unseen_in_text_order(rc, rc->state->users, offsetof(ReplayUser, seen),
 								   offsetof(ReplayUser, name.seq), &nmissing);
 	for (long i = 0; i < nmissing; i++)
@@ -504,7 +538,7 @@ reconcile_tribes(Reconcile *rc)
 			rc->counts.updated++;
 		}
 	}
-	batch_init(&batch, rc->cxt, DT_SQL_TRIBE_RESTORE, 6, tribe_types);
+	batch_init(&batch, rc, DT_SQL_TRIBE_RESTORE, 6, tribe_types);
 	missing = unseen_in_text_order(rc, rc->state->tribes, offsetof(ReplayTribe, seen),
 								   offsetof(ReplayTribe, name.seq), &nmissing);
 	for (long i = 0; i < nmissing; i++)
@@ -594,7 +628,7 @@ reconcile_articles(Reconcile *rc)
 			rc->counts.updated++;
 		}
 	}
-	batch_init(&batch, rc->cxt,
+	batch_init(&batch, rc,
 			   ranked ? DT_SQL_ARTICLE_RESTORE_RANKED : DT_SQL_ARTICLE_RESTORE,
 			   9, article_types);
 	missing = unseen_in_text_order(rc, rc->state->articles, offsetof(ReplayArticle, seen),
@@ -751,7 +785,7 @@ reconcile_comments(Reconcile *rc)
 			rc->counts.updated++;
 		}
 	}
-	batch_init(&batch, rc->cxt,
+	batch_init(&batch, rc,
 			   columns == 9 ? DT_SQL_COMMENT_RESTORE_1_9 :
 			   columns == 7 ? DT_SQL_COMMENT_RESTORE_POS : DT_SQL_COMMENT_RESTORE,
 			   columns, comment_types);
@@ -813,7 +847,8 @@ static const DtStatement edge_restore[DT_NUM_EDGES] = {
 static void
 reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 {
-	HASH_SEQ_STATUS scan;
+	void	  **missing;
+	long		nmissing;
 	ReplayEdge *e;
 	RowBatch	batch;
 
@@ -836,12 +871,12 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 			rc->counts.deleted++;
 		}
 	}
-	batch_init(&batch, rc->cxt, edge_restore[kind], 2, edge_types);
-	hash_seq_init(&scan, rc->state->edges[kind]);
-	while ((e = hash_seq_search(&scan)) != NULL)
+	batch_init(&batch, rc, edge_restore[kind], 2, edge_types);
+	missing = unseen_entries(rc, rc->state->edges[kind], offsetof(ReplayEdge, seen),
+							 edge_order, NULL, &nmissing);
+	for (long i = 0; i < nmissing; i++)
 	{
-		if (e->seen)
-			continue;
+		e = missing[i];
 		report_edge(rc, kind, &e->key, MISSING);
 		if (rc->repair)
 		{
@@ -855,6 +890,7 @@ reconcile_edges(Reconcile *rc, DtEdgeKind kind, DtStatement stmt)
 	}
 	batch_flush(&batch);
 	batch_free(&batch);
+	pfree(missing);
 }
 
 /*
@@ -888,13 +924,16 @@ reconcile_orphan_stripes(Reconcile *rc, DtCounterTable table)
  * the differences into rsinfo (verify) or correct them (repair, rebuild),
  * counting the rows written into *counts if not NULL.  Returns the number
  * of rows that differed.  Caller is connected to SPI and, for repair,
- * holds EXCLUSIVE on drivetribe.events.  This is phase 2 of 2 of the
+ * holds EXCLUSIVE on drivetribe.events, or writes green tables nobody
+ * else writes (the blue/green load, whose between(between_arg), called
+ * after every batch of inserted rows, may commit; NULL for none).  This is phase 2 of 2 of the
  * caller's progress (the replay was phase 1): every live row walked and
  * every replayed row the projection lacks is a unit.
  */
 int64
 dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo,
-			 DtReconcileCounts *counts)
+			 DtReconcileCounts *counts, DtBetweenBatches between,
+			 void *between_arg)
 {
 	Reconcile	rc;
 	MemoryContext old;
@@ -904,6 +943,8 @@ dt_reconcile(ReplayState *state, bool repair, ReturnSetInfo *rsinfo,
 	rc.state = state;
 	rc.repair = repair;
 	rc.rsinfo = rsinfo;
+	rc.between = between;
+	rc.between_arg = between_arg;
 	initStringInfo(&rc.detail);
 	rc.cxt = CurrentMemoryContext;
 	rc.row_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -1012,7 +1053,7 @@ drivetribe_rebuild(PG_FUNCTION_ARGS)
 		orphans += dt_counters_drop_orphans((DtCounterTable) i);
 	}
 	state = dt_replay_log(false);
-	corrected = dt_reconcile(state, true, NULL, &counts);
+	corrected = dt_reconcile(state, true, NULL, &counts, NULL, NULL);
 	events = state->events;
 	MemoryContextDelete(state->cxt);
 	SPI_finish();
@@ -1052,7 +1093,7 @@ drivetribe_verify(PG_FUNCTION_ARGS)
 	dt_lock_tables(AccessShareLock, AccessShareLock, true);
 	state = dt_replay_log(true);
 	differences = dt_reconcile(state, false,
-							   (ReturnSetInfo *) fcinfo->resultinfo, NULL);
+							   (ReturnSetInfo *) fcinfo->resultinfo, NULL, NULL, NULL);
 	events = state->events;
 	dt_note_verify_run(started, differences, events);
 	MemoryContextDelete(state->cxt);

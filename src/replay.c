@@ -33,10 +33,6 @@
 #include "progress.h"
 #include "replay.h"
 
-/* events fetched per batch: 1,000 rows of at most 10,000-character bodies
- * keep the batch near 10 MB */
-#define REPLAY_BATCH 1000
-
 const char *const dt_edge_tables[DT_NUM_EDGES] = {
 	[DT_EDGE_MEMBERSHIP] = "memberships",
 	[DT_EDGE_FOLLOW] = "follows",
@@ -335,41 +331,42 @@ replay_article_counts(void *ctx, int64 article_id, const DtArticleCounts *d)
 	a->counts.bumps += d->bumps;
 }
 
+static const DtSink replay_sink = {
+	.user_created = replay_user_created,
+	.user_renamed = replay_user_renamed,
+	.tribe_created = replay_tribe_created,
+	.tribe_renamed = replay_tribe_renamed,
+	.article_created = replay_article_created,
+	.article_retitled = replay_article_retitled,
+	.article_deleted = replay_article_deleted,
+	.comment_created = replay_comment_created,
+	.comment_deleted = replay_comment_deleted,
+	.edge_set = replay_edge_set,
+	.user_counts = replay_user_counts,
+	.tribe_counts = replay_tribe_counts,
+	.article_counts = replay_article_counts,
+};
+
 /*
- * dt_replay_log: fold the whole log, in seq order, into a new ReplayState
- * (in a memory context of its own, a child of the current one).  Caller is
- * connected to SPI.  read_only = true reads under the caller's snapshot
- * (verify); false takes a new one (rebuild, after its lock).
+ * dt_replay_begin: a new, empty ReplayState, in a memory context of its
+ * own, a child of the current one (which must outlive the replay: a
+ * replay that commits between batches, rebuild.c's, keeps it in a context
+ * that survives commits).  read_only = true reads event bodies back under
+ * the caller's snapshot (verify); false under a new one per statement.
  */
 ReplayState *
-dt_replay_log(bool read_only)
+dt_replay_begin(bool read_only)
 {
 	ReplayState *state = palloc0(sizeof(ReplayState));
-	DtSink		sink = {
-		.user_created = replay_user_created,
-		.user_renamed = replay_user_renamed,
-		.tribe_created = replay_tribe_created,
-		.tribe_renamed = replay_tribe_renamed,
-		.article_created = replay_article_created,
-		.article_retitled = replay_article_retitled,
-		.article_deleted = replay_article_deleted,
-		.comment_created = replay_comment_created,
-		.comment_deleted = replay_comment_deleted,
-		.edge_set = replay_edge_set,
-		.user_counts = replay_user_counts,
-		.tribe_counts = replay_tribe_counts,
-		.article_counts = replay_article_counts,
-		.ctx = state,
-	};
-	MemoryContext batch_cxt;
-	MemoryContext old;
-	Portal		portal;
 	int			i;
 
 	state->read_only = read_only;
 	state->cxt = AllocSetContextCreate(CurrentMemoryContext,
 									   "drivetribe replay",
 									   ALLOCSET_DEFAULT_SIZES);
+	state->batch_cxt = AllocSetContextCreate(state->cxt,
+											 "drivetribe replay batch",
+											 ALLOCSET_DEFAULT_SIZES);
 	state->users = make_table(state, "drivetribe users", sizeof(int64),
 							  sizeof(ReplayUser));
 	state->tribes = make_table(state, "drivetribe tribes", sizeof(int64),
@@ -381,10 +378,56 @@ dt_replay_log(bool read_only)
 	for (i = 0; i < DT_NUM_EDGES; i++)
 		state->edges[i] = make_table(state, dt_edge_tables[i], sizeof(EdgeKey),
 									 sizeof(ReplayEdge));
+	return state;
+}
 
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
-									  "drivetribe replay batch",
-									  ALLOCSET_DEFAULT_SIZES);
+/*
+ * dt_replay_rows: fold the events of the current SPI result (rows in
+ * EVENT_COLUMNS order, in seq order, after every event folded so far) into
+ * state; each is one unit of the caller's progress.  Caller is connected
+ * to SPI; the result is left for the caller to free.
+ */
+void
+dt_replay_rows(ReplayState *state)
+{
+	DtSink		sink = replay_sink;
+	MemoryContext old;
+
+	sink.ctx = state;
+	old = MemoryContextSwitchTo(state->batch_cxt);
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		DtEvent		ev;
+		char	   *problem;
+
+		dt_event_from_row((int) row, &ev);
+		state->seq = ev.seq;
+		problem = dt_event_problem(&ev);
+		if (problem != NULL)
+			corrupt(state, psprintf("%s event: %s",
+									ev.kind < DT_NUM_KINDS ?
+									dt_kind_names[ev.kind] : "unknown",
+									problem));
+		dt_project_event(&ev, &sink);
+	}
+	state->events += SPI_processed;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->batch_cxt);
+	dt_progress_advance((int64) SPI_processed);
+}
+
+/*
+ * dt_replay_log: fold the whole log, in seq order, into a new ReplayState
+ * (dt_replay_begin()).  Caller is connected to SPI.  read_only = true
+ * reads under the caller's snapshot (verify); false takes a new one
+ * (rebuild, after its lock).
+ */
+ReplayState *
+dt_replay_log(bool read_only)
+{
+	ReplayState *state = dt_replay_begin(read_only);
+	Portal		portal;
+
 	/* phase 1 of the caller's two (reconcile.c's is phase 2) */
 	dt_exec(DT_SQL_LOG_EXTENT, NULL, NULL, read_only, 1);
 	dt_progress_phase(1, 2, "replaying the log", "events",
@@ -394,37 +437,22 @@ dt_replay_log(bool read_only)
 							 read_only);
 	for (;;)
 	{
-		uint64		row;
-
-		SPI_cursor_fetch(portal, true, REPLAY_BATCH);
+		SPI_cursor_fetch(portal, true, DT_REPLAY_BATCH);
 		if (SPI_processed == 0)
 			break;
-		old = MemoryContextSwitchTo(batch_cxt);
-		for (row = 0; row < SPI_processed; row++)
-		{
-			DtEvent		ev;
-			char	   *problem;
-
-			dt_event_from_row((int) row, &ev);
-			state->seq = ev.seq;
-			problem = dt_event_problem(&ev);
-			if (problem != NULL)
-				corrupt(state, psprintf("%s event: %s",
-										ev.kind < DT_NUM_KINDS ?
-										dt_kind_names[ev.kind] : "unknown",
-										problem));
-			dt_project_event(&ev, &sink);
-		}
-		state->events += SPI_processed;
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(batch_cxt);
-		dt_progress_advance((int64) SPI_processed);
+		dt_replay_rows(state);
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
-	MemoryContextDelete(batch_cxt);
+	dt_replay_done(state);
+	return state;
+}
 
+/* dt_replay_done: the replay's size, at DEBUG1 */
+void
+dt_replay_done(ReplayState *state)
+{
 	elog(DEBUG1, "drivetribe replay: " INT64_FORMAT " events into %ld users, "
 		 "%ld tribes, %ld articles, %ld comments, %ld memberships, %ld follows, "
 		 "%ld bumps; replay memory %zu bytes",
@@ -436,5 +464,4 @@ dt_replay_log(bool read_only)
 		 hash_get_num_entries(state->edges[DT_EDGE_FOLLOW]),
 		 hash_get_num_entries(state->edges[DT_EDGE_BUMP]),
 		 MemoryContextMemAllocated(state->cxt, true));
-	return state;
 }

@@ -20,6 +20,10 @@
 
 #include "utils/hsearch.h"
 
+/* events fetched per batch: 1,000 rows of at most 10,000-character bodies
+ * keep the batch near 10 MB */
+#define DT_REPLAY_BATCH 1000
+
 /* a text column's replayed value: its hash and the event that holds it */
 typedef struct ReplayText
 {
@@ -87,6 +91,7 @@ typedef struct ReplayEdge
 typedef struct ReplayState
 {
 	MemoryContext cxt;			/* everything below lives here */
+	MemoryContext batch_cxt;	/* a batch of events being folded */
 	HTAB	   *users;
 	HTAB	   *tribes;
 	HTAB	   *articles;
@@ -101,6 +106,9 @@ extern const char *const dt_edge_tables[DT_NUM_EDGES];
 extern const char *const dt_edge_key_names[DT_NUM_EDGES][2];
 
 /* replay.c */
+extern ReplayState *dt_replay_begin(bool read_only);
+extern void dt_replay_rows(ReplayState *state);
+extern void dt_replay_done(ReplayState *state);
 extern ReplayState *dt_replay_log(bool read_only);
 extern uint64 dt_text_hash(const char *s, Size len);
 extern char *dt_replayed_text(const ReplayState *state, const ReplayText *t);
@@ -113,8 +121,12 @@ typedef struct DtReconcileCounts
 	int64		deleted;
 } DtReconcileCounts;
 
+/* called after each batch of rows rebuild() inserts; may commit */
+typedef void (*DtBetweenBatches) (void *arg);
+
 /* reconcile.c */
 extern int64 dt_reconcile(ReplayState *state, bool repair,
-						  ReturnSetInfo *rsinfo, DtReconcileCounts *counts);
+						  ReturnSetInfo *rsinfo, DtReconcileCounts *counts,
+						  DtBetweenBatches between, void *between_arg);
 
 #endif							/* DRIVETRIBE_REPLAY_H */
