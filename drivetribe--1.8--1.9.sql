@@ -603,15 +603,53 @@ BEGIN
      SET extconfig = (SELECT pg_catalog.array_agg(COALESCE(green[pg_catalog.array_position(blue, x.c)], x.c) ORDER BY x.o)
                         FROM pg_catalog.unnest(e.extconfig) WITH ORDINALITY AS x(c, o))
    WHERE e.extname OPERATOR(pg_catalog.=) 'drivetribe';
+END
+$$;
+COMMENT ON FUNCTION drivetribe_internal.green_swap() IS
+  'internal (blue/green rebuild): make the green tables the live ones, the old ones moved to schema drivetribe_blue';
+
+-- The old tables, dropped after the switch has committed and let the log
+-- go (unlinking their files at commit would make the writers wait), or
+-- left by a switch cancelled before it.  No statement reads them any
+-- more, but a session's cached plan still names them until it is planned
+-- again, and revalidating it locks them first: they are locked with
+-- tries, all at once, so that such a reader and the drop never deadlock.
+-- If they stay busy, they are left for the next CALL.
+CREATE FUNCTION drivetribe_internal.green_drop_blue()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t text;
+BEGIN
+  IF pg_catalog.to_regnamespace('drivetribe_blue') IS NULL THEN
+    RETURN;
+  END IF;
+  BEGIN
+    PERFORM drivetribe_internal.lock_with_tries(
+      (SELECT COALESCE(pg_catalog.array_agg(pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE',
+                                                              c.oid::pg_catalog.regclass)
+                                            ORDER BY c.relname), '{}')
+         FROM pg_catalog.pg_class c
+        WHERE c.relnamespace OPERATOR(pg_catalog.=) 'drivetribe_blue'::pg_catalog.regnamespace
+          AND c.relkind OPERATOR(pg_catalog.=) 'r'),
+      '200ms', 'the tables of schema drivetribe_blue', NULL);
+  EXCEPTION WHEN lock_not_available THEN
+    RAISE NOTICE 'drivetribe.rebuild(concurrently): the old tables (schema drivetribe_blue) are busy; the next CALL drops them';
+    RETURN;
+  END;
   FOREACH t IN ARRAY drivetribe_internal.green_tables() LOOP
-    EXECUTE pg_catalog.format('ALTER EXTENSION drivetribe DROP TABLE drivetribe_blue.%I', t);
-    EXECUTE pg_catalog.format('DROP TABLE drivetribe_blue.%I', t);
+    IF pg_catalog.to_regclass(pg_catalog.format('drivetribe_blue.%I', t)) IS NOT NULL THEN
+      EXECUTE pg_catalog.format('ALTER EXTENSION drivetribe DROP TABLE drivetribe_blue.%I', t);
+      EXECUTE pg_catalog.format('DROP TABLE drivetribe_blue.%I', t);
+    END IF;
   END LOOP;
   DROP SCHEMA drivetribe_blue;
 END
 $$;
-COMMENT ON FUNCTION drivetribe_internal.green_swap() IS
-  'internal (blue/green rebuild): make the green tables the live ones and drop the old ones';
+COMMENT ON FUNCTION drivetribe_internal.green_drop_blue() IS
+  'internal (blue/green rebuild): drop the tables the last switch replaced (schema drivetribe_blue), if any';
 
 REVOKE ALL ON FUNCTION drivetribe_internal.green_tables(), drivetribe_internal.green_views(),
   drivetribe_internal.green_claim(boolean),
@@ -619,7 +657,7 @@ REVOKE ALL ON FUNCTION drivetribe_internal.green_tables(), drivetribe_internal.g
   drivetribe_internal.green_catch_up(pg_catalog.pg_snapshot, pg_catalog.pg_snapshot, bigint, integer),
   drivetribe_internal.green_create(), drivetribe_internal.green_index(boolean, text),
   drivetribe_internal.green_lock(boolean), drivetribe_internal.green_swap(),
-  drivetribe_internal.green_hold_log(boolean) FROM PUBLIC;
+  drivetribe_internal.green_drop_blue(), drivetribe_internal.green_hold_log(boolean) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE drivetribe_internal.green_load() FROM PUBLIC;
 
 -- No SET clause and no SECURITY DEFINER: a procedure with either cannot
@@ -642,6 +680,7 @@ BEGIN
     RETURN;
   END IF;
   PERFORM drivetribe_internal.green_claim(false);
+  PERFORM drivetribe_internal.green_drop_blue();
   SELECT * INTO st FROM drivetribe.rebuild_state;
   IF st.phase IS NULL OR st.phase OPERATOR(pg_catalog.=) 'created'
      OR pg_catalog.to_regclass('drivetribe_green.users') IS NULL THEN
@@ -700,8 +739,10 @@ BEGIN
     END IF;
   END LOOP;
 
-  -- the switch: writers wait from the log's session lock to the end;
-  -- first the last events, committed, then the swap, which writes no row
+  -- the switch: writers wait from the log's session lock to the swap's
+  -- commit; first the last events, committed, then the swap, which writes
+  -- no row; the old tables are dropped after (unlinking their files is
+  -- no one's wait)
   PERFORM drivetribe_internal.green_lock(true);
   SELECT * INTO st FROM drivetribe.rebuild_state;
   snap := pg_catalog.pg_current_snapshot();
@@ -713,6 +754,9 @@ BEGIN
   PERFORM drivetribe_internal.green_lock(false);
   PERFORM drivetribe_internal.green_swap();
   DELETE FROM drivetribe.rebuild_state;
+  COMMIT;
+  PERFORM drivetribe_internal.green_hold_log(false);
+  PERFORM drivetribe_internal.green_drop_blue();
   COMMIT;
   PERFORM drivetribe_internal.green_claim(true);
   RAISE NOTICE 'drivetribe.rebuild(concurrently): switched (% events in the last step, % after the load in all)',
