@@ -81,13 +81,17 @@
 /*
  * the events the load replays after seq $1: those of the transactions
  * visible in its snapshot ($3), none after the last of them ($2).  The
- * log is append-only, so any later snapshot sees each of them.
+ * log is append-only, so any later snapshot sees each of them.  A cursor
+ * reads LOAD_CURSOR_EVENTS at most: each is planned anew (for its seq
+ * range), and a plan over the rest of a large log costs enough for JIT
+ * compilation with optimization, a fraction of a second every time.
  */
 #define LOAD_SQL \
 	"SELECT " GREEN_EVENT_COLUMNS "FROM ONLY drivetribe.events e " \
 	"WHERE e.seq OPERATOR(pg_catalog.>) $1 AND e.seq OPERATOR(pg_catalog.<=) $2 " \
 	"AND pg_catalog.pg_visible_in_snapshot(e.txid, $3::pg_catalog.pg_snapshot) " \
-	"ORDER BY e.seq"
+	"ORDER BY e.seq LIMIT " CppAsString2(LOAD_CURSOR_EVENTS)
+#define LOAD_CURSOR_EVENTS 100000
 
 /*
  * The load commits at least this often (ms): a transaction that held its
@@ -384,28 +388,27 @@ drivetribe_green_load(PG_FUNCTION_ARGS)
 	for (;;)
 	{
 		Portal		portal;
-		bool		more = false;
+		int64		read = 0;
+		bool		due = false;
 
 		args[0] = Int64GetDatum(state->seq);
 		/* planned for its first rows: the (seq) index, not a sort of the log */
 		portal = SPI_cursor_open_with_args(NULL, LOAD_SQL, 3, types, args,
 										   NULL, true, CURSOR_OPT_FAST_PLAN);
-		for (;;)
+		while (!due)
 		{
 			SPI_cursor_fetch(portal, true, DT_REPLAY_BATCH);
 			if (SPI_processed == 0)
 				break;
+			read += SPI_processed;
 			dt_replay_rows(state);
 			SPI_freetuptable(SPI_tuptable);
 			CHECK_FOR_INTERRUPTS();
-			if (load_step_due(&load))
-			{
-				more = true;
-				break;
-			}
+			due = load_step_due(&load);
 		}
 		SPI_cursor_close(portal);
-		if (!more)
+		/* a cursor that ended short of its limit has read the last event */
+		if (!due && read < LOAD_CURSOR_EVENTS)
 			break;
 		load_next_step(&load);
 	}
