@@ -223,7 +223,7 @@ typedef struct RowBatch
 	int			rows;
 } RowBatch;
 
-/* a batch for a statement; its arrays live in cxt (not a row's context) */
+/* a batch for a statement; its arrays live in rc->cxt (not a row's context) */
 static void
 batch_init(RowBatch *b, Reconcile *rc, DtStatement stmt, int ncolumns,
 		   const Oid *types)
