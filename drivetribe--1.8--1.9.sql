@@ -305,6 +305,7 @@ CREATE TABLE drivetribe.rebuild_state (
     round_started_at  timestamptz,
     last_round_events bigint,
     last_round_seconds double precision,
+    extension_version text        NOT NULL,
     CONSTRAINT rebuild_state_pkey PRIMARY KEY (only_row),
     CONSTRAINT rebuild_state_one_row CHECK (only_row),
     CONSTRAINT rebuild_state_phase CHECK (phase IN ('created', 'catching_up'))
@@ -324,6 +325,7 @@ COMMENT ON COLUMN drivetribe.rebuild_state.round_events IS 'events the round in 
 COMMENT ON COLUMN drivetribe.rebuild_state.round_started_at IS 'when the round in progress started';
 COMMENT ON COLUMN drivetribe.rebuild_state.last_round_events IS 'events the last finished round applied';
 COMMENT ON COLUMN drivetribe.rebuild_state.last_round_seconds IS 'how long the last finished round took';
+COMMENT ON COLUMN drivetribe.rebuild_state.extension_version IS 'the version of the extension its green tables were made for: after an ALTER EXTENSION UPDATE the next CALL loads them again';
 REVOKE ALL ON drivetribe.rebuild_state FROM PUBLIC;
 
 -- the projection tables, in the order the switch moves them
@@ -682,14 +684,23 @@ BEGIN
   PERFORM drivetribe_internal.green_claim(false);
   PERFORM drivetribe_internal.green_drop_blue();
   SELECT * INTO st FROM drivetribe.rebuild_state;
+  IF st.extension_version OPERATOR(pg_catalog.<>)
+     (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'drivetribe') THEN
+    -- their tables may have another shape, their statements other text
+    RAISE NOTICE 'drivetribe.rebuild(concurrently): the extension was updated from % since this rebuild started: loading again',
+                 st.extension_version;
+  END IF;
   IF st.phase IS NULL OR st.phase OPERATOR(pg_catalog.=) 'created'
+     OR st.extension_version OPERATOR(pg_catalog.<>)
+        (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'drivetribe')
      OR pg_catalog.to_regclass('drivetribe_green.users') IS NULL THEN
     -- the load: green tables from the events of one snapshot, in steps
     -- that commit (no transaction holds the cleanup horizon for long)
     DELETE FROM drivetribe.rebuild_state;
     PERFORM drivetribe_internal.green_create();
     PERFORM drivetribe_internal.green_index(true);
-    INSERT INTO drivetribe.rebuild_state (phase) VALUES ('created');
+    INSERT INTO drivetribe.rebuild_state (phase, extension_version)
+    SELECT 'created', e.extversion FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'drivetribe';
     COMMIT;
     RAISE NOTICE 'drivetribe.rebuild(concurrently): loading the green tables from the log';
     CALL drivetribe_internal.green_load();
