@@ -636,7 +636,8 @@ BEGIN
          FROM pg_catalog.pg_class c
         WHERE c.relnamespace OPERATOR(pg_catalog.=) 'drivetribe_blue'::pg_catalog.regnamespace
           AND c.relkind OPERATOR(pg_catalog.=) 'r'),
-      '200ms', 'the tables of schema drivetribe_blue', NULL);
+      '200ms', 'the tables of schema drivetribe_blue',
+      'The next CALL drivetribe.rebuild(concurrently => true) drops them.');
   EXCEPTION WHEN lock_not_available THEN
     RAISE NOTICE 'drivetribe.rebuild(concurrently): the old tables (schema drivetribe_blue) are busy; the next CALL drops them';
     RETURN;
