@@ -235,28 +235,21 @@ cat >"$work/read.sql" <<'EOF'
 \set b random(1, 1000000000)
 SELECT public.read_call(:op, :a, :b);
 EOF
-# pgbench runs of 3 s back to back until $work/stop exists; per-call
-# latencies in $work/lat; a run that fails leaves $work/failed
-writers() {
-  local run=0
+# pgbench_loop TAG ROLE CLIENTS THREADS RATE SCRIPT: pgbench runs of 3 s
+# back to back until $work/stop exists; per-call latencies in
+# $work/lat/TAG.*; a run that fails leaves its name in $work/failed
+pgbench_loop() {
+  local tag=$1 role=$2 n=$3 threads=$4 calls_per_s=$5 script=$6 run=0
   while [ ! -e "$work/stop" ]; do
     run=$((run + 1))
-    if ! pgbench -n -U "$writer" -c "$clients" -j 2 -T 3 ${rate:+--rate="$rate"} -l --log-prefix="$work/lat/w.$run" \
-                 -f "$work/mix.sql" "$db" >"$work/pgbench.$run.out" 2>&1; then
-      echo "$run" >>"$work/failed"
+    if ! pgbench -n -U "$role" -c "$n" -j "$threads" -T 3 ${calls_per_s:+--rate="$calls_per_s"} -l \
+                 --log-prefix="$work/lat/$tag.$run" -f "$script" "$db" >"$work/pgbench.$tag$run.out" 2>&1; then
+      echo "$tag$run" >>"$work/failed"
     fi
   done
 }
-readers() {
-  local run=0
-  while [ ! -e "$work/stop" ]; do
-    run=$((run + 1))
-    if ! pgbench -n -U "$reader" -c "$readers" -j 1 -T 3 ${read_rate:+--rate="$read_rate"} -l --log-prefix="$work/lat/r.$run" \
-                 -f "$work/read.sql" "$db" >"$work/pgbench.r$run.out" 2>&1; then
-      echo "r$run" >>"$work/failed"
-    fi
-  done
-}
+writers() { pgbench_loop w "$writer" "$clients" 2 "$rate" "$work/mix.sql"; }
+readers() { pgbench_loop r "$reader" "$readers" 1 "$read_rate" "$work/read.sql"; }
 writers & bg+=($!); wpid=$!
 rpid=
 if [ "$readers" -gt 0 ]; then readers & bg+=($!); rpid=$!; fi
